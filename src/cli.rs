@@ -1,0 +1,286 @@
+//! The command line, parsed purely (no system access) before anything runs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::catalog::{ImageId, Variant};
+
+/// One command from a fresh machine to a JupyterLab with dimtensor (unit-aware tensors), on Docker.
+#[derive(Debug, Parser)]
+#[command(name = "dimtensor-up", version, propagate_version = true, disable_help_subcommand = true)]
+#[command(after_help = "Start here: `dimtensor-up jupyter` in the folder you want to work in.\nSomething off? `dimtensor-up doctor` checks Docker, GPUs and ports.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Docker engine address (unix://, tcp://, npipe://); default: DOCKER_HOST, then the docker context
+    #[arg(long, global = true, value_name = "DOCKER_HOST")]
+    pub host: Option<String>,
+    /// Print only results and errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more about what happens (decisions, images used); `-v` is --volume, as in docker run
+    #[arg(long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start JupyterLab with dimtensor on your folder and open it in the browser
+    Jupyter(JupyterArgs),
+    /// Run a command (default: python) in a dimtensor image with your folder mounted
+    Run(RunArgs),
+    /// Build images from the Dockerfile built into dimtensor-up
+    Build(BuildArgs),
+    /// Pull images from the registry
+    Pull(PullArgs),
+    /// Write a compose file (and its .env) for a JupyterLab that stays up
+    Compose(ComposeArgs),
+    /// List the JupyterLab servers that dimtensor-up started
+    Ps(PsArgs),
+    /// Open a running server's URL in the browser again
+    Open(TargetArgs),
+    /// Show a server's logs
+    Logs(LogsArgs),
+    /// Stop servers (your files and volumes stay)
+    Stop(StopArgs),
+    /// Check Docker, GPUs, images and ports, and say what is wrong
+    Doctor(JsonArgs),
+    /// List the image variants, with what is present locally
+    Variants(JsonArgs),
+    /// Show or change the settings file
+    Config(ConfigArgs),
+    /// Print shell completions
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct JsonArgs {
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How the JupyterLab container is laid out: shared by `jupyter` and `compose`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct LabArgs {
+    /// Variant JupyterLab runs on [default: jupyter, or the wizard's answer]
+    #[arg(long, value_enum)]
+    pub variant: Option<Variant>,
+    /// GPUs: auto, all, none, a count N, or device=ID[,ID...]
+    #[arg(long, value_name = "GPUS")]
+    pub gpus: Option<String>,
+    /// Host port [default: the first free one from 8888]
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Host address to bind [default: 127.0.0.1]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Folder mounted at /home/dimtensor/work [default: the current folder]
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Data folder mounted at /home/dimtensor/data
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Extra bind mount HOST:CONTAINER[:ro] (repeatable)
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
+    pub volumes: Vec<String>,
+    /// Run as UID:GID [default: yours on a rootful Linux engine]
+    #[arg(long, value_name = "UID:GID")]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PullPolicy {
+    /// Always pull first
+    Always,
+    /// Pull when not present locally, build when the pull fails
+    #[default]
+    Missing,
+    /// Never pull: use a local image or build one
+    Never,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ImageSourceArgs {
+    /// When to pull the image
+    #[arg(long, value_enum)]
+    pub pull: Option<PullPolicy>,
+    /// Build the image from the built-in Dockerfile, even if present
+    #[arg(long, conflicts_with = "pull")]
+    pub build: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JupyterArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    #[command(flatten)]
+    pub source: ImageSourceArgs,
+    /// Print the URL instead of opening a browser
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Return once JupyterLab answers, and leave it running
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Seconds to wait for JupyterLab to answer
+    #[arg(long, default_value_t = 120, value_name = "SECS")]
+    pub timeout: u64,
+    /// Print url, port, token, container, variant, workdir and gpus as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Image to run
+    #[arg(value_enum)]
+    pub image: ImageId,
+    /// Folder mounted at /home/dimtensor/work [default: the current folder]
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// GPUs: auto, all, none, a count N, or device=ID[,ID...]
+    #[arg(long, value_name = "GPUS")]
+    pub gpus: Option<String>,
+    /// Run as UID:GID [default: yours on a rootful Linux engine]
+    #[arg(long, value_name = "UID:GID")]
+    pub user: Option<String>,
+    #[command(flatten)]
+    pub source: ImageSourceArgs,
+    /// The command and its arguments [default: python]
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Images to build
+    #[arg(value_enum, required_unless_present = "all")]
+    pub images: Vec<ImageId>,
+    /// Build every image
+    #[arg(long, conflicts_with = "images")]
+    pub all: bool,
+    /// Do not use the build cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Target platform, e.g. linux/arm64
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// dimtensor version to install
+    #[arg(long, value_name = "V")]
+    pub dimtensor_version: Option<String>,
+    /// Base image [default: python:3.11-slim-bookworm]
+    #[arg(long, value_name = "REF")]
+    pub python_image: Option<String>,
+    /// CA bundle for PyPI behind a TLS-inspecting proxy [default: PIP_CERT, SSL_CERT_FILE or REQUESTS_CA_BUNDLE]
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Images to pull
+    #[arg(value_enum, required = true)]
+    pub images: Vec<ImageId>,
+}
+
+#[derive(Debug, Args)]
+pub struct ComposeArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Compose file to write [default: ./compose.yaml]
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Overwrite an existing compose file
+    #[arg(long)]
+    pub force: bool,
+    /// Then run `docker compose up -d`, wait for JupyterLab and open it
+    #[arg(long)]
+    pub up: bool,
+    /// With --up: print the URL instead of opening a browser
+    #[arg(long, requires = "up")]
+    pub no_browser: bool,
+    /// With --up: seconds to wait for JupyterLab to answer
+    #[arg(long, default_value_t = 180, value_name = "SECS", requires = "up")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Container name (see `dimtensor-up ps`)
+    #[arg(conflicts_with = "workdir")]
+    pub name: Option<String>,
+    /// The server started for this folder [default: the current folder]
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Print the URL instead of opening a browser
+    #[arg(long)]
+    pub no_browser: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Container name (see `dimtensor-up ps`) [default: the current folder's server]
+    pub name: Option<String>,
+    /// Keep following the log
+    #[arg(short, long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Container name (see `dimtensor-up ps`)
+    #[arg(conflicts_with_all = ["workdir", "all"])]
+    pub name: Option<String>,
+    /// The server started for this folder [default: the current folder]
+    #[arg(long, value_name = "DIR", conflicts_with = "all")]
+    pub workdir: Option<PathBuf>,
+    /// Stop every server dimtensor-up started
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the settings in effect
+    Show,
+    /// Print the settings file's path
+    Path,
+    /// Set one setting (keys: see `config show`)
+    Set { key: String, value: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,325 @@
+//! `dimtensor-up jupyter`: settings → image → GPU → port → container → ready → URL.
+
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::catalog::Variant;
+use crate::cli::{GlobalArgs, JupyterArgs, LabArgs};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::error::{api_status, Error, Kind, Result};
+use crate::gpu::{self, GpuAttach, GpuDecision};
+use crate::lab::{self, Server};
+use crate::reporter::Reporter;
+use crate::settings::{self, LabSettings, LaunchPlan, UserSpec};
+
+pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
+    let reporter = Reporter::new(global.quiet || args.json, global.verbose);
+    let (config, _) = super::load_config()?;
+    let cwd = super::current_dir()?;
+    let variant = pick_variant(&args.lab, &config)?;
+    let settings = LabSettings::resolve(&args.lab, &config, variant, &cwd)?;
+    let engine = super::connect(global).await?;
+
+    // Ctrl-C at any point before the server is handed over removes what was created.
+    let mut created: Option<(String, std::path::PathBuf)> = None;
+    let outcome = tokio::select! {
+        r = start(&engine, &settings, &config, &args, &reporter, &mut created) => r,
+        _ = tokio::signal::ctrl_c() => Err(Error::interrupted()),
+    };
+    let started = match outcome {
+        Ok(s) => s,
+        Err(err) => {
+            if let Some((id, token_file)) = created.take() {
+                reporter.note("removing the half-started container");
+                let _ = lab::remove(&engine, &id, Some(&token_file)).await;
+            }
+            return Err(err);
+        }
+    };
+    report(&started, &args, &reporter);
+    if args.detach || started.reused {
+        return Ok(0);
+    }
+    reporter.note("JupyterLab runs until Ctrl-C (or run with --detach); your files stay in the folder.");
+    serve_until_interrupted(&engine, &started).await
+}
+
+pub struct Started {
+    pub server: Server,
+    pub token: String,
+    pub url: String,
+    pub reused: bool,
+    pub token_file: std::path::PathBuf,
+}
+
+async fn start(engine: &Engine, settings: &LabSettings, config: &Config, args: &JupyterArgs, reporter: &Reporter, created: &mut Option<(String, std::path::PathBuf)>) -> Result<Started> {
+    let name = settings.container_name();
+    let timeout = Duration::from_secs(args.timeout);
+    if let Some(existing) = lab::by_name(engine, &name).await? {
+        if existing.running() {
+            return reuse(engine, existing, settings, args, reporter, timeout).await;
+        }
+        reporter.detail(format!("removing the stopped container {name} (left by an earlier run)"));
+        lab::remove(engine, &existing.id, existing.token_file.as_deref()).await?;
+    }
+
+    let policy = args.source.pull.or(config.pull).unwrap_or_default();
+    let (image_ref, source) = crate::image::ensure(engine, settings.image, config, policy, args.source.build, reporter).await?;
+    reporter.detail(format!("image {image_ref} ({source:?})"));
+
+    let gpu = decide_gpu(engine, settings, reporter).await?;
+    let user = settings.user.or(default_user(engine).await?);
+    let token = crate::token::new_token();
+    // A token file per start: two starts racing in one folder never share (or clobber) one.
+    let token_file = crate::token::write_token_file(&format!("{name}-{}", crate::token::random_hex(4)), &token)?;
+
+    let mut attempts = 0;
+    let mut gpu = gpu;
+    loop {
+        attempts += 1;
+        let port = pick_port(engine, settings).await?;
+        let plan = LaunchPlan::new(settings, image_ref.clone(), port, user, gpu.attach.clone());
+        let id = match create(engine, &plan, &token_file).await {
+            Ok(id) => id,
+            Err(CreateError::NameTaken) => {
+                // Another start in this folder won the race: use its server.
+                let _ = std::fs::remove_file(&token_file);
+                reporter.note("another dimtensor-up is starting JupyterLab in this folder; waiting for it");
+                let server = wait_for_named(engine, &name, timeout).await?;
+                return reuse(engine, server, settings, args, reporter, timeout).await;
+            }
+            Err(CreateError::Other(e)) => {
+                let _ = std::fs::remove_file(&token_file);
+                return Err(e);
+            }
+        };
+        *created = Some((id.clone(), token_file.clone()));
+        match engine.docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await {
+            Ok(()) => {}
+            Err(e) => {
+                let message = api_status(&e).map(|(_, m)| m.to_string()).unwrap_or_else(|| e.to_string());
+                lab::remove(engine, &id, None).await?;
+                *created = None;
+                if settings.port.is_none() && is_port_clash(&message) && attempts < 5 {
+                    reporter.detail(format!("port {port} was taken meanwhile; trying the next one"));
+                    continue;
+                }
+                if gpu::is_engine_gpu_error(&message) {
+                    if settings.gpus == gpu::GpuRequest::Auto && attempts < 5 {
+                        gpu = GpuDecision { attach: GpuAttach::None, note: None };
+                        reporter.note(format!("running on CPU: the engine cannot attach GPUs ({})", crate::engine::first_line(&message)));
+                        continue;
+                    }
+                    let _ = std::fs::remove_file(&token_file);
+                    return Err(gpu::engine_gpu_error(&message));
+                }
+                let _ = std::fs::remove_file(&token_file);
+                if is_port_clash(&message) {
+                    return Err(port_taken_error(engine, settings.listen, port).await);
+                }
+                return Err(Error::new(Kind::Container, "the container did not start").cause(crate::engine::first_line(&message)).hint("`dimtensor-up doctor` checks the setup"));
+            }
+        }
+        reporter.note(format!("starting JupyterLab ({}) on {}:{port}", settings.variant.name(), settings.listen));
+        let spinner = reporter.spinner("waiting for JupyterLab to answer");
+        let ready = lab::wait_ready(engine, &id, settings.listen, port, &token, timeout).await;
+        spinner.finish_and_clear();
+        ready?;
+        let server = lab::by_name(engine, &name).await?.ok_or_else(|| Error::new(Kind::Container, "the container disappeared while starting"))?;
+        return Ok(Started { url: plan.url(&token), server, token, reused: false, token_file });
+    }
+}
+
+enum CreateError {
+    NameTaken,
+    Other(Error),
+}
+
+async fn create(engine: &Engine, plan: &LaunchPlan, token_file: &Path) -> std::result::Result<String, CreateError> {
+    use bollard::query_parameters::CreateContainerOptionsBuilder;
+    let opts = CreateContainerOptionsBuilder::default().name(&plan.name).build();
+    match engine.docker.create_container(Some(opts), plan.create_body(token_file)).await {
+        Ok(r) => Ok(r.id),
+        Err(e) if api_status(&e).is_some_and(|(c, _)| c == 409) => Err(CreateError::NameTaken),
+        Err(e) => Err(CreateError::Other(engine.fail("creating the container", e))),
+    }
+}
+
+fn is_port_clash(message: &str) -> bool {
+    let m = message.to_lowercase();
+    m.contains("port is already allocated") || m.contains("address already in use")
+}
+
+async fn wait_for_named(engine: &Engine, name: &str, timeout: Duration) -> Result<Server> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if let Some(s) = lab::by_name(engine, name).await? {
+            if s.running() && s.token_file.as_deref().and_then(crate::token::read_token_file).is_some() {
+                return Ok(s);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(Error::new(Kind::Container, format!("the other start of {name} did not finish")).hint("run `dimtensor-up ps`, then `dimtensor-up stop` and try again"))
+}
+
+async fn reuse(engine: &Engine, server: Server, settings: &LabSettings, args: &JupyterArgs, reporter: &Reporter, timeout: Duration) -> Result<Started> {
+    if args.lab.variant.is_some() && server.variant != settings.variant.name() || settings.port.is_some_and(|p| p != server.port) {
+        reporter.warn(format!("this folder's server already runs ({} on port {}); `dimtensor-up stop` first to start it differently", server.variant, server.port));
+    }
+    let token = lab::token(engine, &server).await?;
+    lab::wait_ready(engine, &server.id, server.listen_ip(), server.port, &token, timeout).await?;
+    reporter.note(format!("JupyterLab already runs for this folder ({})", server.name));
+    let token_file = server.token_file.clone().unwrap_or_default();
+    Ok(Started { url: lab::url(&server, &token), server, token, reused: true, token_file })
+}
+
+fn report(started: &Started, args: &JupyterArgs, reporter: &Reporter) {
+    if !args.no_browser {
+        crate::browser::open_url(&started.url, started.server.port, reporter);
+    }
+    if args.json {
+        let s = &started.server;
+        let value = json!({
+            "url": started.url, "port": s.port, "token": started.token, "container": s.name,
+            "variant": s.variant, "workdir": s.workdir, "gpus": s.gpus, "reused": started.reused,
+        });
+        println!("{value}");
+    } else {
+        println!("{}", started.url);
+    }
+}
+
+/// Foreground: serve until Ctrl-C (then stop and remove; files stay) or until the server stops.
+async fn serve_until_interrupted(engine: &Engine, started: &Started) -> Result<u8> {
+    use bollard::query_parameters::WaitContainerOptions;
+    use futures_util::StreamExt;
+    let mut wait = engine.docker.wait_container(&started.server.id, None::<WaitContainerOptions>);
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("stopping JupyterLab ({})", started.server.name);
+            lab::remove(engine, &started.server.id, Some(&started.token_file)).await?;
+            Ok(0)
+        }
+        result = wait.next() => {
+            let _ = lab::remove(engine, &started.server.id, Some(&started.token_file)).await;
+            let detail = match result {
+                Some(Ok(r)) => format!("exit code {}", r.status_code),
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => format!("exit code {code}"),
+                Some(Err(e)) => e.to_string(),
+                None => "the engine closed the connection".into(),
+            };
+            Err(Error::new(Kind::Container, format!("JupyterLab stopped ({detail})")).hint("`dimtensor-up jupyter` starts it again; your files are in the folder"))
+        }
+    }
+}
+
+/// The wizard: only with no variant from flags or settings and a terminal on stdin.
+pub fn pick_variant(lab: &LabArgs, config: &Config) -> Result<Variant> {
+    if let Some(v) = lab.variant.or(config.variant) {
+        return Ok(v);
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(Variant::Jupyter);
+    }
+    let theme = dialoguer::theme::SimpleTheme;
+    let items: Vec<String> = Variant::ALL
+        .iter()
+        .map(|v| {
+            let spec = v.lab_image().spec();
+            format!("{:<8} {:<46} ~{}{}  — {}", v.name(), spec.summary, spec.approx_size, if spec.gpu_capable { ", GPU" } else { "" }, spec.for_whom)
+        })
+        .collect();
+    let choice = dialoguer::Select::with_theme(&theme)
+        .with_prompt("Which JupyterLab? (set a default: dimtensor-up config set variant NAME)")
+        .items(&items)
+        .default(3)
+        .interact_opt()
+        .map_err(|e| Error::interrupted().cause(e))?
+        .ok_or_else(Error::interrupted)?;
+    Ok(Variant::ALL[choice])
+}
+
+async fn decide_gpu(engine: &Engine, settings: &LabSettings, reporter: &Reporter) -> Result<GpuDecision> {
+    if settings.gpus == gpu::GpuRequest::None {
+        return Ok(GpuDecision { attach: GpuAttach::None, note: None });
+    }
+    let info = engine.docker.info().await.map_err(|e| engine.fail("reading the engine's info", e))?;
+    let local = engine.endpoint.is_local();
+    let host = local.then(gpu::probe_host);
+    let engine_state = gpu::engine_state(&info, local);
+    let spec = settings.image.spec();
+    let decision = gpu::decide(&settings.gpus, host.as_ref(), &engine_state, spec.gpu_capable, settings.variant.name())?;
+    if let Some(note) = &decision.note {
+        reporter.note(note);
+    }
+    Ok(decision)
+}
+
+/// On a rootful Linux engine on this machine, the caller's UID:GID (files in the folder stay
+/// theirs); on rootless engines container root already maps to the caller.
+pub async fn default_user(engine: &Engine) -> Result<Option<UserSpec>> {
+    if !cfg!(target_os = "linux") || !engine.endpoint.is_local() {
+        return Ok(None);
+    }
+    let info = engine.docker.info().await.map_err(|e| engine.fail("reading the engine's info", e))?;
+    let rootless = info.security_options.unwrap_or_default().iter().any(|o| o.contains("rootless"));
+    if rootless {
+        return Ok(Some(UserSpec { uid: 0, gid: 0 }));
+    }
+    Ok(UserSpec::caller())
+}
+
+async fn pick_port(engine: &Engine, settings: &LabSettings) -> Result<u16> {
+    let servers = lab::list(engine).await?;
+    if let Some(port) = settings.port {
+        if settings::port_is_free(settings.listen, port) {
+            return Ok(port);
+        }
+        return Err(port_taken_error(engine, settings.listen, port).await);
+    }
+    let taken: Vec<u16> = servers.iter().filter(|s| s.running()).map(|s| s.port).collect();
+    settings::choose_port(&taken, &|p| settings::port_is_free(settings.listen, p)).ok_or_else(|| {
+        Error::usage(format!("no free port from {} to {} on {}", settings::FIRST_PORT, settings::FIRST_PORT + settings::PORT_RANGE - 1, settings.listen))
+            .hint("pass --port N with a free port, or stop servers you no longer need (dimtensor-up ps)")
+    })
+}
+
+async fn port_taken_error(engine: &Engine, listen: IpAddr, port: u16) -> Error {
+    let holder = match lab::list(engine).await {
+        Ok(servers) => servers.into_iter().find(|s| s.running() && s.port == port).map(|s| format!("dimtensor-up server {} (folder {})", s.name, s.workdir)),
+        Err(_) => None,
+    };
+    let holder = holder.or_else(|| process_holding_port(port)).unwrap_or_else(|| "another program".into());
+    Error::usage(format!("port {port} on {listen} is already in use by {holder}")).hint("pick another with --port, or leave --port out to take the first free one")
+}
+
+/// The process listening on a TCP port (Linux: /proc/net/tcp* inode → /proc/PID/fd).
+fn process_holding_port(port: u16) -> Option<String> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).ok()?;
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() > 9 && f[3] == "0A" && f[1].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok()) == Some(port) {
+                inodes.push(format!("socket:[{}]", f[9]));
+            }
+        }
+    }
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
+        for fd in fds.flatten() {
+            if std::fs::read_link(fd.path()).is_ok_and(|l| inodes.contains(&l.to_string_lossy().to_string())) {
+                let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+                return Some(format!("{} (pid {})", comm.trim(), entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    None
+}
+

@@ -1,0 +1,28 @@
+//! `dimtensor-up logs`: a server's log, tokens masked.
+
+use futures_util::StreamExt;
+
+use crate::cli::{GlobalArgs, LogsArgs};
+use crate::error::{Error, Result};
+
+pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<u8> {
+    use bollard::query_parameters::LogsOptionsBuilder;
+    let engine = super::connect(global).await?;
+    let server = super::target_server(&engine, args.name.as_deref(), None).await?;
+    let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).follow(args.follow).build();
+    let mut stream = engine.docker.logs(&server.id, Some(opts));
+    loop {
+        tokio::select! {
+            item = stream.next() => match item {
+                Some(Ok(chunk)) => {
+                    for line in chunk.to_string().lines() {
+                        println!("{}", crate::lab::mask_tokens(line));
+                    }
+                }
+                Some(Err(e)) => return Err(engine.fail("reading the log", e)),
+                None => return Ok(0),
+            },
+            _ = tokio::signal::ctrl_c() => return Err(Error::interrupted()),
+        }
+    }
+}

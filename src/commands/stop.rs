@@ -1,0 +1,26 @@
+//! `dimtensor-up stop`: stops and removes servers. Host files and named volumes stay.
+
+use crate::cli::{GlobalArgs, StopArgs};
+use crate::error::Result;
+use crate::reporter::Reporter;
+
+pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<u8> {
+    let reporter = Reporter::new(global.quiet, global.verbose);
+    let engine = super::connect(global).await?;
+    let servers = if args.all {
+        crate::lab::list(&engine).await?
+    } else {
+        vec![super::target_server(&engine, args.name.as_deref(), args.workdir.as_deref()).await?]
+    };
+    if servers.is_empty() {
+        reporter.note("no dimtensor-up servers to stop");
+    }
+    for s in servers {
+        if let Some(project) = &s.compose_project {
+            reporter.note(format!("{} belongs to compose project `{project}`: removing the container; `docker compose up -d` brings it back", s.name));
+        }
+        crate::lab::remove(&engine, &s.id, s.token_file.as_deref()).await?;
+        reporter.note(format!("stopped {} (files in {} kept)", s.name, s.workdir));
+    }
+    Ok(0)
+}

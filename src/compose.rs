@@ -1,0 +1,224 @@
+//! Compose files from a launch plan: the same plan `jupyter` starts, written down for
+//! `docker compose up -d`. Serialised YAML, never templates; the token lives in `.env`.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::gpu::GpuAttach;
+use crate::settings::{labels, LaunchPlan, CONTAINER_PORT, HOME, TOKEN_MOUNT};
+
+pub const SERVICE: &str = "jupyter";
+pub const SETTINGS_VOLUME: &str = "jupyter-settings";
+
+#[derive(Serialize)]
+struct ComposeFile {
+    services: BTreeMap<&'static str, Service>,
+    volumes: BTreeMap<&'static str, BTreeMap<String, String>>,
+    secrets: BTreeMap<&'static str, SecretDef>,
+}
+
+#[derive(Serialize)]
+struct SecretDef {
+    environment: &'static str,
+}
+
+#[derive(Serialize)]
+struct Service {
+    image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    ports: Vec<String>,
+    volumes: Vec<VolumeEntry>,
+    environment: BTreeMap<&'static str, String>,
+    secrets: Vec<&'static str>,
+    restart: &'static str,
+    init: bool,
+    cap_drop: Vec<&'static str>,
+    security_opt: Vec<&'static str>,
+    labels: BTreeMap<String, String>,
+    healthcheck: Healthcheck,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deploy: Option<Deploy>,
+}
+
+#[derive(Serialize)]
+struct VolumeEntry {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    source: String,
+    target: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    read_only: bool,
+}
+
+#[derive(Serialize)]
+struct Healthcheck {
+    test: Vec<&'static str>,
+    interval: &'static str,
+    timeout: &'static str,
+    start_period: &'static str,
+    retries: u32,
+}
+
+#[derive(Serialize)]
+struct Deploy {
+    resources: Resources,
+}
+#[derive(Serialize)]
+struct Resources {
+    reservations: Reservations,
+}
+#[derive(Serialize)]
+struct Reservations {
+    devices: Vec<DeviceReservation>,
+}
+#[derive(Serialize)]
+struct DeviceReservation {
+    driver: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<serde_yaml::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_ids: Option<Vec<String>>,
+    capabilities: Vec<&'static str>,
+}
+
+/// The compose YAML (with a header telling a reader how to use it) for `plan`, with host paths
+/// written relative to `compose_dir` where they lie inside it, so the pair can move together.
+pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
+    let volumes: Vec<VolumeEntry> = plan
+        .mounts
+        .iter()
+        .map(|m| VolumeEntry { kind: "bind", source: escape_dollars(&relative_to(&m.source, compose_dir)), target: m.target.clone(), read_only: m.read_only })
+        .chain(std::iter::once(VolumeEntry { kind: "volume", source: SETTINGS_VOLUME.into(), target: format!("{HOME}/.jupyter"), read_only: false }))
+        .collect();
+    let devices = match &plan.gpu {
+        GpuAttach::None => None,
+        GpuAttach::All => Some(DeviceReservation { driver: "nvidia", count: Some(serde_yaml::Value::String("all".into())), device_ids: None, capabilities: vec!["gpu"] }),
+        GpuAttach::Count(n) => Some(DeviceReservation { driver: "nvidia", count: Some(serde_yaml::Value::Number((*n).into())), device_ids: None, capabilities: vec!["gpu"] }),
+        GpuAttach::Devices(ids) => Some(DeviceReservation { driver: "nvidia", count: None, device_ids: Some(ids.clone()), capabilities: vec!["gpu"] }),
+    };
+    let mut labels: BTreeMap<String, String> = plan.labels.iter().map(|(k, v)| (k.clone(), escape_dollars(v))).collect();
+    labels.remove(labels::TOKEN_FILE);
+    let service = Service {
+        image: plan.image_ref.clone(),
+        user: plan.user.map(|_| "${DIMTENSOR_UID}:${DIMTENSOR_GID}".to_string()),
+        ports: vec![format!("{}:{}:{CONTAINER_PORT}", bind_host(plan), plan.host_port)],
+        volumes,
+        environment: BTreeMap::from([("JUPYTER_TOKEN_FILE", TOKEN_MOUNT.to_string())]),
+        secrets: vec!["jupyter_token"],
+        restart: "unless-stopped",
+        init: true,
+        cap_drop: vec!["ALL"],
+        security_opt: vec!["no-new-privileges:true"],
+        labels,
+        healthcheck: Healthcheck {
+            test: vec!["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8888/api', timeout=4)"],
+            interval: "30s",
+            timeout: "5s",
+            start_period: "30s",
+            retries: 3,
+        },
+        deploy: devices.map(|d| Deploy { resources: Resources { reservations: Reservations { devices: vec![d] } } }),
+    };
+    let file = ComposeFile {
+        services: BTreeMap::from([(SERVICE, service)]),
+        volumes: BTreeMap::from([(SETTINGS_VOLUME, BTreeMap::new())]),
+        secrets: BTreeMap::from([("jupyter_token", SecretDef { environment: "JUPYTER_TOKEN" })]),
+    };
+    let yaml = serde_yaml::to_string(&file).expect("the compose model serialises");
+    let mut out = String::new();
+    for line in header.lines() {
+        out.push_str(if line.is_empty() { "#".to_string() } else { format!("# {line}") }.as_str());
+        out.push('\n');
+    }
+    out.push_str(&yaml);
+    out
+}
+
+fn bind_host(plan: &LaunchPlan) -> String {
+    match plan.listen {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        v4 => v4.to_string(),
+    }
+}
+
+/// Compose interpolates `$`: a literal one is written `$$`.
+pub fn escape_dollars(text: &str) -> String {
+    text.replace('$', "$$")
+}
+
+/// `path` relative to `base` when inside it ("." for base itself), else absolute.
+pub fn relative_to(path: &Path, base: &Path) -> String {
+    match path.strip_prefix(base) {
+        Ok(rest) if rest.as_os_str().is_empty() => ".".into(),
+        Ok(rest) if rest.components().all(|c| matches!(c, Component::Normal(_))) => format!("./{}", rest.display()),
+        _ => path.display().to_string(),
+    }
+}
+
+/// The `.env` beside the compose file: the token (and the UID/GID the service runs as).
+pub fn env_file(token: &str, user: Option<crate::settings::UserSpec>) -> String {
+    let mut out = String::from("# Written by dimtensor-up compose. Keep it private (mode 600) and out of version control.\n");
+    out.push_str(&format!("JUPYTER_TOKEN={token}\n"));
+    if let Some(u) = user {
+        out.push_str(&format!("DIMTENSOR_UID={}\nDIMTENSOR_GID={}\n", u.uid, u.gid));
+    }
+    out
+}
+
+/// Reads JUPYTER_TOKEN from a .env file.
+pub fn token_from_env_file(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()?.lines().find_map(|l| l.strip_prefix("JUPYTER_TOKEN=")).map(|t| t.trim().trim_matches('"').to_string())
+}
+
+pub fn default_output(cwd: &Path) -> PathBuf {
+    cwd.join("compose.yaml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{BindMount, UserSpec};
+
+    fn plan(gpu: GpuAttach, workdir: &str) -> LaunchPlan {
+        LaunchPlan {
+            name: "x".into(),
+            image_ref: "ghcr.io/marcoloco23/dimtensor:jupyter".into(),
+            variant: crate::catalog::Variant::Jupyter,
+            listen: "127.0.0.1".parse().unwrap(),
+            host_port: 8888,
+            mounts: vec![BindMount { source: PathBuf::from(workdir), target: "/home/dimtensor/work".into(), read_only: false }],
+            user: Some(UserSpec { uid: 1000, gid: 1000 }),
+            gpu,
+            labels: BTreeMap::from([(labels::WORKDIR.to_string(), workdir.to_string())]),
+        }
+    }
+
+    #[test]
+    fn gpu_reservations_follow_the_plan() {
+        let yaml = render(&plan(GpuAttach::All, "/p"), Path::new("/p"), "");
+        assert!(yaml.contains("driver: nvidia\n") && yaml.contains("count: all") && yaml.contains("- gpu"), "{yaml}");
+        let yaml = render(&plan(GpuAttach::Devices(vec!["0".into(), "3".into()]), "/p"), Path::new("/p"), "");
+        assert!(yaml.contains("device_ids:\n") && !yaml.contains("count:"), "{yaml}");
+        assert!(!render(&plan(GpuAttach::None, "/p"), Path::new("/p"), "").contains("deploy"));
+    }
+
+    #[test]
+    fn paths_are_relative_inside_and_dollars_escaped() {
+        let yaml = render(&plan(GpuAttach::None, "/p/a $b:c"), Path::new("/p"), "");
+        assert!(yaml.contains("source: './a $$b:c'") || yaml.contains("source: ./a $$b:c"), "{yaml}");
+        assert_eq!(relative_to(Path::new("/p"), Path::new("/p")), ".");
+        assert_eq!(relative_to(Path::new("/q/x"), Path::new("/p")), "/q/x");
+        let yaml = render(&plan(GpuAttach::None, "/p"), Path::new("/p"), "line one\n\nline two");
+        assert!(yaml.starts_with("# line one\n#\n# line two\nservices:"), "{yaml}");
+        assert!(yaml.contains("127.0.0.1:8888:8888") && yaml.contains("user: ${DIMTENSOR_UID}:${DIMTENSOR_GID}"), "{yaml}");
+    }
+
+    #[test]
+    fn env_file_holds_token_and_ids() {
+        let text = env_file("abc", Some(UserSpec { uid: 5, gid: 6 }));
+        assert!(text.contains("JUPYTER_TOKEN=abc\nDIMTENSOR_UID=5\nDIMTENSOR_GID=6\n"));
+    }
+}

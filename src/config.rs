@@ -1,0 +1,143 @@
+//! The settings file: TOML in the OS config folder (DIMTENSOR_UP_CONFIG overrides the path).
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Variant, DEFAULT_REGISTRY};
+use crate::cli::PullPolicy;
+use crate::error::{Error, Kind, Result};
+use crate::gpu::GpuRequest;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Registry repository the images are pulled from and tagged as.
+    pub registry: Option<String>,
+    /// Variant for `jupyter`/`compose` when no --variant is given (skips the wizard).
+    pub variant: Option<Variant>,
+    /// Default --gpus.
+    pub gpus: Option<String>,
+    /// Default host address to bind.
+    pub listen: Option<IpAddr>,
+    /// Default --pull.
+    pub pull: Option<PullPolicy>,
+    /// dimtensor version for builds.
+    pub dimtensor_version: Option<String>,
+    /// Base image for builds.
+    pub python_image: Option<String>,
+}
+
+pub const KEYS: [&str; 7] = ["registry", "variant", "gpus", "listen", "pull", "dimtensor-version", "python-image"];
+
+pub fn config_path() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("DIMTENSOR_UP_CONFIG").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    directories::ProjectDirs::from("org", "dimtensor", "dimtensor-up")
+        .map(|d| d.config_dir().join("config.toml"))
+        .ok_or_else(|| Error::new(Kind::Config, "cannot find the settings folder").hint("set DIMTENSOR_UP_CONFIG to a file path"))
+}
+
+impl Config {
+    /// Loads the file; a missing file is the empty configuration.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(Error::new(Kind::Config, format!("cannot read the settings file {}", path.display())).cause(e)),
+        };
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+            let at = line.map(|l| format!(", line {l}")).unwrap_or_default();
+            Error::new(Kind::Config, format!("malformed settings file {}{at}", path.display()))
+                .cause(e.message())
+                .hint(format!("fix or delete the file; valid keys: {}", KEYS.join(", ")))
+        })?;
+        if let Some(g) = &config.gpus {
+            GpuRequest::parse(g).map_err(|e| Error::new(Kind::Config, format!("malformed settings file {}: {}", path.display(), e.message)).hint("gpus is auto, all, none, N or device=ID[,ID...]"))?;
+        }
+        Ok(config)
+    }
+
+    /// `config set KEY VALUE`: validated with the same rules as the flags.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let toml_value = toml::Value::String(value.to_string());
+        let invalid = |e: String| Error::usage(format!("invalid value `{value}` for {key}")).cause(e);
+        match key {
+            "registry" => self.registry = Some(value.to_string()),
+            "variant" => self.variant = Some(Variant::deserialize(toml_value).map_err(|e| invalid(e.to_string()).hint("one of base, ml, full, jupyter"))?),
+            "gpus" => {
+                GpuRequest::parse(value)?;
+                self.gpus = Some(value.to_string())
+            }
+            "listen" => self.listen = Some(value.parse().map_err(|_| invalid("not an IP address".into()).hint("for example 127.0.0.1"))?),
+            "pull" => self.pull = Some(PullPolicy::deserialize(toml_value).map_err(|e| invalid(e.to_string()).hint("one of always, missing, never"))?),
+            "dimtensor-version" => self.dimtensor_version = Some(value.to_string()),
+            "python-image" => self.python_image = Some(value.to_string()),
+            _ => return Err(Error::usage(format!("unknown setting `{key}`")).hint(format!("settings: {}", KEYS.join(", ")))),
+        }
+        Ok(())
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let fail = |e: &dyn std::fmt::Display| Error::new(Kind::Config, format!("cannot write the settings file {}", path.display())).cause(e);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+        }
+        let text = toml::to_string(self).map_err(|e| fail(&e))?;
+        // Write beside it, then rename: a crash never leaves half a file.
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, text).map_err(|e| fail(&e))?;
+        std::fs::rename(&tmp, path).map_err(|e| fail(&e))
+    }
+
+    pub fn registry(&self) -> &str {
+        self.registry.as_deref().unwrap_or(DEFAULT_REGISTRY)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_file() {
+        let text = "registry = \"registry.example/me/dimtensor\"\nvariant = \"ml\"\ngpus = \"all\"\nlisten = \"0.0.0.0\"\npull = \"never\"\n";
+        let c = Config::parse(text, Path::new("c.toml")).unwrap();
+        assert_eq!(c.registry(), "registry.example/me/dimtensor");
+        assert_eq!(c.variant, Some(Variant::Ml));
+        assert_eq!(c.pull, Some(PullPolicy::Never));
+    }
+
+    #[test]
+    fn malformed_files_name_file_and_line() {
+        let err = Config::parse("variant = \"ml\"\nport = = 3\n", Path::new("/x/config.toml")).unwrap_err();
+        assert_eq!(err.kind, Kind::Config);
+        assert!(err.message.contains("/x/config.toml, line 2"), "{}", err.message);
+        let err = Config::parse("colour = \"red\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.message.contains("line 1") && err.causes[0].contains("colour"), "{err:?}");
+        let err = Config::parse("variant = \"gpu\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.causes[0].contains("gpu"), "{err:?}");
+        assert!(Config::parse("gpus = \"many\"\n", Path::new("c.toml")).is_err());
+    }
+
+    #[test]
+    fn set_validates_like_the_flags() {
+        let mut c = Config::default();
+        c.set("variant", "base").unwrap();
+        c.set("gpus", "device=0").unwrap();
+        c.set("listen", "127.0.0.1").unwrap();
+        assert!(c.set("variant", "huge").is_err());
+        assert!(c.set("gpus", "lots").is_err());
+        assert!(c.set("listen", "localhost:80").is_err());
+        assert!(c.set("colour", "red").unwrap_err().hint.unwrap().contains("variant"));
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(Config::parse(&text, Path::new("c")).unwrap(), c);
+    }
+}

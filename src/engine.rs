@@ -1,0 +1,329 @@
+//! Finding and connecting to the Docker engine, as the docker CLI does: `--host`, then
+//! DOCKER_HOST, then the active docker context, then the platform default.
+
+use std::path::{Path, PathBuf};
+
+use bollard::Docker;
+use serde::Serialize;
+
+use crate::error::{api_status, io_kind, Error, Kind, Result};
+
+/// Requests fail after this many seconds (a pull or build streams and is not bound by it).
+const REQUEST_TIMEOUT_SECS: u64 = 600;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    /// The address as a URL: unix:///…, tcp://…, npipe:////./pipe/…
+    pub address: String,
+    /// How the address was chosen, for messages: "--host", "DOCKER_HOST", "context NAME", "default".
+    pub source: String,
+    /// TLS material (DOCKER_TLS_VERIFY/DOCKER_CERT_PATH, or the context's TLS folder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_dir: Option<PathBuf>,
+}
+
+impl Endpoint {
+    /// Whether the engine runs on this machine (so host GPU checks and disk checks mean something).
+    pub fn is_local(&self) -> bool {
+        self.address.starts_with("unix://") || self.address.starts_with("npipe://")
+    }
+    fn described(&self) -> String {
+        format!("{} (from {})", self.address, self.source)
+    }
+}
+
+pub fn platform_default() -> &'static str {
+    if cfg!(windows) {
+        "npipe:////./pipe/docker_engine"
+    } else {
+        "unix:///var/run/docker.sock"
+    }
+}
+
+/// Resolves the engine address without touching the network. `env` reads variables; `docker_dir`
+/// is the docker CLI's config folder (DOCKER_CONFIG or ~/.docker).
+pub fn resolve(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>, docker_dir: &Path) -> Result<Endpoint> {
+    let tls_from_env = || -> Option<PathBuf> {
+        let verify = env("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty() && v != "0");
+        verify.then(|| env("DOCKER_CERT_PATH").map(PathBuf::from).unwrap_or_else(|| docker_dir.to_path_buf()))
+    };
+    if let Some(host) = flag.filter(|h| !h.is_empty()) {
+        return Ok(Endpoint { address: normalize(host, "--host")?, source: "--host".into(), tls_dir: tls_from_env() });
+    }
+    if let Some(host) = env("DOCKER_HOST").filter(|h| !h.is_empty()) {
+        return Ok(Endpoint { address: normalize(&host, "DOCKER_HOST")?, source: "DOCKER_HOST".into(), tls_dir: tls_from_env() });
+    }
+    let context = match env("DOCKER_CONTEXT").filter(|c| !c.is_empty()) {
+        Some(name) => Some(name),
+        None => current_context(docker_dir)?,
+    };
+    if let Some(name) = context.filter(|n| n != "default") {
+        return context_endpoint(&name, docker_dir);
+    }
+    Ok(Endpoint { address: platform_default().into(), source: "default".into(), tls_dir: None })
+}
+
+fn normalize(host: &str, source: &str) -> Result<String> {
+    let schemes = ["unix://", "tcp://", "npipe://", "http://", "https://"];
+    if host.starts_with("ssh://") {
+        return Err(Error::usage(format!("{source} is {host}: ssh:// engines are not supported"))
+            .hint("forward the socket instead: ssh -NL /tmp/docker.sock:/var/run/docker.sock HOST, then --host unix:///tmp/docker.sock"));
+    }
+    if schemes.iter().any(|s| host.starts_with(s)) {
+        return Ok(host.to_string());
+    }
+    if host.starts_with('/') {
+        return Ok(format!("unix://{host}"));
+    }
+    Err(Error::usage(format!("{source} has an unknown address `{host}`"))
+        .hint("use unix:///path/to/docker.sock, tcp://HOST:PORT or npipe:////./pipe/NAME"))
+}
+
+fn current_context(docker_dir: &Path) -> Result<Option<String>> {
+    let path = docker_dir.join("config.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(_) => return Ok(None),
+    };
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Error::new(Kind::Config, format!("cannot read the docker CLI settings {}", path.display()))
+            .cause(e)
+            .hint("fix the JSON, or pass --host / set DOCKER_HOST to skip it")
+    })?;
+    Ok(json.get("currentContext").and_then(|v| v.as_str()).map(str::to_string))
+}
+
+/// Finds a context by the name stored in its meta.json (the folder name is a digest of it).
+fn context_endpoint(name: &str, docker_dir: &Path) -> Result<Endpoint> {
+    let meta_root = docker_dir.join("contexts").join("meta");
+    let not_found = || {
+        Error::new(Kind::Engine, format!("docker context `{name}` does not exist"))
+            .hint("list contexts with `docker context ls`, or pass --host")
+    };
+    let entries = std::fs::read_dir(&meta_root).map_err(|_| not_found())?;
+    for entry in entries.flatten() {
+        let meta = entry.path().join("meta.json");
+        let Ok(text) = std::fs::read_to_string(&meta) else { continue };
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+        if json.get("Name").and_then(|v| v.as_str()) != Some(name) {
+            continue;
+        }
+        let host = json.pointer("/Endpoints/docker/Host").and_then(|v| v.as_str()).ok_or_else(|| {
+            Error::new(Kind::Engine, format!("docker context `{name}` has no docker endpoint")).hint("pass --host")
+        })?;
+        let tls = docker_dir.join("contexts").join("tls").join(entry.file_name()).join("docker");
+        let source = format!("context {name}");
+        return Ok(Endpoint { address: normalize(host, &source)?, source, tls_dir: tls.is_dir().then_some(tls) });
+    }
+    Err(not_found())
+}
+
+/// The docker CLI's config folder.
+pub fn docker_config_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
+        return PathBuf::from(dir);
+    }
+    directories::BaseDirs::new().map(|b| b.home_dir().join(".docker")).unwrap_or_else(|| PathBuf::from(".docker"))
+}
+
+/// A connected engine, its address and the API version agreed on.
+pub struct Engine {
+    pub docker: Docker,
+    pub endpoint: Endpoint,
+}
+
+impl Engine {
+    pub async fn connect(host_flag: Option<&str>) -> Result<Engine> {
+        let endpoint = resolve(host_flag, &|k| std::env::var(k).ok(), &docker_config_dir())?;
+        let docker = client_for(&endpoint).map_err(|e| connect_error(&endpoint, &e))?;
+        // Agree on the highest API version both sides speak (Docker 20.10 speaks 1.41).
+        let docker = docker.negotiate_version().await.map_err(|e| connect_error(&endpoint, &e))?;
+        docker.ping().await.map_err(|e| connect_error(&endpoint, &e))?;
+        Ok(Engine { docker, endpoint })
+    }
+
+    /// Wraps an engine error with what was being done.
+    pub fn fail(&self, doing: &str, err: bollard::errors::Error) -> Error {
+        if let Some((_, message)) = api_status(&err) {
+            return Error::new(Kind::Engine, format!("{doing}: {}", first_line(message)));
+        }
+        connect_error(&self.endpoint, &err).cause(format!("while {doing}"))
+    }
+}
+
+pub fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("").trim()
+}
+
+fn client_for(endpoint: &Endpoint) -> std::result::Result<Docker, bollard::errors::Error> {
+    let version = bollard::API_DEFAULT_VERSION;
+    let addr = endpoint.address.as_str();
+    if addr.starts_with("unix://") {
+        #[cfg(unix)]
+        return Docker::connect_with_unix(addr, REQUEST_TIMEOUT_SECS, version);
+    }
+    if addr.starts_with("npipe://") {
+        #[cfg(windows)]
+        return Docker::connect_with_named_pipe(&addr.replacen("npipe://", "", 1), REQUEST_TIMEOUT_SECS, version);
+    }
+    match &endpoint.tls_dir {
+        Some(dir) => {
+            let tcp = addr.replacen("tcp://", "https://", 1);
+            Docker::connect_with_ssl(&tcp, &dir.join("key.pem"), &dir.join("cert.pem"), &dir.join("ca.pem"), REQUEST_TIMEOUT_SECS, version)
+        }
+        None => Docker::connect_with_http(addr, REQUEST_TIMEOUT_SECS, version),
+    }
+}
+
+/// Turns a failed connection into the error a user can act on.
+pub fn connect_error(endpoint: &Endpoint, err: &bollard::errors::Error) -> Error {
+    use bollard::errors::Error as B;
+    use std::io::ErrorKind as K;
+    let at = endpoint.described();
+    let unix = endpoint.address.starts_with("unix://");
+    let start_docker = if cfg!(target_os = "linux") {
+        "start Docker (`sudo systemctl start docker`, or Docker Desktop), or point --host / DOCKER_HOST at a running engine"
+    } else {
+        "start Docker Desktop, or point --host / DOCKER_HOST at a running engine"
+    };
+    match err {
+        B::SocketNotFoundError(path) => Error::new(Kind::Engine, format!("no Docker engine at {at}"))
+            .cause(format!("the socket {path} does not exist"))
+            .hint(start_docker),
+        B::CertPathError { .. } | B::CertParseError { .. } | B::CertMultipleKeys { .. } | B::NoNativeCertsError { .. } | B::LoadNativeCertsErrors { .. } => {
+            Error::new(Kind::Engine, format!("cannot set up TLS for {at}"))
+                .caused_by(err)
+                .hint("DOCKER_CERT_PATH (or the context's TLS folder) must hold ca.pem, cert.pem and key.pem")
+        }
+        _ => match io_kind(err) {
+            Some(K::PermissionDenied) => Error::new(Kind::Engine, format!("permission denied on {at}"))
+                .caused_by(err)
+                .hint(if unix { "add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in again), or use rootless Docker" } else { "check that you may use this engine" }),
+            Some(K::ConnectionRefused) => Error::new(Kind::Engine, format!("the Docker engine at {at} refused the connection"))
+                .caused_by(err)
+                .hint(if unix { "the socket exists but nothing listens: start Docker (or remove the stale socket)" } else { start_docker }),
+            Some(K::NotFound) => Error::new(Kind::Engine, format!("no Docker engine at {at}"))
+                .caused_by(err)
+                .hint(start_docker),
+            _ if is_tls_error(err) => Error::new(Kind::Engine, format!("TLS handshake with {at} failed"))
+                .caused_by(err)
+                .hint("check DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, and that the engine listens with TLS on that port"),
+            _ => Error::new(Kind::Engine, format!("cannot talk to the Docker engine at {at}"))
+                .caused_by(err)
+                .hint(start_docker),
+        },
+    }
+}
+
+fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string().to_lowercase();
+        if text.contains("tls") || text.contains("certificate") || text.contains("handshake") {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn docker_dir_with_context(name: &str, host: &str, current: bool) -> tempdir::TempDir {
+        let dir = tempdir::TempDir::new();
+        let meta = dir.path().join("contexts/meta/3f0a9e");
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(meta.join("meta.json"), format!(r#"{{"Name":"{name}","Metadata":{{}},"Endpoints":{{"docker":{{"Host":"{host}","SkipTLSVerify":false}}}}}}"#)).unwrap();
+        if current {
+            std::fs::write(dir.path().join("config.json"), format!(r#"{{"auths":{{}},"currentContext":"{name}"}}"#)).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn flag_wins_over_everything() {
+        let dir = docker_dir_with_context("remote", "tcp://10.0.0.9:2376", true);
+        let ep = resolve(Some("unix:///tmp/x.sock"), &env_of(&[("DOCKER_HOST", "tcp://h:1")]), dir.path()).unwrap();
+        assert_eq!((ep.address.as_str(), ep.source.as_str()), ("unix:///tmp/x.sock", "--host"));
+    }
+
+    #[test]
+    fn docker_host_then_tls_settings() {
+        let ep = resolve(None, &env_of(&[("DOCKER_HOST", "tcp://h:2376"), ("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", "/certs")]), Path::new("/nonexistent")).unwrap();
+        assert_eq!(ep.address, "tcp://h:2376");
+        assert_eq!(ep.source, "DOCKER_HOST");
+        assert_eq!(ep.tls_dir, Some(PathBuf::from("/certs")));
+        let plain = resolve(None, &env_of(&[("DOCKER_HOST", "tcp://h:2375"), ("DOCKER_TLS_VERIFY", "0")]), Path::new("/x")).unwrap();
+        assert_eq!(plain.tls_dir, None);
+    }
+
+    #[test]
+    fn current_context_from_config_json() {
+        let dir = docker_dir_with_context("colima", "unix:///home/u/.colima/docker.sock", true);
+        let ep = resolve(None, &env_of(&[]), dir.path()).unwrap();
+        assert_eq!(ep.address, "unix:///home/u/.colima/docker.sock");
+        assert_eq!(ep.source, "context colima");
+    }
+
+    #[test]
+    fn docker_context_env_picks_a_context_and_default_means_platform_default() {
+        let dir = docker_dir_with_context("colima", "unix:///c.sock", false);
+        assert_eq!(resolve(None, &env_of(&[("DOCKER_CONTEXT", "colima")]), dir.path()).unwrap().address, "unix:///c.sock");
+        let ep = resolve(None, &env_of(&[("DOCKER_CONTEXT", "default")]), dir.path()).unwrap();
+        assert_eq!((ep.address.as_str(), ep.source.as_str()), (platform_default(), "default"));
+    }
+
+    #[test]
+    fn unknown_context_and_bad_addresses_are_errors_with_hints() {
+        let dir = docker_dir_with_context("colima", "unix:///c.sock", false);
+        let err = resolve(None, &env_of(&[("DOCKER_CONTEXT", "nope")]), dir.path()).unwrap_err();
+        assert!(err.message.contains("`nope` does not exist") && err.hint.is_some());
+        let err = resolve(Some("docker.example:2375"), &env_of(&[]), dir.path()).unwrap_err();
+        assert_eq!(err.kind, Kind::Usage);
+        let err = resolve(Some("ssh://me@box"), &env_of(&[]), dir.path()).unwrap_err();
+        assert!(err.hint.unwrap().contains("ssh -NL"));
+    }
+
+    #[test]
+    fn no_settings_means_platform_default() {
+        let ep = resolve(None, &env_of(&[]), Path::new("/nonexistent")).unwrap();
+        assert_eq!(ep.address, platform_default());
+        assert!(ep.is_local());
+    }
+
+    #[test]
+    fn malformed_docker_config_names_the_file() {
+        let dir = tempdir::TempDir::new();
+        std::fs::write(dir.path().join("config.json"), "{ not json").unwrap();
+        let err = resolve(None, &env_of(&[]), dir.path()).unwrap_err();
+        assert!(err.message.contains("config.json"), "{}", err.message);
+    }
+
+    /// A throwaway folder for tests, removed on drop.
+    mod tempdir {
+        pub struct TempDir(std::path::PathBuf);
+        impl TempDir {
+            pub fn new() -> Self {
+                let p = std::env::temp_dir().join(format!("dtu-test-{}-{}", std::process::id(), crate::token::random_hex(8)));
+                std::fs::create_dir_all(&p).unwrap();
+                TempDir(p)
+            }
+            pub fn path(&self) -> &std::path::Path {
+                &self.0
+            }
+        }
+        impl Drop for TempDir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The tool's one error type: a message, the causes under it and a hint, printed the way uv
+//! prints them, with an exit code per kind so scripts can tell failures apart.
+
+use std::fmt;
+use std::io::IsTerminal;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Bad flags, values or paths: nothing was touched.
+    Usage,
+    /// The Docker engine could not be reached or refused a request.
+    Engine,
+    /// An image could not be found, pulled or built.
+    Image,
+    /// The container failed to start or Jupyter never became ready.
+    Container,
+    /// The settings file is malformed or cannot be written.
+    Config,
+    /// GPUs were asked for and cannot be given.
+    Gpu,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+impl Kind {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Kind::Usage => 2,
+            Kind::Engine => 3,
+            Kind::Image => 4,
+            Kind::Container => 5,
+            Kind::Config => 6,
+            Kind::Gpu => 7,
+            Kind::Interrupted => 130,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Error {
+    pub kind: Kind,
+    pub message: String,
+    pub causes: Vec<String>,
+    pub hint: Option<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into(), causes: Vec::new(), hint: None }
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Kind::Usage, message)
+    }
+    pub fn interrupted() -> Self {
+        Self::new(Kind::Interrupted, "interrupted")
+    }
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    pub fn cause(mut self, cause: impl fmt::Display) -> Self {
+        let text = cause.to_string();
+        if !text.is_empty() && !self.causes.contains(&text) {
+            self.causes.push(text);
+        }
+        self
+    }
+    /// Adds the cause chain of a std error (its Display, then each `source()`).
+    pub fn caused_by(mut self, err: &(dyn std::error::Error + 'static)) -> Self {
+        let mut next = Some(err);
+        while let Some(e) = next {
+            self = self.cause(e);
+            next = e.source();
+        }
+        self
+    }
+
+    /// Renders the error for a terminal (colour only when `color`).
+    pub fn render(&self, color: bool) -> String {
+        let paint = |code: &str, text: &str| {
+            if color {
+                format!("\x1b[{code}m{text}\x1b[0m")
+            } else {
+                text.to_string()
+            }
+        };
+        let mut out = format!("{}: {}\n", paint("1;31", "error"), self.message);
+        for cause in &self.causes {
+            out.push_str(&format!("  {}: {}\n", paint("1;31", "Caused by"), cause));
+        }
+        if let Some(hint) = &self.hint {
+            out.push_str(&format!("{}: {}\n", paint("1;36", "hint"), hint));
+        }
+        out
+    }
+
+    pub fn print(&self) {
+        eprint!("{}", self.render(stderr_color()));
+    }
+}
+
+/// Colour on stderr only for a terminal, and never when NO_COLOR is set (no-color.org).
+pub fn stderr_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The first I/O error kind in an error's source chain (how bollard reports socket trouble).
+pub fn io_kind(err: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// A Docker API error's status code and message, when the engine answered with one.
+pub fn api_status(err: &bollard::errors::Error) -> Option<(u16, &str)> {
+    match err {
+        bollard::errors::Error::DockerResponseServerError { status_code, message } => {
+            Some((*status_code, message.as_str()))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_error_causes_and_hint_without_colour() {
+        let err = Error::usage("unknown variant `gpu`")
+            .cause("expected one of base, ml, full, jupyter")
+            .hint("run `dimtensor-up variants` to list them");
+        assert_eq!(
+            err.render(false),
+            "error: unknown variant `gpu`\n  Caused by: expected one of base, ml, full, jupyter\nhint: run `dimtensor-up variants` to list them\n"
+        );
+        assert!(err.render(true).contains("\x1b[1;31merror\x1b[0m"));
+    }
+
+    #[test]
+    fn exit_codes_are_distinct() {
+        let kinds = [Kind::Usage, Kind::Engine, Kind::Image, Kind::Container, Kind::Config, Kind::Gpu, Kind::Interrupted];
+        let mut codes: Vec<u8> = kinds.iter().map(|k| k.exit_code()).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), kinds.len());
+        assert!(!codes.contains(&0) && !codes.contains(&1));
+    }
+}

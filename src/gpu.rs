@@ -1,0 +1,361 @@
+//! GPU detection and the decision whether to attach GPUs. The probes capture command output and
+//! files; the parsers and the decision are pure so they are tested without a GPU.
+
+use serde::Serialize;
+
+use crate::error::{Error, Kind, Result};
+
+/// What the user asked for with `--gpus`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GpuRequest {
+    Auto,
+    All,
+    None,
+    Count(u32),
+    Devices(Vec<String>),
+}
+
+impl GpuRequest {
+    pub fn parse(text: &str) -> Result<GpuRequest> {
+        let bad = || {
+            Error::usage(format!("invalid --gpus value `{text}`"))
+                .hint("use auto, all, none, a count such as 2, or device=0,1 (GPU indexes or UUIDs)")
+        };
+        let t = text.trim();
+        Ok(match t {
+            "auto" => GpuRequest::Auto,
+            "all" => GpuRequest::All,
+            "none" | "0" => GpuRequest::None,
+            _ if t.starts_with("device=") => {
+                let ids: Vec<String> = t["device=".len()..].split(',').map(|s| s.trim().to_string()).collect();
+                if ids.iter().any(|id| id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')) {
+                    return Err(bad());
+                }
+                GpuRequest::Devices(ids)
+            }
+            _ => match t.parse::<u32>() {
+                Ok(n) => GpuRequest::Count(n),
+                Err(_) => return Err(bad()),
+            },
+        })
+    }
+}
+
+/// What gets attached: the Engine API's DeviceRequest, as `docker run --gpus` sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GpuAttach {
+    None,
+    All,
+    Count(u32),
+    Devices(Vec<String>),
+}
+
+impl GpuAttach {
+    pub fn device_request(&self) -> Option<bollard::models::DeviceRequest> {
+        let (count, ids) = match self {
+            GpuAttach::None => return None,
+            GpuAttach::All => (Some(-1), None),
+            GpuAttach::Count(n) => (Some(i64::from(*n)), None),
+            GpuAttach::Devices(ids) => (None, Some(ids.clone())),
+        };
+        Some(bollard::models::DeviceRequest {
+            driver: Some(String::new()),
+            count,
+            device_ids: ids,
+            capabilities: Some(vec![vec!["gpu".to_string()]]),
+            options: Some(Default::default()),
+        })
+    }
+    pub fn describe(&self) -> String {
+        match self {
+            GpuAttach::None => "none".into(),
+            GpuAttach::All => "all".into(),
+            GpuAttach::Count(n) => n.to_string(),
+            GpuAttach::Devices(ids) => format!("device={}", ids.join(",")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostGpu {
+    pub name: String,
+    pub index: u32,
+    pub memory_mib: Option<u64>,
+}
+
+/// The host side: an NVIDIA driver and its GPUs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HostGpuState {
+    pub driver_version: Option<String>,
+    pub gpus: Vec<HostGpu>,
+    /// Why no driver was found, when none was.
+    pub problem: Option<String>,
+}
+
+impl HostGpuState {
+    pub fn has_driver(&self) -> bool {
+        self.driver_version.is_some() && !self.gpus.is_empty()
+    }
+}
+
+/// The engine side: can it run a container with a GPU device request?
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EngineGpuState {
+    /// The engine lists an `nvidia` runtime.
+    pub nvidia_runtime: bool,
+    /// CDI spec folders the engine reads (API 1.45+), when any exist.
+    pub cdi_spec_dirs: Vec<String>,
+    /// The NVIDIA container hook (what registers the engine's `nvidia` device driver) or
+    /// nvidia-ctk is on PATH on this machine (only meaningful for a local engine).
+    pub toolkit_on_path: Option<String>,
+}
+
+impl EngineGpuState {
+    pub fn supports_gpus(&self) -> bool {
+        self.nvidia_runtime || !self.cdi_spec_dirs.is_empty() || self.toolkit_on_path.is_some()
+    }
+}
+
+/// Parses `nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader,nounits`.
+pub fn parse_nvidia_smi_csv(output: &str) -> (Option<String>, Vec<HostGpu>) {
+    let mut driver = None;
+    let mut gpus = Vec::new();
+    for line in output.lines() {
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        if fields.len() < 4 {
+            continue;
+        }
+        let Ok(index) = fields[0].parse::<u32>() else { continue };
+        driver.get_or_insert_with(|| fields[2].to_string());
+        gpus.push(HostGpu { index, name: fields[1].to_string(), memory_mib: fields[3].parse().ok() });
+    }
+    (driver, gpus)
+}
+
+/// Parses /proc/driver/nvidia/version: "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.14  …".
+pub fn parse_proc_driver_version(text: &str) -> Option<String> {
+    let line = text.lines().find(|l| l.starts_with("NVRM version:"))?;
+    line.split_whitespace().find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.contains('.')).map(str::to_string)
+}
+
+/// Runs the host probes: nvidia-smi first, /proc/driver/nvidia/version as a fallback for the driver.
+pub fn probe_host() -> HostGpuState {
+    let smi = std::process::Command::new("nvidia-smi")
+        .args(["--query-gpu=index,name,driver_version,memory.total", "--format=csv,noheader,nounits"])
+        .output();
+    let proc_version = std::fs::read_to_string("/proc/driver/nvidia/version").ok().and_then(|t| parse_proc_driver_version(&t));
+    match smi {
+        Ok(out) if out.status.success() => {
+            let (driver, gpus) = parse_nvidia_smi_csv(&String::from_utf8_lossy(&out.stdout));
+            let problem = gpus.is_empty().then(|| "nvidia-smi lists no GPU".to_string());
+            HostGpuState { driver_version: driver.or(proc_version), gpus, problem }
+        }
+        Ok(out) => HostGpuState {
+            driver_version: proc_version,
+            gpus: vec![],
+            problem: Some(format!("nvidia-smi failed: {}", String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("").trim())),
+        },
+        Err(_) => HostGpuState {
+            driver_version: proc_version.clone(),
+            gpus: vec![],
+            problem: Some(if proc_version.is_some() { "the NVIDIA driver is loaded but nvidia-smi is not on PATH".into() } else { "no NVIDIA driver (nvidia-smi not found)".into() }),
+        },
+    }
+}
+
+/// Reads the engine's GPU support out of `docker info`.
+pub fn engine_state(info: &bollard::models::SystemInfo, local: bool) -> EngineGpuState {
+    let nvidia_runtime = info.runtimes.as_ref().is_some_and(|r| r.contains_key("nvidia"));
+    let cdi_spec_dirs = info.cdi_spec_dirs.clone().unwrap_or_default().into_iter().filter(|d| std::path::Path::new(d).is_dir() || !local).collect();
+    let toolkit_on_path = if local { find_on_path(&["nvidia-container-runtime-hook", "nvidia-ctk"]) } else { None };
+    EngineGpuState { nvidia_runtime, cdi_spec_dirs, toolkit_on_path }
+}
+
+fn find_on_path(names: &[&str]) -> Option<String> {
+    let path = std::env::var_os("PATH")?;
+    for dir in std::env::split_paths(&path) {
+        for name in names {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Some(candidate.display().to_string());
+            }
+        }
+    }
+    None
+}
+
+/// The GPU decision for one start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GpuDecision {
+    pub attach: GpuAttach,
+    /// Said once on stderr: why auto chose what it chose.
+    pub note: Option<String>,
+}
+
+/// Decides what to attach. `host` is None for a remote engine (the local machine's GPUs say
+/// nothing about it). Explicit requests that cannot be honoured are errors, never a CPU fallback.
+pub fn decide(request: &GpuRequest, host: Option<&HostGpuState>, engine: &EngineGpuState, variant_gpu_capable: bool, variant: &str) -> Result<GpuDecision> {
+    match request {
+        GpuRequest::None => Ok(GpuDecision { attach: GpuAttach::None, note: None }),
+        GpuRequest::Auto => {
+            let why_not = if !variant_gpu_capable {
+                Some(format!("the {variant} variant has no CUDA libraries (use --variant ml or full for GPU work)"))
+            } else if let Some(reason) = host.filter(|h| !h.has_driver()).map(|h| h.problem.clone().unwrap_or_else(|| "no NVIDIA GPU found".into())) {
+                Some(reason)
+            } else if !engine.supports_gpus() {
+                Some("the Docker engine has no NVIDIA runtime (install the NVIDIA Container Toolkit)".into())
+            } else {
+                None
+            };
+            Ok(match why_not {
+                Some(reason) => GpuDecision { attach: GpuAttach::None, note: Some(format!("running on CPU: {reason}")) },
+                None => GpuDecision { attach: GpuAttach::All, note: Some("attaching all GPUs (--gpus none to run on CPU)".into()) },
+            })
+        }
+        explicit => {
+            if let Some(host) = host {
+                if !host.has_driver() {
+                    return Err(Error::new(Kind::Gpu, format!("--gpus {} asked for GPUs, but this machine has none usable", describe_request(explicit)))
+                        .cause(host.problem.clone().unwrap_or_else(|| "no NVIDIA GPU found".into()))
+                        .hint("install the NVIDIA driver (nvidia-smi must work), or pass --gpus none"));
+                }
+                if let GpuRequest::Count(n) = explicit {
+                    if *n as usize > host.gpus.len() {
+                        return Err(Error::new(Kind::Gpu, format!("--gpus {n} asked for {n} GPUs, but this machine has {}", host.gpus.len()))
+                            .hint("ask for fewer, or --gpus all"));
+                    }
+                }
+                if let GpuRequest::Devices(ids) = explicit {
+                    let known: Vec<String> = host.gpus.iter().map(|g| g.index.to_string()).collect();
+                    if let Some(missing) = ids.iter().find(|id| id.chars().all(|c| c.is_ascii_digit()) && !known.contains(id)) {
+                        return Err(Error::new(Kind::Gpu, format!("GPU {missing} does not exist on this machine (it has {})", known.join(", ")))
+                            .hint("see `nvidia-smi -L` for the indexes"));
+                    }
+                }
+            }
+            Ok(GpuDecision {
+                attach: match explicit {
+                    GpuRequest::All => GpuAttach::All,
+                    GpuRequest::Count(n) => GpuAttach::Count(*n),
+                    GpuRequest::Devices(ids) => GpuAttach::Devices(ids.clone()),
+                    GpuRequest::Auto | GpuRequest::None => unreachable!("handled above"),
+                },
+                note: (!variant_gpu_capable).then(|| format!("the {variant} variant has no CUDA libraries: the GPUs are attached, but torch/jax are not there to use them")),
+            })
+        }
+    }
+}
+
+fn describe_request(r: &GpuRequest) -> String {
+    match r {
+        GpuRequest::Auto => "auto".into(),
+        GpuRequest::All => "all".into(),
+        GpuRequest::None => "none".into(),
+        GpuRequest::Count(n) => n.to_string(),
+        GpuRequest::Devices(ids) => format!("device={}", ids.join(",")),
+    }
+}
+
+/// Whether an engine error at container start means "no GPU support in this engine".
+pub fn is_engine_gpu_error(message: &str) -> bool {
+    let m = message.to_lowercase();
+    m.contains("could not select device driver") || m.contains("nvidia-container-cli") || m.contains("unresolvable cdi devices")
+}
+
+pub fn engine_gpu_error(message: &str) -> Error {
+    Error::new(Kind::Gpu, "the Docker engine cannot give this container GPUs")
+        .cause(crate::engine::first_line(message))
+        .hint("install the NVIDIA Container Toolkit and restart Docker (https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/install-guide.html), or pass --gpus none")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMI_TWO: &str = "0, NVIDIA H100 80GB HBM3, 550.54.15, 81559\n1, NVIDIA H100 80GB HBM3, 550.54.15, 81559\n";
+
+    fn host_with(n: usize) -> HostGpuState {
+        let (driver, gpus) = parse_nvidia_smi_csv(&SMI_TWO.lines().take(n).collect::<Vec<_>>().join("\n"));
+        HostGpuState { driver_version: driver, gpus, problem: None }
+    }
+    fn engine_ok() -> EngineGpuState {
+        EngineGpuState { nvidia_runtime: true, ..Default::default() }
+    }
+
+    #[test]
+    fn parses_nvidia_smi_csv() {
+        let (driver, gpus) = parse_nvidia_smi_csv(SMI_TWO);
+        assert_eq!(driver.as_deref(), Some("550.54.15"));
+        assert_eq!(gpus.len(), 2);
+        assert_eq!(gpus[1], HostGpu { index: 1, name: "NVIDIA H100 80GB HBM3".into(), memory_mib: Some(81559) });
+        assert_eq!(parse_nvidia_smi_csv("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n"), (None, vec![]));
+        assert_eq!(parse_nvidia_smi_csv("0, Tesla T4, 535.104.05, [N/A]").1[0].memory_mib, None);
+    }
+
+    #[test]
+    fn parses_proc_driver_version() {
+        let text = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\nGCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n";
+        assert_eq!(parse_proc_driver_version(text).as_deref(), Some("550.54.15"));
+        let open = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  560.35.03  Release Build  (dvs-builder@U16-I3-B03-4-3)\n";
+        assert_eq!(parse_proc_driver_version(open).as_deref(), Some("560.35.03"));
+        assert_eq!(parse_proc_driver_version("garbage"), None);
+    }
+
+    #[test]
+    fn parses_gpu_requests() {
+        assert_eq!(GpuRequest::parse("auto").unwrap(), GpuRequest::Auto);
+        assert_eq!(GpuRequest::parse("2").unwrap(), GpuRequest::Count(2));
+        assert_eq!(GpuRequest::parse("0").unwrap(), GpuRequest::None);
+        assert_eq!(GpuRequest::parse("device=0,GPU-3a2b").unwrap(), GpuRequest::Devices(vec!["0".into(), "GPU-3a2b".into()]));
+        for bad in ["some", "-1", "device=", "device=0,,1", "device=a b", ""] {
+            let err = GpuRequest::parse(bad).unwrap_err();
+            assert_eq!(err.kind, Kind::Usage, "{bad}");
+        }
+    }
+
+    #[test]
+    fn device_requests_match_docker_run_gpus() {
+        let all = GpuAttach::All.device_request().unwrap();
+        assert_eq!((all.count, all.device_ids.clone()), (Some(-1), None));
+        assert_eq!(all.capabilities, Some(vec![vec!["gpu".to_string()]]));
+        let ids = GpuAttach::Devices(vec!["0".into(), "2".into()]).device_request().unwrap();
+        assert_eq!((ids.count, ids.device_ids), (None, Some(vec!["0".into(), "2".into()])));
+        assert!(GpuAttach::None.device_request().is_none());
+    }
+
+    #[test]
+    fn auto_attaches_only_when_everything_fits() {
+        let d = decide(&GpuRequest::Auto, Some(&host_with(2)), &engine_ok(), true, "ml").unwrap();
+        assert_eq!(d.attach, GpuAttach::All);
+        let no_driver = HostGpuState { problem: Some("no NVIDIA driver (nvidia-smi not found)".into()), ..Default::default() };
+        let d = decide(&GpuRequest::Auto, Some(&no_driver), &engine_ok(), true, "ml").unwrap();
+        assert_eq!(d.attach, GpuAttach::None);
+        assert!(d.note.unwrap().contains("nvidia-smi not found"));
+        let d = decide(&GpuRequest::Auto, Some(&host_with(1)), &EngineGpuState::default(), true, "ml").unwrap();
+        assert!(d.note.unwrap().contains("NVIDIA Container Toolkit"));
+        let d = decide(&GpuRequest::Auto, Some(&host_with(1)), &engine_ok(), false, "base").unwrap();
+        assert!(d.note.unwrap().contains("base variant has no CUDA"));
+        // A remote engine: no host verdict, the engine's word counts.
+        assert_eq!(decide(&GpuRequest::Auto, None, &engine_ok(), true, "ml").unwrap().attach, GpuAttach::All);
+    }
+
+    #[test]
+    fn explicit_requests_never_fall_back_to_cpu() {
+        let none = HostGpuState { problem: Some("no NVIDIA driver (nvidia-smi not found)".into()), ..Default::default() };
+        let err = decide(&GpuRequest::All, Some(&none), &engine_ok(), true, "ml").unwrap_err();
+        assert_eq!(err.kind, Kind::Gpu);
+        assert!(err.hint.unwrap().contains("--gpus none"));
+        assert!(decide(&GpuRequest::Count(3), Some(&host_with(2)), &engine_ok(), true, "ml").is_err());
+        assert!(decide(&GpuRequest::Devices(vec!["5".into()]), Some(&host_with(2)), &engine_ok(), true, "ml").is_err());
+        let d = decide(&GpuRequest::Devices(vec!["1".into()]), Some(&host_with(2)), &EngineGpuState::default(), true, "ml").unwrap();
+        assert_eq!(d.attach, GpuAttach::Devices(vec!["1".into()]));
+    }
+
+    #[test]
+    fn recognises_engine_gpu_errors() {
+        assert!(is_engine_gpu_error("could not select device driver \"\" with capabilities: [[gpu]]"));
+        assert!(!is_engine_gpu_error("port is already allocated"));
+    }
+}

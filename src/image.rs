@@ -1,0 +1,309 @@
+//! Images: find locally, pull, or build from the Dockerfile embedded in the binary.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use futures_util::StreamExt;
+
+use crate::catalog::{ImageId, DEFAULT_PYTHON_IMAGE, DIMTENSOR_VERSION};
+use crate::cli::PullPolicy;
+use crate::config::Config;
+use crate::engine::{first_line, Engine};
+use crate::error::{api_status, Error, Kind, Result};
+use crate::reporter::Reporter;
+
+/// The build context, embedded so an installed `dimtensor-up` builds without a checkout.
+/// `tests/cli.rs` checks this list against docker/ and notebooks/ on disk.
+pub const CONTEXT_FILES: &[(&str, &str)] = &[
+    ("docker/Dockerfile", include_str!("../docker/Dockerfile")),
+    ("docker/pip-install.sh", include_str!("../docker/pip-install.sh")),
+    ("docker/jupyter/jupyter_server_config.json", include_str!("../docker/jupyter/jupyter_server_config.json")),
+    ("docker/jupyter/overrides.json", include_str!("../docker/jupyter/overrides.json")),
+    ("docker/ca/README.md", include_str!("../docker/ca/README.md")),
+    ("docker/wheels/.gitkeep", include_str!("../docker/wheels/.gitkeep")),
+    ("docker/requirements/amd64/base.txt", include_str!("../docker/requirements/amd64/base.txt")),
+    ("docker/requirements/amd64/ml.txt", include_str!("../docker/requirements/amd64/ml.txt")),
+    ("docker/requirements/amd64/full.txt", include_str!("../docker/requirements/amd64/full.txt")),
+    ("docker/requirements/amd64/jupyter-base.txt", include_str!("../docker/requirements/amd64/jupyter-base.txt")),
+    ("docker/requirements/amd64/jupyter-ml.txt", include_str!("../docker/requirements/amd64/jupyter-ml.txt")),
+    ("docker/requirements/amd64/jupyter-full.txt", include_str!("../docker/requirements/amd64/jupyter-full.txt")),
+    ("docker/requirements/arm64/base.txt", include_str!("../docker/requirements/arm64/base.txt")),
+    ("docker/requirements/arm64/ml.txt", include_str!("../docker/requirements/arm64/ml.txt")),
+    ("docker/requirements/arm64/full.txt", include_str!("../docker/requirements/arm64/full.txt")),
+    ("docker/requirements/arm64/jupyter-base.txt", include_str!("../docker/requirements/arm64/jupyter-base.txt")),
+    ("docker/requirements/arm64/jupyter-ml.txt", include_str!("../docker/requirements/arm64/jupyter-ml.txt")),
+    ("docker/requirements/arm64/jupyter-full.txt", include_str!("../docker/requirements/arm64/jupyter-full.txt")),
+    ("notebooks/01-units-basics.ipynb", include_str!("../notebooks/01-units-basics.ipynb")),
+    ("notebooks/02-torch-gpu.ipynb", include_str!("../notebooks/02-torch-gpu.ipynb")),
+    ("notebooks/03-plotting.ipynb", include_str!("../notebooks/03-plotting.ipynb")),
+];
+
+pub struct BuildOptions {
+    pub no_cache: bool,
+    pub platform: Option<String>,
+    pub dimtensor_version: String,
+    pub python_image: String,
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl BuildOptions {
+    /// Flags over settings over defaults; the CA bundle from --ca-cert or the usual variables.
+    pub fn new(config: &Config, dimtensor_version: Option<String>, python_image: Option<String>, ca_cert: Option<PathBuf>) -> Result<BuildOptions> {
+        let ca_cert = ca_cert.or_else(|| ["PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"].iter().find_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()).map(PathBuf::from)));
+        if let Some(ca) = &ca_cert {
+            if !ca.is_file() {
+                return Err(Error::usage(format!("CA bundle {} does not exist", ca.display())).hint("pass --ca-cert with a PEM file, or unset PIP_CERT / SSL_CERT_FILE / REQUESTS_CA_BUNDLE"));
+            }
+        }
+        Ok(BuildOptions {
+            no_cache: false,
+            platform: None,
+            dimtensor_version: dimtensor_version.or(config.dimtensor_version.clone()).unwrap_or_else(|| DIMTENSOR_VERSION.into()),
+            python_image: python_image.or(config.python_image.clone()).unwrap_or_else(|| DEFAULT_PYTHON_IMAGE.into()),
+            ca_cert,
+        })
+    }
+}
+
+/// The context tar: the embedded files, plus the CA bundle at docker/ca/ca-bundle.crt (the
+/// Dockerfile bind-mounts it for pip; it is sent to the engine, never written into a layer).
+pub fn context_tar(ca_bundle: Option<&[u8]>) -> Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, data: &[u8], mode: u32| -> std::io::Result<()> {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(mode);
+        header.set_mtime(0);
+        header.set_cksum();
+        builder.append_data(&mut header, path, data)
+    };
+    let fail = |e: std::io::Error| Error::new(Kind::Image, "cannot assemble the build context").cause(e);
+    for (path, text) in CONTEXT_FILES {
+        let mode = if path.ends_with(".sh") { 0o755 } else { 0o644 };
+        add(path, text.as_bytes(), mode).map_err(fail)?;
+    }
+    if let Some(bundle) = ca_bundle {
+        add("docker/ca/ca-bundle.crt", bundle, 0o644).map_err(fail)?;
+    }
+    builder.into_inner().map_err(fail)
+}
+
+/// Build arguments for one image, proxies included (predefined build args, kept out of history).
+pub fn build_args(image: ImageId, opts: &BuildOptions) -> HashMap<String, String> {
+    let mut args = HashMap::from([
+        ("DIMTENSOR_VERSION".to_string(), opts.dimtensor_version.clone()),
+        ("PYTHON_IMAGE".to_string(), opts.python_image.clone()),
+    ]);
+    if let Some(on) = image.spec().jupyter_on {
+        args.insert("JUPYTER_ON".into(), on.into());
+    }
+    for var in ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"] {
+        if let Ok(v) = std::env::var(var) {
+            args.insert(var.into(), v);
+        }
+    }
+    args
+}
+
+pub async fn is_present(engine: &Engine, reference: &str) -> Result<bool> {
+    match engine.docker.inspect_image(reference).await {
+        Ok(_) => Ok(true),
+        Err(e) if api_status(&e).is_some_and(|(c, _)| c == 404) => Ok(false),
+        Err(e) => Err(engine.fail("inspecting an image", e)),
+    }
+}
+
+/// Builds `image` (and, through the same build, tags `<ref>` and `<ref>-<dimtensor version>`).
+pub async fn build(engine: &Engine, image: ImageId, registry: &str, opts: &BuildOptions, reporter: &Reporter) -> Result<()> {
+    use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion, TagImageOptionsBuilder};
+    let reference = image.reference(registry);
+    let ca = match &opts.ca_cert {
+        Some(path) => Some(std::fs::read(path).map_err(|e| Error::usage(format!("cannot read CA bundle {}", path.display())).cause(e))?),
+        None => None,
+    };
+    let context = context_tar(ca.as_deref())?;
+    let mut options = BuildImageOptionsBuilder::default()
+        .dockerfile("docker/Dockerfile")
+        .t(&reference)
+        .target(image.spec().target)
+        .buildargs(&build_args(image, opts))
+        .nocache(opts.no_cache)
+        .rm(true)
+        .version(BuilderVersion::BuilderBuildKit)
+        .session(&format!("dimtensor-up-{}", crate::token::random_hex(8)));
+    if let Some(p) = &opts.platform {
+        options = options.platform(p);
+    }
+    reporter.note(format!("building {reference} (target {}{})", image.spec().target, image.spec().jupyter_on.map(|o| format!(" on {o}")).unwrap_or_default()));
+    let spinner = reporter.spinner(format!("building {}", image.tag()));
+    let mut progress = BuildProgress::default();
+    let mut stream = engine.docker.build_image(options.build(), None, Some(bollard::body_full(context.into())));
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(bollard::models::BuildInfoAux::BuildKit(status)) = info.aux {
+                    for line in progress.update(&status) {
+                        if reporter.is_tty() {
+                            spinner.set_message(line);
+                        } else {
+                            reporter.note(format!("  {line}"));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                spinner.finish_and_clear();
+                let message = match e {
+                    bollard::errors::Error::DockerStreamError { error } => error,
+                    other => return Err(engine.fail(&format!("building {reference}"), other)),
+                };
+                let mut err = Error::new(Kind::Image, format!("building {reference} failed"));
+                if let Some(step) = &progress.failed_step {
+                    err = err.cause(format!("step: {step}"));
+                }
+                err = err.cause(first_line(&message));
+                for line in progress.failed_log_tail() {
+                    err = err.cause(format!("| {line}"));
+                }
+                return Err(err.hint("the step's log is above; offline? pip needs PyPI (behind a proxy: --ca-cert FILE, HTTPS_PROXY)"));
+            }
+        }
+    }
+    spinner.finish_and_clear();
+    let versioned = image.versioned_reference(registry, &opts.dimtensor_version);
+    let (repo, tag) = versioned.rsplit_once(':').expect("a reference has a tag");
+    engine
+        .docker
+        .tag_image(&reference, Some(TagImageOptionsBuilder::default().repo(repo).tag(tag).build()))
+        .await
+        .map_err(|e| engine.fail(&format!("tagging {versioned}"), e))?;
+    reporter.note(format!("built {reference} and {versioned}"));
+    Ok(())
+}
+
+/// Turns BuildKit status updates into step lines; keeps each step's last log lines.
+#[derive(Default)]
+struct BuildProgress {
+    names: HashMap<String, String>,
+    announced: std::collections::HashSet<String>,
+    logs: HashMap<String, Vec<String>>,
+    failed_step: Option<String>,
+    failed_digest: Option<String>,
+}
+
+impl BuildProgress {
+    fn update(&mut self, status: &bollard::moby::buildkit::v1::StatusResponse) -> Vec<String> {
+        let mut lines = Vec::new();
+        for v in &status.vertexes {
+            self.names.insert(v.digest.clone(), v.name.clone());
+            if !v.error.is_empty() && self.failed_step.is_none() {
+                self.failed_step = Some(v.name.clone());
+                self.failed_digest = Some(v.digest.clone());
+            }
+            if v.started.is_some() && !v.name.starts_with("[internal]") && self.announced.insert(v.digest.clone()) {
+                lines.push(format!("{}{}", v.name, if v.cached { " (cached)" } else { "" }));
+            }
+        }
+        for log in &status.logs {
+            let entry = self.logs.entry(log.vertex.clone()).or_default();
+            entry.extend(String::from_utf8_lossy(&log.msg).lines().map(str::to_string));
+            let excess = entry.len().saturating_sub(15);
+            entry.drain(..excess);
+        }
+        lines
+    }
+    fn failed_log_tail(&self) -> Vec<String> {
+        self.failed_digest.as_ref().and_then(|d| self.logs.get(d)).cloned().unwrap_or_default()
+    }
+}
+
+/// Pulls `reference` with per-layer progress.
+pub async fn pull(engine: &Engine, reference: &str, reporter: &Reporter) -> Result<()> {
+    use bollard::query_parameters::CreateImageOptionsBuilder;
+    let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+    reporter.note(format!("pulling {reference}"));
+    let bar = reporter.bytes_bar(format!("pulling {tag}"));
+    let mut layers: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut stream = engine.docker.create_image(Some(CreateImageOptionsBuilder::default().from_image(repo).tag(tag).build()), None, None);
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let (Some(id), Some(detail)) = (info.id, info.progress_detail) {
+                    if let (Some(cur), Some(total)) = (detail.current, detail.total) {
+                        layers.insert(id, (cur.max(0) as u64, total.max(0) as u64));
+                        bar.set_length(layers.values().map(|l| l.1).sum());
+                        bar.set_position(layers.values().map(|l| l.0).sum());
+                    }
+                }
+            }
+            Err(e) => {
+                bar.finish_and_clear();
+                return Err(pull_error(reference, &e));
+            }
+        }
+    }
+    bar.finish_and_clear();
+    reporter.note(format!("pulled {reference}"));
+    Ok(())
+}
+
+fn pull_error(reference: &str, err: &bollard::errors::Error) -> Error {
+    let text = match err {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        bollard::errors::Error::DockerStreamError { error } => error.clone(),
+        other => other.to_string(),
+    };
+    let lower = text.to_lowercase();
+    let base = Error::new(Kind::Image, format!("cannot pull {reference}")).cause(first_line(&text));
+    if lower.contains("unauthorized") || lower.contains("denied") || lower.contains("authentication required") {
+        base.hint("log in to the registry (`docker login ghcr.io`), or build the image: dimtensor-up build")
+    } else if lower.contains("not found") || lower.contains("manifest unknown") {
+        base.hint("the registry has no such image; build it: dimtensor-up build, or set another registry with `dimtensor-up config set registry …`")
+    } else if lower.contains("lookup") || lower.contains("dial tcp") || lower.contains("timeout") || lower.contains("connection refused") || lower.contains("no such host") || lower.contains("network is unreachable") {
+        base.hint("the registry cannot be reached (offline?); build the image locally: dimtensor-up build")
+    } else {
+        base.hint("build the image locally instead: dimtensor-up build")
+    }
+}
+
+/// How an image came to be there, said on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Local,
+    Pulled,
+    Built,
+}
+
+/// local image → pull → build, as the policy and --build say.
+pub async fn ensure(engine: &Engine, image: ImageId, config: &Config, policy: PullPolicy, force_build: bool, reporter: &Reporter) -> Result<(String, Source)> {
+    let reference = image.reference(config.registry());
+    let build_opts = || BuildOptions::new(config, None, None, None);
+    if force_build {
+        build(engine, image, config.registry(), &build_opts()?, reporter).await?;
+        return Ok((reference, Source::Built));
+    }
+    let present = is_present(engine, &reference).await?;
+    match policy {
+        PullPolicy::Always => {
+            pull(engine, &reference, reporter).await?;
+            Ok((reference, Source::Pulled))
+        }
+        PullPolicy::Missing | PullPolicy::Never if present => {
+            reporter.detail(format!("using the local image {reference}"));
+            Ok((reference, Source::Local))
+        }
+        PullPolicy::Missing => match pull(engine, &reference, reporter).await {
+            Ok(()) => Ok((reference, Source::Pulled)),
+            Err(pull_err) => {
+                reporter.note(format!("{}; building it from the built-in Dockerfile instead", pull_err.message));
+                build(engine, image, config.registry(), &build_opts()?, reporter).await.map_err(|e| e.cause(format!("(before that: {})", pull_err.message)))?;
+                Ok((reference, Source::Built))
+            }
+        },
+        PullPolicy::Never => {
+            reporter.note(format!("{reference} is not present and --pull never: building it"));
+            build(engine, image, config.registry(), &build_opts()?, reporter).await?;
+            Ok((reference, Source::Built))
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! dimtensor-up: one command from a fresh machine to a JupyterLab with dimtensor, on Docker.
+
+mod browser;
+mod catalog;
+mod cli;
+mod commands;
+mod compose;
+mod config;
+mod engine;
+mod error;
+mod gpu;
+mod image;
+mod lab;
+mod ready;
+mod reporter;
+mod settings;
+mod token;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    // Parse purely first: bad flags never touch the system.
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            error::Error::new(error::Kind::Engine, "cannot start the async runtime").cause(e).print();
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            err.print();
+            ExitCode::from(err.kind.exit_code())
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> error::Result<u8> {
+    let global = cli.global;
+    match cli.command {
+        Command::Jupyter(args) => commands::jupyter::run(&global, args).await,
+        Command::Run(args) => commands::run::run(&global, args).await,
+        Command::Build(args) => commands::build::run(&global, args).await,
+        Command::Pull(args) => commands::pull::run(&global, args).await,
+        Command::Compose(args) => commands::compose::run(&global, args).await,
+        Command::Ps(args) => commands::ps::run(&global, args).await,
+        Command::Open(args) => commands::open::run(&global, args).await,
+        Command::Logs(args) => commands::logs::run(&global, args).await,
+        Command::Stop(args) => commands::stop::run(&global, args).await,
+        Command::Doctor(args) => commands::doctor::run(&global, args).await,
+        Command::Variants(args) => commands::variants::run(&global, args).await,
+        Command::Config(args) => commands::config::run(args),
+        Command::Completions(args) => {
+            clap_complete::generate(args.shell, &mut Cli::command(), "dimtensor-up", &mut std::io::stdout());
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Jupyter tokens: random from the OS, handed to the container as a file, never through the image.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Kind, Result};
+
+/// 24 bytes = 192 bits from the OS CSPRNG (at least 128 are required).
+const TOKEN_BYTES: usize = 24;
+
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("the OS random number generator is available");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn new_token() -> String {
+    random_hex(TOKEN_BYTES)
+}
+
+/// Where the token files live: a private folder (0700) in the user's state directory.
+pub fn token_dir() -> Result<PathBuf> {
+    let base = match std::env::var_os("DIMTENSOR_UP_STATE_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => directories::ProjectDirs::from("org", "dimtensor", "dimtensor-up")
+            .map(|d| d.data_local_dir().to_path_buf())
+            .ok_or_else(|| Error::new(Kind::Config, "cannot find a home folder for dimtensor-up's state").hint("set DIMTENSOR_UP_STATE_DIR"))?,
+    };
+    let dir = base.join("tokens");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::new(Kind::Config, format!("cannot create {}", dir.display())).cause(e))?;
+    restrict(&dir, 0o700)?;
+    Ok(dir)
+}
+
+/// Writes the token for a container. The file is world-readable inside a 0700 folder: no other
+/// host user can reach it, while the container's user (any UID) can read the bind-mounted file.
+pub fn write_token_file(container: &str, token: &str) -> Result<PathBuf> {
+    let path = token_dir()?.join(container);
+    std::fs::write(&path, token).map_err(|e| Error::new(Kind::Config, format!("cannot write {}", path.display())).cause(e))?;
+    restrict(&path, 0o644)?;
+    Ok(path)
+}
+
+pub fn read_token_file(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+#[cfg(unix)]
+pub fn restrict(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::new(Kind::Config, format!("cannot set permissions on {}", path.display())).cause(e))
+}
+
+#[cfg(not(unix))]
+pub fn restrict(_path: &Path, _mode: u32) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_hex_and_differ() {
+        let a = new_token();
+        assert_eq!(a.len(), TOKEN_BYTES * 2);
+        assert!(TOKEN_BYTES * 8 >= 128);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, new_token());
+    }
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Makes sure a Docker engine answers; starts one only when none does.
+# Usage: source tests/support/engine.sh; ensure_engine; ... ; stop_started_engine
+# Only the daemon this script started is ever stopped.
+
+STARTED_DOCKERD_PID=""
+
+ensure_engine() {
+  if docker info >/dev/null 2>&1; then
+    echo "engine: using the running Docker engine"
+    return 0
+  fi
+  if ! command -v dockerd >/dev/null 2>&1; then
+    echo "engine: installing docker.io (no engine answers and no dockerd is installed)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+  fi
+  echo "engine: starting dockerd"
+  dockerd --host unix:///var/run/docker.sock >/tmp/dimtensor-up-dockerd.log 2>&1 &
+  STARTED_DOCKERD_PID=$!
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  echo "engine: dockerd did not answer within 60 s; its log:" >&2
+  tail -n 30 /tmp/dimtensor-up-dockerd.log >&2
+  return 1
+}
+
+stop_started_engine() {
+  [ -n "$STARTED_DOCKERD_PID" ] || return 0
+  echo "engine: stopping the dockerd this run started (pid $STARTED_DOCKERD_PID)"
+  kill "$STARTED_DOCKERD_PID" 2>/dev/null || true
+  wait "$STARTED_DOCKERD_PID" 2>/dev/null || true
+  STARTED_DOCKERD_PID=""
+}
