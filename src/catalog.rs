@@ -72,23 +72,74 @@ pub struct ImageSpec {
 }
 
 pub const IMAGES: [ImageSpec; 6] = [
-    ImageSpec { id: ImageId::Base, tag: "base", target: "base", jupyter_on: None, gpu_capable: false,
-        summary: "dimtensor + numpy<2 on Python 3.11", for_whom: "scripts and CI on any machine", approx_size: "0.2 GB" },
-    ImageSpec { id: ImageId::Ml, tag: "ml", target: "ml", jupyter_on: None, gpu_capable: true,
-        summary: "base + torch and jax with CUDA 12", for_whom: "GPU training and differentiable physics", approx_size: "7.8 GB" },
-    ImageSpec { id: ImageId::Full, tag: "full", target: "full", jupyter_on: None, gpu_capable: true,
-        summary: "base + every dimtensor integration (dimtensor[all])", for_whom: "everything, when disk is no object", approx_size: "8.9 GB" },
-    ImageSpec { id: ImageId::Jupyter, tag: "jupyter", target: "jupyter", jupyter_on: Some("full"), gpu_capable: true,
-        summary: "JupyterLab on full", for_whom: "notebooks with every integration", approx_size: "9.1 GB" },
-    ImageSpec { id: ImageId::JupyterBase, tag: "jupyter-base", target: "jupyter", jupyter_on: Some("base"), gpu_capable: false,
-        summary: "JupyterLab on base", for_whom: "a small lab for laptops", approx_size: "0.6 GB" },
-    ImageSpec { id: ImageId::JupyterMl, tag: "jupyter-ml", target: "jupyter", jupyter_on: Some("ml"), gpu_capable: true,
-        summary: "JupyterLab on ml", for_whom: "a GPU lab without the integrations", approx_size: "8.1 GB" },
+    ImageSpec {
+        id: ImageId::Base,
+        tag: "base",
+        target: "base",
+        jupyter_on: None,
+        gpu_capable: false,
+        summary: "dimtensor + numpy<2 on Python 3.11",
+        for_whom: "scripts and CI on any machine",
+        approx_size: "0.2 GB",
+    },
+    ImageSpec {
+        id: ImageId::Ml,
+        tag: "ml",
+        target: "ml",
+        jupyter_on: None,
+        gpu_capable: true,
+        summary: "base + torch and jax with CUDA 12",
+        for_whom: "GPU training and differentiable physics",
+        approx_size: "7.8 GB",
+    },
+    ImageSpec {
+        id: ImageId::Full,
+        tag: "full",
+        target: "full",
+        jupyter_on: None,
+        gpu_capable: true,
+        summary: "base + every dimtensor integration (dimtensor[all])",
+        for_whom: "everything, when disk is no object",
+        approx_size: "8.9 GB",
+    },
+    ImageSpec {
+        id: ImageId::Jupyter,
+        tag: "jupyter",
+        target: "jupyter",
+        jupyter_on: Some("full"),
+        gpu_capable: true,
+        summary: "JupyterLab on full",
+        for_whom: "notebooks with every integration",
+        approx_size: "9.1 GB",
+    },
+    ImageSpec {
+        id: ImageId::JupyterBase,
+        tag: "jupyter-base",
+        target: "jupyter",
+        jupyter_on: Some("base"),
+        gpu_capable: false,
+        summary: "JupyterLab on base",
+        for_whom: "a small lab for laptops",
+        approx_size: "0.6 GB",
+    },
+    ImageSpec {
+        id: ImageId::JupyterMl,
+        tag: "jupyter-ml",
+        target: "jupyter",
+        jupyter_on: Some("ml"),
+        gpu_capable: true,
+        summary: "JupyterLab on ml",
+        for_whom: "a GPU lab without the integrations",
+        approx_size: "8.1 GB",
+    },
 ];
 
 impl ImageId {
     pub fn spec(self) -> &'static ImageSpec {
-        IMAGES.iter().find(|s| s.id == self).expect("every ImageId is in IMAGES")
+        IMAGES
+            .iter()
+            .find(|s| s.id == self)
+            .expect("every ImageId is in IMAGES")
     }
     pub fn tag(self) -> &'static str {
         self.spec().tag
@@ -112,7 +163,13 @@ mod tests {
         for v in Variant::ALL {
             assert_eq!(v.lab_image().spec().target, "jupyter");
         }
-        assert_eq!(Variant::Jupyter.lab_image().reference(DEFAULT_REGISTRY), "ghcr.io/marcoloco23/dimtensor:jupyter");
-        assert_eq!(Variant::Base.lab_image().versioned_reference("r", "5.2.0"), "r:jupyter-base-5.2.0");
+        assert_eq!(
+            Variant::Jupyter.lab_image().reference(DEFAULT_REGISTRY),
+            "ghcr.io/marcoloco23/dimtensor:jupyter"
+        );
+        assert_eq!(
+            Variant::Base.lab_image().versioned_reference("r", "5.2.0"),
+            "r:jupyter-base-5.2.0"
+        );
     }
 }

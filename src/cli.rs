@@ -8,8 +8,15 @@ use crate::catalog::{ImageId, Variant};
 
 /// One command from a fresh machine to a JupyterLab with dimtensor (unit-aware tensors), on Docker.
 #[derive(Debug, Parser)]
-#[command(name = "dimtensor-up", version, propagate_version = true, disable_help_subcommand = true)]
-#[command(after_help = "Start here: `dimtensor-up jupyter` in the folder you want to work in.\nSomething off? `dimtensor-up doctor` checks Docker, GPUs and ports.")]
+#[command(
+    name = "dimtensor-up",
+    version,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+#[command(
+    after_help = "Start here: `dimtensor-up jupyter` in the folder you want to work in.\nSomething off? `dimtensor-up doctor` checks Docker, GPUs and ports."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -96,7 +103,9 @@ pub struct LabArgs {
     pub user: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PullPolicy {
     /// Always pull first
@@ -210,6 +219,9 @@ pub struct ComposeArgs {
     /// With --up: seconds to wait for JupyterLab to answer
     #[arg(long, default_value_t = 180, value_name = "SECS", requires = "up")]
     pub timeout: u64,
+    /// Print the repository's compose/ example for a variant (how those files are made)
+    #[arg(long, hide = true, value_enum, exclusive = true)]
+    pub example: Option<Variant>,
 }
 
 #[derive(Debug, Args)]

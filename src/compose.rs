@@ -51,6 +51,15 @@ struct VolumeEntry {
     target: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     read_only: bool,
+    /// `create_host_path: false`: compose then uses the Mounts API (paths with colons work) and
+    /// never lets the engine create a missing folder as root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bind: Option<BindOptions>,
+}
+
+#[derive(Serialize)]
+struct BindOptions {
+    create_host_path: bool,
 }
 
 #[derive(Serialize)]
@@ -90,16 +99,49 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
     let volumes: Vec<VolumeEntry> = plan
         .mounts
         .iter()
-        .map(|m| VolumeEntry { kind: "bind", source: escape_dollars(&relative_to(&m.source, compose_dir)), target: m.target.clone(), read_only: m.read_only })
-        .chain(std::iter::once(VolumeEntry { kind: "volume", source: SETTINGS_VOLUME.into(), target: format!("{HOME}/.jupyter"), read_only: false }))
+        .map(|m| VolumeEntry {
+            kind: "bind",
+            source: escape_dollars(&relative_to(&m.source, compose_dir)),
+            target: m.target.clone(),
+            read_only: m.read_only,
+            bind: Some(BindOptions {
+                create_host_path: false,
+            }),
+        })
+        .chain(std::iter::once(VolumeEntry {
+            kind: "volume",
+            source: SETTINGS_VOLUME.into(),
+            target: format!("{HOME}/.jupyter"),
+            read_only: false,
+            bind: None,
+        }))
         .collect();
     let devices = match &plan.gpu {
         GpuAttach::None => None,
-        GpuAttach::All => Some(DeviceReservation { driver: "nvidia", count: Some(serde_yaml::Value::String("all".into())), device_ids: None, capabilities: vec!["gpu"] }),
-        GpuAttach::Count(n) => Some(DeviceReservation { driver: "nvidia", count: Some(serde_yaml::Value::Number((*n).into())), device_ids: None, capabilities: vec!["gpu"] }),
-        GpuAttach::Devices(ids) => Some(DeviceReservation { driver: "nvidia", count: None, device_ids: Some(ids.clone()), capabilities: vec!["gpu"] }),
+        GpuAttach::All => Some(DeviceReservation {
+            driver: "nvidia",
+            count: Some(serde_yaml::Value::String("all".into())),
+            device_ids: None,
+            capabilities: vec!["gpu"],
+        }),
+        GpuAttach::Count(n) => Some(DeviceReservation {
+            driver: "nvidia",
+            count: Some(serde_yaml::Value::Number((*n).into())),
+            device_ids: None,
+            capabilities: vec!["gpu"],
+        }),
+        GpuAttach::Devices(ids) => Some(DeviceReservation {
+            driver: "nvidia",
+            count: None,
+            device_ids: Some(ids.clone()),
+            capabilities: vec!["gpu"],
+        }),
     };
-    let mut labels: BTreeMap<String, String> = plan.labels.iter().map(|(k, v)| (k.clone(), escape_dollars(v))).collect();
+    let mut labels: BTreeMap<String, String> = plan
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), escape_dollars(v)))
+        .collect();
     labels.remove(labels::TOKEN_FILE);
     let service = Service {
         image: plan.image_ref.clone(),
@@ -125,12 +167,24 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
     let file = ComposeFile {
         services: BTreeMap::from([(SERVICE, service)]),
         volumes: BTreeMap::from([(SETTINGS_VOLUME, BTreeMap::new())]),
-        secrets: BTreeMap::from([("jupyter_token", SecretDef { environment: "JUPYTER_TOKEN" })]),
+        secrets: BTreeMap::from([(
+            "jupyter_token",
+            SecretDef {
+                environment: "JUPYTER_TOKEN",
+            },
+        )]),
     };
     let yaml = serde_yaml::to_string(&file).expect("the compose model serialises");
     let mut out = String::new();
     for line in header.lines() {
-        out.push_str(if line.is_empty() { "#".to_string() } else { format!("# {line}") }.as_str());
+        out.push_str(
+            if line.is_empty() {
+                "#".to_string()
+            } else {
+                format!("# {line}")
+            }
+            .as_str(),
+        );
         out.push('\n');
     }
     out.push_str(&yaml);
@@ -153,7 +207,9 @@ pub fn escape_dollars(text: &str) -> String {
 pub fn relative_to(path: &Path, base: &Path) -> String {
     match path.strip_prefix(base) {
         Ok(rest) if rest.as_os_str().is_empty() => ".".into(),
-        Ok(rest) if rest.components().all(|c| matches!(c, Component::Normal(_))) => format!("./{}", rest.display()),
+        Ok(rest) if rest.components().all(|c| matches!(c, Component::Normal(_))) => {
+            format!("./{}", rest.display())
+        }
         _ => path.display().to_string(),
     }
 }
@@ -163,14 +219,68 @@ pub fn env_file(token: &str, user: Option<crate::settings::UserSpec>) -> String 
     let mut out = String::from("# Written by dimtensor-up compose. Keep it private (mode 600) and out of version control.\n");
     out.push_str(&format!("JUPYTER_TOKEN={token}\n"));
     if let Some(u) = user {
-        out.push_str(&format!("DIMTENSOR_UID={}\nDIMTENSOR_GID={}\n", u.uid, u.gid));
+        out.push_str(&format!(
+            "DIMTENSOR_UID={}\nDIMTENSOR_GID={}\n",
+            u.uid, u.gid
+        ));
     }
     out
 }
 
 /// Reads JUPYTER_TOKEN from a .env file.
 pub fn token_from_env_file(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()?.lines().find_map(|l| l.strip_prefix("JUPYTER_TOKEN=")).map(|t| t.trim().trim_matches('"').to_string())
+    std::fs::read_to_string(path)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("JUPYTER_TOKEN="))
+        .map(|t| t.trim().trim_matches('"').to_string())
+}
+
+/// The examples in the repository's compose/ folder: the same renderer, fixed inputs.
+pub fn example(variant: crate::catalog::Variant) -> String {
+    use crate::catalog::{Variant, DEFAULT_REGISTRY};
+    use crate::settings::{BindMount, UserSpec, DATA_MOUNT, WORK_MOUNT};
+    let here = Path::new("/compose-dir");
+    let mut mounts = vec![BindMount {
+        source: here.to_path_buf(),
+        target: WORK_MOUNT.into(),
+        read_only: false,
+    }];
+    let (gpu, what) = match variant {
+        Variant::Base => (GpuAttach::None, "JupyterLab on the base image: dimtensor + numpy, CPU only, about 0.6 GB."),
+        Variant::Ml => (GpuAttach::All, "JupyterLab on the ml image: torch and jax with CUDA 12, all GPUs reserved.\nNeeds the NVIDIA Container Toolkit (see docker/README.md); for one GPU replace `count: all` with `device_ids: ['0']`."),
+        Variant::Full | Variant::Jupyter => {
+            mounts.push(BindMount { source: here.join("data"), target: DATA_MOUNT.into(), read_only: true });
+            (GpuAttach::None, "JupyterLab on the full image (every dimtensor integration), with a read-only ./data folder.\nGPU: add the `deploy:` block from docker-compose.ml.yml.")
+        }
+    };
+    let plan = LaunchPlan {
+        name: String::new(),
+        image_ref: variant.lab_image().reference(DEFAULT_REGISTRY),
+        variant,
+        listen: std::net::IpAddr::from([127, 0, 0, 1]),
+        host_port: crate::settings::FIRST_PORT,
+        mounts,
+        user: Some(UserSpec {
+            uid: 1000,
+            gid: 1000,
+        }),
+        gpu: gpu.clone(),
+        labels: BTreeMap::from([
+            (labels::MANAGED.to_string(), "true".to_string()),
+            (labels::VARIANT.to_string(), variant.name().to_string()),
+            (
+                labels::PORT.to_string(),
+                crate::settings::FIRST_PORT.to_string(),
+            ),
+            (labels::LISTEN.to_string(), "127.0.0.1".to_string()),
+            (labels::GPUS.to_string(), gpu.describe()),
+        ]),
+    };
+    let header = format!(
+        "Example from dimtensor-up (regenerate: DIMTENSOR_UP_BLESS=1 cargo test compose_examples).\n{what}\n\nUse: copy this file into your project folder as compose.yaml, create a .env beside it\n(mode 600, never committed) holding\n    JUPYTER_TOKEN=<python3 -c 'import secrets; print(secrets.token_hex(24))'>\n    DIMTENSOR_UID=<id -u>\n    DIMTENSOR_GID=<id -g>\nthen `docker compose up -d` and open http://127.0.0.1:8888/lab?token=<JUPYTER_TOKEN>.\n`dimtensor-up compose` writes both files for you. `docker compose down` keeps your files and\nthe jupyter-settings volume."
+    );
+    render(&plan, here, &header)
 }
 
 pub fn default_output(cwd: &Path) -> PathBuf {
@@ -189,8 +299,15 @@ mod tests {
             variant: crate::catalog::Variant::Jupyter,
             listen: "127.0.0.1".parse().unwrap(),
             host_port: 8888,
-            mounts: vec![BindMount { source: PathBuf::from(workdir), target: "/home/dimtensor/work".into(), read_only: false }],
-            user: Some(UserSpec { uid: 1000, gid: 1000 }),
+            mounts: vec![BindMount {
+                source: PathBuf::from(workdir),
+                target: "/home/dimtensor/work".into(),
+                read_only: false,
+            }],
+            user: Some(UserSpec {
+                uid: 1000,
+                gid: 1000,
+            }),
             gpu,
             labels: BTreeMap::from([(labels::WORKDIR.to_string(), workdir.to_string())]),
         }
@@ -199,21 +316,47 @@ mod tests {
     #[test]
     fn gpu_reservations_follow_the_plan() {
         let yaml = render(&plan(GpuAttach::All, "/p"), Path::new("/p"), "");
-        assert!(yaml.contains("driver: nvidia\n") && yaml.contains("count: all") && yaml.contains("- gpu"), "{yaml}");
-        let yaml = render(&plan(GpuAttach::Devices(vec!["0".into(), "3".into()]), "/p"), Path::new("/p"), "");
-        assert!(yaml.contains("device_ids:\n") && !yaml.contains("count:"), "{yaml}");
+        assert!(
+            yaml.contains("driver: nvidia\n")
+                && yaml.contains("count: all")
+                && yaml.contains("- gpu"),
+            "{yaml}"
+        );
+        let yaml = render(
+            &plan(GpuAttach::Devices(vec!["0".into(), "3".into()]), "/p"),
+            Path::new("/p"),
+            "",
+        );
+        assert!(
+            yaml.contains("device_ids:\n") && !yaml.contains("count:"),
+            "{yaml}"
+        );
         assert!(!render(&plan(GpuAttach::None, "/p"), Path::new("/p"), "").contains("deploy"));
     }
 
     #[test]
     fn paths_are_relative_inside_and_dollars_escaped() {
         let yaml = render(&plan(GpuAttach::None, "/p/a $b:c"), Path::new("/p"), "");
-        assert!(yaml.contains("source: './a $$b:c'") || yaml.contains("source: ./a $$b:c"), "{yaml}");
+        assert!(
+            yaml.contains("source: './a $$b:c'") || yaml.contains("source: ./a $$b:c"),
+            "{yaml}"
+        );
         assert_eq!(relative_to(Path::new("/p"), Path::new("/p")), ".");
         assert_eq!(relative_to(Path::new("/q/x"), Path::new("/p")), "/q/x");
-        let yaml = render(&plan(GpuAttach::None, "/p"), Path::new("/p"), "line one\n\nline two");
-        assert!(yaml.starts_with("# line one\n#\n# line two\nservices:"), "{yaml}");
-        assert!(yaml.contains("127.0.0.1:8888:8888") && yaml.contains("user: ${DIMTENSOR_UID}:${DIMTENSOR_GID}"), "{yaml}");
+        let yaml = render(
+            &plan(GpuAttach::None, "/p"),
+            Path::new("/p"),
+            "line one\n\nline two",
+        );
+        assert!(
+            yaml.starts_with("# line one\n#\n# line two\nservices:"),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains("127.0.0.1:8888:8888")
+                && yaml.contains("user: ${DIMTENSOR_UID}:${DIMTENSOR_GID}"),
+            "{yaml}"
+        );
     }
 
     #[test]

@@ -42,16 +42,32 @@ pub fn platform_default() -> &'static str {
 
 /// Resolves the engine address without touching the network. `env` reads variables; `docker_dir`
 /// is the docker CLI's config folder (DOCKER_CONFIG or ~/.docker).
-pub fn resolve(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>, docker_dir: &Path) -> Result<Endpoint> {
+pub fn resolve(
+    flag: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    docker_dir: &Path,
+) -> Result<Endpoint> {
     let tls_from_env = || -> Option<PathBuf> {
         let verify = env("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty() && v != "0");
-        verify.then(|| env("DOCKER_CERT_PATH").map(PathBuf::from).unwrap_or_else(|| docker_dir.to_path_buf()))
+        verify.then(|| {
+            env("DOCKER_CERT_PATH")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| docker_dir.to_path_buf())
+        })
     };
     if let Some(host) = flag.filter(|h| !h.is_empty()) {
-        return Ok(Endpoint { address: normalize(host, "--host")?, source: "--host".into(), tls_dir: tls_from_env() });
+        return Ok(Endpoint {
+            address: normalize(host, "--host")?,
+            source: "--host".into(),
+            tls_dir: tls_from_env(),
+        });
     }
     if let Some(host) = env("DOCKER_HOST").filter(|h| !h.is_empty()) {
-        return Ok(Endpoint { address: normalize(&host, "DOCKER_HOST")?, source: "DOCKER_HOST".into(), tls_dir: tls_from_env() });
+        return Ok(Endpoint {
+            address: normalize(&host, "DOCKER_HOST")?,
+            source: "DOCKER_HOST".into(),
+            tls_dir: tls_from_env(),
+        });
     }
     let context = match env("DOCKER_CONTEXT").filter(|c| !c.is_empty()) {
         Some(name) => Some(name),
@@ -60,7 +76,11 @@ pub fn resolve(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>, docker_
     if let Some(name) = context.filter(|n| n != "default") {
         return context_endpoint(&name, docker_dir);
     }
-    Ok(Endpoint { address: platform_default().into(), source: "default".into(), tls_dir: None })
+    Ok(Endpoint {
+        address: platform_default().into(),
+        source: "default".into(),
+        tls_dir: None,
+    })
 }
 
 fn normalize(host: &str, source: &str) -> Result<String> {
@@ -75,8 +95,10 @@ fn normalize(host: &str, source: &str) -> Result<String> {
     if host.starts_with('/') {
         return Ok(format!("unix://{host}"));
     }
-    Err(Error::usage(format!("{source} has an unknown address `{host}`"))
-        .hint("use unix:///path/to/docker.sock, tcp://HOST:PORT or npipe:////./pipe/NAME"))
+    Err(
+        Error::usage(format!("{source} has an unknown address `{host}`"))
+            .hint("use unix:///path/to/docker.sock, tcp://HOST:PORT or npipe:////./pipe/NAME"),
+    )
 }
 
 fn current_context(docker_dir: &Path) -> Result<Option<String>> {
@@ -86,34 +108,62 @@ fn current_context(docker_dir: &Path) -> Result<Option<String>> {
         Err(_) => return Ok(None),
     };
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        Error::new(Kind::Config, format!("cannot read the docker CLI settings {}", path.display()))
-            .cause(e)
-            .hint("fix the JSON, or pass --host / set DOCKER_HOST to skip it")
+        Error::new(
+            Kind::Config,
+            format!("cannot read the docker CLI settings {}", path.display()),
+        )
+        .cause(e)
+        .hint("fix the JSON, or pass --host / set DOCKER_HOST to skip it")
     })?;
-    Ok(json.get("currentContext").and_then(|v| v.as_str()).map(str::to_string))
+    Ok(json
+        .get("currentContext")
+        .and_then(|v| v.as_str())
+        .map(str::to_string))
 }
 
 /// Finds a context by the name stored in its meta.json (the folder name is a digest of it).
 fn context_endpoint(name: &str, docker_dir: &Path) -> Result<Endpoint> {
     let meta_root = docker_dir.join("contexts").join("meta");
     let not_found = || {
-        Error::new(Kind::Engine, format!("docker context `{name}` does not exist"))
-            .hint("list contexts with `docker context ls`, or pass --host")
+        Error::new(
+            Kind::Engine,
+            format!("docker context `{name}` does not exist"),
+        )
+        .hint("list contexts with `docker context ls`, or pass --host")
     };
     let entries = std::fs::read_dir(&meta_root).map_err(|_| not_found())?;
     for entry in entries.flatten() {
         let meta = entry.path().join("meta.json");
-        let Ok(text) = std::fs::read_to_string(&meta) else { continue };
-        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+        let Ok(text) = std::fs::read_to_string(&meta) else {
+            continue;
+        };
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
         if json.get("Name").and_then(|v| v.as_str()) != Some(name) {
             continue;
         }
-        let host = json.pointer("/Endpoints/docker/Host").and_then(|v| v.as_str()).ok_or_else(|| {
-            Error::new(Kind::Engine, format!("docker context `{name}` has no docker endpoint")).hint("pass --host")
-        })?;
-        let tls = docker_dir.join("contexts").join("tls").join(entry.file_name()).join("docker");
+        let host = json
+            .pointer("/Endpoints/docker/Host")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| {
+                Error::new(
+                    Kind::Engine,
+                    format!("docker context `{name}` has no docker endpoint"),
+                )
+                .hint("pass --host")
+            })?;
+        let tls = docker_dir
+            .join("contexts")
+            .join("tls")
+            .join(entry.file_name())
+            .join("docker");
         let source = format!("context {name}");
-        return Ok(Endpoint { address: normalize(host, &source)?, source, tls_dir: tls.is_dir().then_some(tls) });
+        return Ok(Endpoint {
+            address: normalize(host, &source)?,
+            source,
+            tls_dir: tls.is_dir().then_some(tls),
+        });
     }
     Err(not_found())
 }
@@ -123,7 +173,9 @@ pub fn docker_config_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
         return PathBuf::from(dir);
     }
-    directories::BaseDirs::new().map(|b| b.home_dir().join(".docker")).unwrap_or_else(|| PathBuf::from(".docker"))
+    directories::BaseDirs::new()
+        .map(|b| b.home_dir().join(".docker"))
+        .unwrap_or_else(|| PathBuf::from(".docker"))
 }
 
 /// A connected engine, its address and the API version agreed on.
@@ -137,8 +189,14 @@ impl Engine {
         let endpoint = resolve(host_flag, &|k| std::env::var(k).ok(), &docker_config_dir())?;
         let docker = client_for(&endpoint).map_err(|e| connect_error(&endpoint, &e))?;
         // Agree on the highest API version both sides speak (Docker 20.10 speaks 1.41).
-        let docker = docker.negotiate_version().await.map_err(|e| connect_error(&endpoint, &e))?;
-        docker.ping().await.map_err(|e| connect_error(&endpoint, &e))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| connect_error(&endpoint, &e))?;
+        docker
+            .ping()
+            .await
+            .map_err(|e| connect_error(&endpoint, &e))?;
         Ok(Engine { docker, endpoint })
     }
 
@@ -164,12 +222,23 @@ fn client_for(endpoint: &Endpoint) -> std::result::Result<Docker, bollard::error
     }
     if addr.starts_with("npipe://") {
         #[cfg(windows)]
-        return Docker::connect_with_named_pipe(&addr.replacen("npipe://", "", 1), REQUEST_TIMEOUT_SECS, version);
+        return Docker::connect_with_named_pipe(
+            &addr.replacen("npipe://", "", 1),
+            REQUEST_TIMEOUT_SECS,
+            version,
+        );
     }
     match &endpoint.tls_dir {
         Some(dir) => {
             let tcp = addr.replacen("tcp://", "https://", 1);
-            Docker::connect_with_ssl(&tcp, &dir.join("key.pem"), &dir.join("cert.pem"), &dir.join("ca.pem"), REQUEST_TIMEOUT_SECS, version)
+            Docker::connect_with_ssl(
+                &tcp,
+                &dir.join("key.pem"),
+                &dir.join("cert.pem"),
+                &dir.join("ca.pem"),
+                REQUEST_TIMEOUT_SECS,
+                version,
+            )
         }
         None => Docker::connect_with_http(addr, REQUEST_TIMEOUT_SECS, version),
     }
@@ -233,7 +302,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -243,7 +315,11 @@ mod tests {
         std::fs::create_dir_all(&meta).unwrap();
         std::fs::write(meta.join("meta.json"), format!(r#"{{"Name":"{name}","Metadata":{{}},"Endpoints":{{"docker":{{"Host":"{host}","SkipTLSVerify":false}}}}}}"#)).unwrap();
         if current {
-            std::fs::write(dir.path().join("config.json"), format!(r#"{{"auths":{{}},"currentContext":"{name}"}}"#)).unwrap();
+            std::fs::write(
+                dir.path().join("config.json"),
+                format!(r#"{{"auths":{{}},"currentContext":"{name}"}}"#),
+            )
+            .unwrap();
         }
         dir
     }
@@ -251,17 +327,39 @@ mod tests {
     #[test]
     fn flag_wins_over_everything() {
         let dir = docker_dir_with_context("remote", "tcp://10.0.0.9:2376", true);
-        let ep = resolve(Some("unix:///tmp/x.sock"), &env_of(&[("DOCKER_HOST", "tcp://h:1")]), dir.path()).unwrap();
-        assert_eq!((ep.address.as_str(), ep.source.as_str()), ("unix:///tmp/x.sock", "--host"));
+        let ep = resolve(
+            Some("unix:///tmp/x.sock"),
+            &env_of(&[("DOCKER_HOST", "tcp://h:1")]),
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(
+            (ep.address.as_str(), ep.source.as_str()),
+            ("unix:///tmp/x.sock", "--host")
+        );
     }
 
     #[test]
     fn docker_host_then_tls_settings() {
-        let ep = resolve(None, &env_of(&[("DOCKER_HOST", "tcp://h:2376"), ("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", "/certs")]), Path::new("/nonexistent")).unwrap();
+        let ep = resolve(
+            None,
+            &env_of(&[
+                ("DOCKER_HOST", "tcp://h:2376"),
+                ("DOCKER_TLS_VERIFY", "1"),
+                ("DOCKER_CERT_PATH", "/certs"),
+            ]),
+            Path::new("/nonexistent"),
+        )
+        .unwrap();
         assert_eq!(ep.address, "tcp://h:2376");
         assert_eq!(ep.source, "DOCKER_HOST");
         assert_eq!(ep.tls_dir, Some(PathBuf::from("/certs")));
-        let plain = resolve(None, &env_of(&[("DOCKER_HOST", "tcp://h:2375"), ("DOCKER_TLS_VERIFY", "0")]), Path::new("/x")).unwrap();
+        let plain = resolve(
+            None,
+            &env_of(&[("DOCKER_HOST", "tcp://h:2375"), ("DOCKER_TLS_VERIFY", "0")]),
+            Path::new("/x"),
+        )
+        .unwrap();
         assert_eq!(plain.tls_dir, None);
     }
 
@@ -276,9 +374,17 @@ mod tests {
     #[test]
     fn docker_context_env_picks_a_context_and_default_means_platform_default() {
         let dir = docker_dir_with_context("colima", "unix:///c.sock", false);
-        assert_eq!(resolve(None, &env_of(&[("DOCKER_CONTEXT", "colima")]), dir.path()).unwrap().address, "unix:///c.sock");
+        assert_eq!(
+            resolve(None, &env_of(&[("DOCKER_CONTEXT", "colima")]), dir.path())
+                .unwrap()
+                .address,
+            "unix:///c.sock"
+        );
         let ep = resolve(None, &env_of(&[("DOCKER_CONTEXT", "default")]), dir.path()).unwrap();
-        assert_eq!((ep.address.as_str(), ep.source.as_str()), (platform_default(), "default"));
+        assert_eq!(
+            (ep.address.as_str(), ep.source.as_str()),
+            (platform_default(), "default")
+        );
     }
 
     #[test]
@@ -312,7 +418,11 @@ mod tests {
         pub struct TempDir(std::path::PathBuf);
         impl TempDir {
             pub fn new() -> Self {
-                let p = std::env::temp_dir().join(format!("dtu-test-{}-{}", std::process::id(), crate::token::random_hex(8)));
+                let p = std::env::temp_dir().join(format!(
+                    "dtu-test-{}-{}",
+                    std::process::id(),
+                    crate::token::random_hex(8)
+                ));
                 std::fs::create_dir_all(&p).unwrap();
                 TempDir(p)
             }

@@ -48,7 +48,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), causes: Vec::new(), hint: None }
+        Error {
+            kind,
+            message: message.into(),
+            causes: Vec::new(),
+            hint: None,
+        }
     }
     pub fn usage(message: impl Into<String>) -> Self {
         Self::new(Kind::Usage, message)
@@ -127,9 +132,10 @@ pub fn io_kind(err: &(dyn std::error::Error + 'static)) -> Option<std::io::Error
 /// A Docker API error's status code and message, when the engine answered with one.
 pub fn api_status(err: &bollard::errors::Error) -> Option<(u16, &str)> {
     match err {
-        bollard::errors::Error::DockerResponseServerError { status_code, message } => {
-            Some((*status_code, message.as_str()))
-        }
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } => Some((*status_code, message.as_str())),
         _ => None,
     }
 }
@@ -152,7 +158,15 @@ mod tests {
 
     #[test]
     fn exit_codes_are_distinct() {
-        let kinds = [Kind::Usage, Kind::Engine, Kind::Image, Kind::Container, Kind::Config, Kind::Gpu, Kind::Interrupted];
+        let kinds = [
+            Kind::Usage,
+            Kind::Engine,
+            Kind::Image,
+            Kind::Container,
+            Kind::Config,
+            Kind::Gpu,
+            Kind::Interrupted,
+        ];
         let mut codes: Vec<u8> = kinds.iter().map(|k| k.exit_code()).collect();
         codes.sort();
         codes.dedup();

@@ -19,8 +19,9 @@ pub enum GpuRequest {
 impl GpuRequest {
     pub fn parse(text: &str) -> Result<GpuRequest> {
         let bad = || {
-            Error::usage(format!("invalid --gpus value `{text}`"))
-                .hint("use auto, all, none, a count such as 2, or device=0,1 (GPU indexes or UUIDs)")
+            Error::usage(format!("invalid --gpus value `{text}`")).hint(
+                "use auto, all, none, a count such as 2, or device=0,1 (GPU indexes or UUIDs)",
+            )
         };
         let t = text.trim();
         Ok(match t {
@@ -28,8 +29,13 @@ impl GpuRequest {
             "all" => GpuRequest::All,
             "none" | "0" => GpuRequest::None,
             _ if t.starts_with("device=") => {
-                let ids: Vec<String> = t["device=".len()..].split(',').map(|s| s.trim().to_string()).collect();
-                if ids.iter().any(|id| id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')) {
+                let ids: Vec<String> = t["device=".len()..]
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .collect();
+                if ids.iter().any(|id| {
+                    id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                }) {
                     return Err(bad());
                 }
                 GpuRequest::Devices(ids)
@@ -127,9 +133,15 @@ pub fn parse_nvidia_smi_csv(output: &str) -> (Option<String>, Vec<HostGpu>) {
         if fields.len() < 4 {
             continue;
         }
-        let Ok(index) = fields[0].parse::<u32>() else { continue };
+        let Ok(index) = fields[0].parse::<u32>() else {
+            continue;
+        };
         driver.get_or_insert_with(|| fields[2].to_string());
-        gpus.push(HostGpu { index, name: fields[1].to_string(), memory_mib: fields[3].parse().ok() });
+        gpus.push(HostGpu {
+            index,
+            name: fields[1].to_string(),
+            memory_mib: fields[3].parse().ok(),
+        });
     }
     (driver, gpus)
 }
@@ -137,40 +149,81 @@ pub fn parse_nvidia_smi_csv(output: &str) -> (Option<String>, Vec<HostGpu>) {
 /// Parses /proc/driver/nvidia/version: "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.14  …".
 pub fn parse_proc_driver_version(text: &str) -> Option<String> {
     let line = text.lines().find(|l| l.starts_with("NVRM version:"))?;
-    line.split_whitespace().find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.contains('.')).map(str::to_string)
+    line.split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.contains('.'))
+        .map(str::to_string)
 }
 
 /// Runs the host probes: nvidia-smi first, /proc/driver/nvidia/version as a fallback for the driver.
 pub fn probe_host() -> HostGpuState {
     let smi = std::process::Command::new("nvidia-smi")
-        .args(["--query-gpu=index,name,driver_version,memory.total", "--format=csv,noheader,nounits"])
+        .args([
+            "--query-gpu=index,name,driver_version,memory.total",
+            "--format=csv,noheader,nounits",
+        ])
         .output();
-    let proc_version = std::fs::read_to_string("/proc/driver/nvidia/version").ok().and_then(|t| parse_proc_driver_version(&t));
+    let proc_version = std::fs::read_to_string("/proc/driver/nvidia/version")
+        .ok()
+        .and_then(|t| parse_proc_driver_version(&t));
     match smi {
         Ok(out) if out.status.success() => {
             let (driver, gpus) = parse_nvidia_smi_csv(&String::from_utf8_lossy(&out.stdout));
-            let problem = gpus.is_empty().then(|| "nvidia-smi lists no GPU".to_string());
-            HostGpuState { driver_version: driver.or(proc_version), gpus, problem }
+            let problem = gpus
+                .is_empty()
+                .then(|| "nvidia-smi lists no GPU".to_string());
+            HostGpuState {
+                driver_version: driver.or(proc_version),
+                gpus,
+                problem,
+            }
         }
         Ok(out) => HostGpuState {
             driver_version: proc_version,
             gpus: vec![],
-            problem: Some(format!("nvidia-smi failed: {}", String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("").trim())),
+            problem: Some(format!(
+                "nvidia-smi failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+            )),
         },
         Err(_) => HostGpuState {
             driver_version: proc_version.clone(),
             gpus: vec![],
-            problem: Some(if proc_version.is_some() { "the NVIDIA driver is loaded but nvidia-smi is not on PATH".into() } else { "no NVIDIA driver (nvidia-smi not found)".into() }),
+            problem: Some(if proc_version.is_some() {
+                "the NVIDIA driver is loaded but nvidia-smi is not on PATH".into()
+            } else {
+                "no NVIDIA driver (nvidia-smi not found)".into()
+            }),
         },
     }
 }
 
 /// Reads the engine's GPU support out of `docker info`.
 pub fn engine_state(info: &bollard::models::SystemInfo, local: bool) -> EngineGpuState {
-    let nvidia_runtime = info.runtimes.as_ref().is_some_and(|r| r.contains_key("nvidia"));
-    let cdi_spec_dirs = info.cdi_spec_dirs.clone().unwrap_or_default().into_iter().filter(|d| std::path::Path::new(d).is_dir() || !local).collect();
-    let toolkit_on_path = if local { find_on_path(&["nvidia-container-runtime-hook", "nvidia-ctk"]) } else { None };
-    EngineGpuState { nvidia_runtime, cdi_spec_dirs, toolkit_on_path }
+    let nvidia_runtime = info
+        .runtimes
+        .as_ref()
+        .is_some_and(|r| r.contains_key("nvidia"));
+    let cdi_spec_dirs = info
+        .cdi_spec_dirs
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| std::path::Path::new(d).is_dir() || !local)
+        .collect();
+    let toolkit_on_path = if local {
+        find_on_path(&["nvidia-container-runtime-hook", "nvidia-ctk"])
+    } else {
+        None
+    };
+    EngineGpuState {
+        nvidia_runtime,
+        cdi_spec_dirs,
+        toolkit_on_path,
+    }
 }
 
 fn find_on_path(names: &[&str]) -> Option<String> {
@@ -196,13 +249,26 @@ pub struct GpuDecision {
 
 /// Decides what to attach. `host` is None for a remote engine (the local machine's GPUs say
 /// nothing about it). Explicit requests that cannot be honoured are errors, never a CPU fallback.
-pub fn decide(request: &GpuRequest, host: Option<&HostGpuState>, engine: &EngineGpuState, variant_gpu_capable: bool, variant: &str) -> Result<GpuDecision> {
+pub fn decide(
+    request: &GpuRequest,
+    host: Option<&HostGpuState>,
+    engine: &EngineGpuState,
+    variant_gpu_capable: bool,
+    variant: &str,
+) -> Result<GpuDecision> {
     match request {
-        GpuRequest::None => Ok(GpuDecision { attach: GpuAttach::None, note: None }),
+        GpuRequest::None => Ok(GpuDecision {
+            attach: GpuAttach::None,
+            note: None,
+        }),
         GpuRequest::Auto => {
             let why_not = if !variant_gpu_capable {
                 Some(format!("the {variant} variant has no CUDA libraries (use --variant ml or full for GPU work)"))
-            } else if let Some(reason) = host.filter(|h| !h.has_driver()).map(|h| h.problem.clone().unwrap_or_else(|| "no NVIDIA GPU found".into())) {
+            } else if let Some(reason) = host.filter(|h| !h.has_driver()).map(|h| {
+                h.problem
+                    .clone()
+                    .unwrap_or_else(|| "no NVIDIA GPU found".into())
+            }) {
                 Some(reason)
             } else if !engine.supports_gpus() {
                 Some("the Docker engine has no NVIDIA runtime (install the NVIDIA Container Toolkit)".into())
@@ -210,28 +276,62 @@ pub fn decide(request: &GpuRequest, host: Option<&HostGpuState>, engine: &Engine
                 None
             };
             Ok(match why_not {
-                Some(reason) => GpuDecision { attach: GpuAttach::None, note: Some(format!("running on CPU: {reason}")) },
-                None => GpuDecision { attach: GpuAttach::All, note: Some("attaching all GPUs (--gpus none to run on CPU)".into()) },
+                Some(reason) => GpuDecision {
+                    attach: GpuAttach::None,
+                    note: Some(format!("running on CPU: {reason}")),
+                },
+                None => GpuDecision {
+                    attach: GpuAttach::All,
+                    note: Some("attaching all GPUs (--gpus none to run on CPU)".into()),
+                },
             })
         }
         explicit => {
             if let Some(host) = host {
                 if !host.has_driver() {
-                    return Err(Error::new(Kind::Gpu, format!("--gpus {} asked for GPUs, but this machine has none usable", describe_request(explicit)))
-                        .cause(host.problem.clone().unwrap_or_else(|| "no NVIDIA GPU found".into()))
-                        .hint("install the NVIDIA driver (nvidia-smi must work), or pass --gpus none"));
+                    return Err(Error::new(
+                        Kind::Gpu,
+                        format!(
+                            "--gpus {} asked for GPUs, but this machine has none usable",
+                            describe_request(explicit)
+                        ),
+                    )
+                    .cause(
+                        host.problem
+                            .clone()
+                            .unwrap_or_else(|| "no NVIDIA GPU found".into()),
+                    )
+                    .hint(
+                        "install the NVIDIA driver (nvidia-smi must work), or pass --gpus none",
+                    ));
                 }
                 if let GpuRequest::Count(n) = explicit {
                     if *n as usize > host.gpus.len() {
-                        return Err(Error::new(Kind::Gpu, format!("--gpus {n} asked for {n} GPUs, but this machine has {}", host.gpus.len()))
-                            .hint("ask for fewer, or --gpus all"));
+                        return Err(Error::new(
+                            Kind::Gpu,
+                            format!(
+                                "--gpus {n} asked for {n} GPUs, but this machine has {}",
+                                host.gpus.len()
+                            ),
+                        )
+                        .hint("ask for fewer, or --gpus all"));
                     }
                 }
                 if let GpuRequest::Devices(ids) = explicit {
-                    let known: Vec<String> = host.gpus.iter().map(|g| g.index.to_string()).collect();
-                    if let Some(missing) = ids.iter().find(|id| id.chars().all(|c| c.is_ascii_digit()) && !known.contains(id)) {
-                        return Err(Error::new(Kind::Gpu, format!("GPU {missing} does not exist on this machine (it has {})", known.join(", ")))
-                            .hint("see `nvidia-smi -L` for the indexes"));
+                    let known: Vec<String> =
+                        host.gpus.iter().map(|g| g.index.to_string()).collect();
+                    if let Some(missing) = ids
+                        .iter()
+                        .find(|id| id.chars().all(|c| c.is_ascii_digit()) && !known.contains(id))
+                    {
+                        return Err(Error::new(
+                            Kind::Gpu,
+                            format!(
+                                "GPU {missing} does not exist on this machine (it has {})",
+                                known.join(", ")
+                            ),
+                        )
+                        .hint("see `nvidia-smi -L` for the indexes"));
                     }
                 }
             }
@@ -261,7 +361,9 @@ fn describe_request(r: &GpuRequest) -> String {
 /// Whether an engine error at container start means "no GPU support in this engine".
 pub fn is_engine_gpu_error(message: &str) -> bool {
     let m = message.to_lowercase();
-    m.contains("could not select device driver") || m.contains("nvidia-container-cli") || m.contains("unresolvable cdi devices")
+    m.contains("could not select device driver")
+        || m.contains("nvidia-container-cli")
+        || m.contains("unresolvable cdi devices")
 }
 
 pub fn engine_gpu_error(message: &str) -> Error {
@@ -274,14 +376,23 @@ pub fn engine_gpu_error(message: &str) -> Error {
 mod tests {
     use super::*;
 
-    const SMI_TWO: &str = "0, NVIDIA H100 80GB HBM3, 550.54.15, 81559\n1, NVIDIA H100 80GB HBM3, 550.54.15, 81559\n";
+    const SMI_TWO: &str =
+        "0, NVIDIA H100 80GB HBM3, 550.54.15, 81559\n1, NVIDIA H100 80GB HBM3, 550.54.15, 81559\n";
 
     fn host_with(n: usize) -> HostGpuState {
-        let (driver, gpus) = parse_nvidia_smi_csv(&SMI_TWO.lines().take(n).collect::<Vec<_>>().join("\n"));
-        HostGpuState { driver_version: driver, gpus, problem: None }
+        let (driver, gpus) =
+            parse_nvidia_smi_csv(&SMI_TWO.lines().take(n).collect::<Vec<_>>().join("\n"));
+        HostGpuState {
+            driver_version: driver,
+            gpus,
+            problem: None,
+        }
     }
     fn engine_ok() -> EngineGpuState {
-        EngineGpuState { nvidia_runtime: true, ..Default::default() }
+        EngineGpuState {
+            nvidia_runtime: true,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -289,17 +400,38 @@ mod tests {
         let (driver, gpus) = parse_nvidia_smi_csv(SMI_TWO);
         assert_eq!(driver.as_deref(), Some("550.54.15"));
         assert_eq!(gpus.len(), 2);
-        assert_eq!(gpus[1], HostGpu { index: 1, name: "NVIDIA H100 80GB HBM3".into(), memory_mib: Some(81559) });
-        assert_eq!(parse_nvidia_smi_csv("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n"), (None, vec![]));
-        assert_eq!(parse_nvidia_smi_csv("0, Tesla T4, 535.104.05, [N/A]").1[0].memory_mib, None);
+        assert_eq!(
+            gpus[1],
+            HostGpu {
+                index: 1,
+                name: "NVIDIA H100 80GB HBM3".into(),
+                memory_mib: Some(81559)
+            }
+        );
+        assert_eq!(
+            parse_nvidia_smi_csv(
+                "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n"
+            ),
+            (None, vec![])
+        );
+        assert_eq!(
+            parse_nvidia_smi_csv("0, Tesla T4, 535.104.05, [N/A]").1[0].memory_mib,
+            None
+        );
     }
 
     #[test]
     fn parses_proc_driver_version() {
         let text = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\nGCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n";
-        assert_eq!(parse_proc_driver_version(text).as_deref(), Some("550.54.15"));
+        assert_eq!(
+            parse_proc_driver_version(text).as_deref(),
+            Some("550.54.15")
+        );
         let open = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  560.35.03  Release Build  (dvs-builder@U16-I3-B03-4-3)\n";
-        assert_eq!(parse_proc_driver_version(open).as_deref(), Some("560.35.03"));
+        assert_eq!(
+            parse_proc_driver_version(open).as_deref(),
+            Some("560.35.03")
+        );
         assert_eq!(parse_proc_driver_version("garbage"), None);
     }
 
@@ -308,7 +440,10 @@ mod tests {
         assert_eq!(GpuRequest::parse("auto").unwrap(), GpuRequest::Auto);
         assert_eq!(GpuRequest::parse("2").unwrap(), GpuRequest::Count(2));
         assert_eq!(GpuRequest::parse("0").unwrap(), GpuRequest::None);
-        assert_eq!(GpuRequest::parse("device=0,GPU-3a2b").unwrap(), GpuRequest::Devices(vec!["0".into(), "GPU-3a2b".into()]));
+        assert_eq!(
+            GpuRequest::parse("device=0,GPU-3a2b").unwrap(),
+            GpuRequest::Devices(vec!["0".into(), "GPU-3a2b".into()])
+        );
         for bad in ["some", "-1", "device=", "device=0,,1", "device=a b", ""] {
             let err = GpuRequest::parse(bad).unwrap_err();
             assert_eq!(err.kind, Kind::Usage, "{bad}");
@@ -320,42 +455,109 @@ mod tests {
         let all = GpuAttach::All.device_request().unwrap();
         assert_eq!((all.count, all.device_ids.clone()), (Some(-1), None));
         assert_eq!(all.capabilities, Some(vec![vec!["gpu".to_string()]]));
-        let ids = GpuAttach::Devices(vec!["0".into(), "2".into()]).device_request().unwrap();
-        assert_eq!((ids.count, ids.device_ids), (None, Some(vec!["0".into(), "2".into()])));
+        let ids = GpuAttach::Devices(vec!["0".into(), "2".into()])
+            .device_request()
+            .unwrap();
+        assert_eq!(
+            (ids.count, ids.device_ids),
+            (None, Some(vec!["0".into(), "2".into()]))
+        );
         assert!(GpuAttach::None.device_request().is_none());
     }
 
     #[test]
     fn auto_attaches_only_when_everything_fits() {
-        let d = decide(&GpuRequest::Auto, Some(&host_with(2)), &engine_ok(), true, "ml").unwrap();
+        let d = decide(
+            &GpuRequest::Auto,
+            Some(&host_with(2)),
+            &engine_ok(),
+            true,
+            "ml",
+        )
+        .unwrap();
         assert_eq!(d.attach, GpuAttach::All);
-        let no_driver = HostGpuState { problem: Some("no NVIDIA driver (nvidia-smi not found)".into()), ..Default::default() };
-        let d = decide(&GpuRequest::Auto, Some(&no_driver), &engine_ok(), true, "ml").unwrap();
+        let no_driver = HostGpuState {
+            problem: Some("no NVIDIA driver (nvidia-smi not found)".into()),
+            ..Default::default()
+        };
+        let d = decide(
+            &GpuRequest::Auto,
+            Some(&no_driver),
+            &engine_ok(),
+            true,
+            "ml",
+        )
+        .unwrap();
         assert_eq!(d.attach, GpuAttach::None);
         assert!(d.note.unwrap().contains("nvidia-smi not found"));
-        let d = decide(&GpuRequest::Auto, Some(&host_with(1)), &EngineGpuState::default(), true, "ml").unwrap();
+        let d = decide(
+            &GpuRequest::Auto,
+            Some(&host_with(1)),
+            &EngineGpuState::default(),
+            true,
+            "ml",
+        )
+        .unwrap();
         assert!(d.note.unwrap().contains("NVIDIA Container Toolkit"));
-        let d = decide(&GpuRequest::Auto, Some(&host_with(1)), &engine_ok(), false, "base").unwrap();
+        let d = decide(
+            &GpuRequest::Auto,
+            Some(&host_with(1)),
+            &engine_ok(),
+            false,
+            "base",
+        )
+        .unwrap();
         assert!(d.note.unwrap().contains("base variant has no CUDA"));
         // A remote engine: no host verdict, the engine's word counts.
-        assert_eq!(decide(&GpuRequest::Auto, None, &engine_ok(), true, "ml").unwrap().attach, GpuAttach::All);
+        assert_eq!(
+            decide(&GpuRequest::Auto, None, &engine_ok(), true, "ml")
+                .unwrap()
+                .attach,
+            GpuAttach::All
+        );
     }
 
     #[test]
     fn explicit_requests_never_fall_back_to_cpu() {
-        let none = HostGpuState { problem: Some("no NVIDIA driver (nvidia-smi not found)".into()), ..Default::default() };
+        let none = HostGpuState {
+            problem: Some("no NVIDIA driver (nvidia-smi not found)".into()),
+            ..Default::default()
+        };
         let err = decide(&GpuRequest::All, Some(&none), &engine_ok(), true, "ml").unwrap_err();
         assert_eq!(err.kind, Kind::Gpu);
         assert!(err.hint.unwrap().contains("--gpus none"));
-        assert!(decide(&GpuRequest::Count(3), Some(&host_with(2)), &engine_ok(), true, "ml").is_err());
-        assert!(decide(&GpuRequest::Devices(vec!["5".into()]), Some(&host_with(2)), &engine_ok(), true, "ml").is_err());
-        let d = decide(&GpuRequest::Devices(vec!["1".into()]), Some(&host_with(2)), &EngineGpuState::default(), true, "ml").unwrap();
+        assert!(decide(
+            &GpuRequest::Count(3),
+            Some(&host_with(2)),
+            &engine_ok(),
+            true,
+            "ml"
+        )
+        .is_err());
+        assert!(decide(
+            &GpuRequest::Devices(vec!["5".into()]),
+            Some(&host_with(2)),
+            &engine_ok(),
+            true,
+            "ml"
+        )
+        .is_err());
+        let d = decide(
+            &GpuRequest::Devices(vec!["1".into()]),
+            Some(&host_with(2)),
+            &EngineGpuState::default(),
+            true,
+            "ml",
+        )
+        .unwrap();
         assert_eq!(d.attach, GpuAttach::Devices(vec!["1".into()]));
     }
 
     #[test]
     fn recognises_engine_gpu_errors() {
-        assert!(is_engine_gpu_error("could not select device driver \"\" with capabilities: [[gpu]]"));
+        assert!(is_engine_gpu_error(
+            "could not select device driver \"\" with capabilities: [[gpu]]"
+        ));
         assert!(!is_engine_gpu_error("port is already allocated"));
     }
 }

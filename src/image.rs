@@ -16,26 +16,86 @@ use crate::reporter::Reporter;
 /// `tests/cli.rs` checks this list against docker/ and notebooks/ on disk.
 pub const CONTEXT_FILES: &[(&str, &str)] = &[
     ("docker/Dockerfile", include_str!("../docker/Dockerfile")),
-    ("docker/pip-install.sh", include_str!("../docker/pip-install.sh")),
-    ("docker/jupyter/jupyter_server_config.json", include_str!("../docker/jupyter/jupyter_server_config.json")),
-    ("docker/jupyter/overrides.json", include_str!("../docker/jupyter/overrides.json")),
-    ("docker/ca/README.md", include_str!("../docker/ca/README.md")),
-    ("docker/wheels/.gitkeep", include_str!("../docker/wheels/.gitkeep")),
-    ("docker/requirements/amd64/base.txt", include_str!("../docker/requirements/amd64/base.txt")),
-    ("docker/requirements/amd64/ml.txt", include_str!("../docker/requirements/amd64/ml.txt")),
-    ("docker/requirements/amd64/full.txt", include_str!("../docker/requirements/amd64/full.txt")),
-    ("docker/requirements/amd64/jupyter-base.txt", include_str!("../docker/requirements/amd64/jupyter-base.txt")),
-    ("docker/requirements/amd64/jupyter-ml.txt", include_str!("../docker/requirements/amd64/jupyter-ml.txt")),
-    ("docker/requirements/amd64/jupyter-full.txt", include_str!("../docker/requirements/amd64/jupyter-full.txt")),
-    ("docker/requirements/arm64/base.txt", include_str!("../docker/requirements/arm64/base.txt")),
-    ("docker/requirements/arm64/ml.txt", include_str!("../docker/requirements/arm64/ml.txt")),
-    ("docker/requirements/arm64/full.txt", include_str!("../docker/requirements/arm64/full.txt")),
-    ("docker/requirements/arm64/jupyter-base.txt", include_str!("../docker/requirements/arm64/jupyter-base.txt")),
-    ("docker/requirements/arm64/jupyter-ml.txt", include_str!("../docker/requirements/arm64/jupyter-ml.txt")),
-    ("docker/requirements/arm64/jupyter-full.txt", include_str!("../docker/requirements/arm64/jupyter-full.txt")),
-    ("notebooks/01-units-basics.ipynb", include_str!("../notebooks/01-units-basics.ipynb")),
-    ("notebooks/02-torch-gpu.ipynb", include_str!("../notebooks/02-torch-gpu.ipynb")),
-    ("notebooks/03-plotting.ipynb", include_str!("../notebooks/03-plotting.ipynb")),
+    (
+        "docker/pip-install.sh",
+        include_str!("../docker/pip-install.sh"),
+    ),
+    (
+        "docker/jupyter/jupyter_server_config.json",
+        include_str!("../docker/jupyter/jupyter_server_config.json"),
+    ),
+    (
+        "docker/jupyter/overrides.json",
+        include_str!("../docker/jupyter/overrides.json"),
+    ),
+    (
+        "docker/ca/README.md",
+        include_str!("../docker/ca/README.md"),
+    ),
+    (
+        "docker/wheels/.gitkeep",
+        include_str!("../docker/wheels/.gitkeep"),
+    ),
+    (
+        "docker/requirements/amd64/base.txt",
+        include_str!("../docker/requirements/amd64/base.txt"),
+    ),
+    (
+        "docker/requirements/amd64/ml.txt",
+        include_str!("../docker/requirements/amd64/ml.txt"),
+    ),
+    (
+        "docker/requirements/amd64/full.txt",
+        include_str!("../docker/requirements/amd64/full.txt"),
+    ),
+    (
+        "docker/requirements/amd64/jupyter-base.txt",
+        include_str!("../docker/requirements/amd64/jupyter-base.txt"),
+    ),
+    (
+        "docker/requirements/amd64/jupyter-ml.txt",
+        include_str!("../docker/requirements/amd64/jupyter-ml.txt"),
+    ),
+    (
+        "docker/requirements/amd64/jupyter-full.txt",
+        include_str!("../docker/requirements/amd64/jupyter-full.txt"),
+    ),
+    (
+        "docker/requirements/arm64/base.txt",
+        include_str!("../docker/requirements/arm64/base.txt"),
+    ),
+    (
+        "docker/requirements/arm64/ml.txt",
+        include_str!("../docker/requirements/arm64/ml.txt"),
+    ),
+    (
+        "docker/requirements/arm64/full.txt",
+        include_str!("../docker/requirements/arm64/full.txt"),
+    ),
+    (
+        "docker/requirements/arm64/jupyter-base.txt",
+        include_str!("../docker/requirements/arm64/jupyter-base.txt"),
+    ),
+    (
+        "docker/requirements/arm64/jupyter-ml.txt",
+        include_str!("../docker/requirements/arm64/jupyter-ml.txt"),
+    ),
+    (
+        "docker/requirements/arm64/jupyter-full.txt",
+        include_str!("../docker/requirements/arm64/jupyter-full.txt"),
+    ),
+    (
+        "notebooks/01-units-basics.ipynb",
+        include_str!("../notebooks/01-units-basics.ipynb"),
+    ),
+    (
+        "notebooks/02-torch-gpu.ipynb",
+        include_str!("../notebooks/02-torch-gpu.ipynb"),
+    ),
+    (
+        "notebooks/03-plotting.ipynb",
+        include_str!("../notebooks/03-plotting.ipynb"),
+    ),
 ];
 
 pub struct BuildOptions {
@@ -48,8 +108,21 @@ pub struct BuildOptions {
 
 impl BuildOptions {
     /// Flags over settings over defaults; the CA bundle from --ca-cert or the usual variables.
-    pub fn new(config: &Config, dimtensor_version: Option<String>, python_image: Option<String>, ca_cert: Option<PathBuf>) -> Result<BuildOptions> {
-        let ca_cert = ca_cert.or_else(|| ["PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"].iter().find_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()).map(PathBuf::from)));
+    pub fn new(
+        config: &Config,
+        dimtensor_version: Option<String>,
+        python_image: Option<String>,
+        ca_cert: Option<PathBuf>,
+    ) -> Result<BuildOptions> {
+        let ca_cert = ca_cert.or_else(|| {
+            ["PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"]
+                .iter()
+                .find_map(|v| {
+                    std::env::var_os(v)
+                        .filter(|p| !p.is_empty())
+                        .map(PathBuf::from)
+                })
+        });
         if let Some(ca) = &ca_cert {
             if !ca.is_file() {
                 return Err(Error::usage(format!("CA bundle {} does not exist", ca.display())).hint("pass --ca-cert with a PEM file, or unset PIP_CERT / SSL_CERT_FILE / REQUESTS_CA_BUNDLE"));
@@ -58,8 +131,12 @@ impl BuildOptions {
         Ok(BuildOptions {
             no_cache: false,
             platform: None,
-            dimtensor_version: dimtensor_version.or(config.dimtensor_version.clone()).unwrap_or_else(|| DIMTENSOR_VERSION.into()),
-            python_image: python_image.or(config.python_image.clone()).unwrap_or_else(|| DEFAULT_PYTHON_IMAGE.into()),
+            dimtensor_version: dimtensor_version
+                .or(config.dimtensor_version.clone())
+                .unwrap_or_else(|| DIMTENSOR_VERSION.into()),
+            python_image: python_image
+                .or(config.python_image.clone())
+                .unwrap_or_else(|| DEFAULT_PYTHON_IMAGE.into()),
             ca_cert,
         })
     }
@@ -77,7 +154,8 @@ pub fn context_tar(ca_bundle: Option<&[u8]>) -> Result<Vec<u8>> {
         header.set_cksum();
         builder.append_data(&mut header, path, data)
     };
-    let fail = |e: std::io::Error| Error::new(Kind::Image, "cannot assemble the build context").cause(e);
+    let fail =
+        |e: std::io::Error| Error::new(Kind::Image, "cannot assemble the build context").cause(e);
     for (path, text) in CONTEXT_FILES {
         let mode = if path.ends_with(".sh") { 0o755 } else { 0o644 };
         add(path, text.as_bytes(), mode).map_err(fail)?;
@@ -91,13 +169,23 @@ pub fn context_tar(ca_bundle: Option<&[u8]>) -> Result<Vec<u8>> {
 /// Build arguments for one image, proxies included (predefined build args, kept out of history).
 pub fn build_args(image: ImageId, opts: &BuildOptions) -> HashMap<String, String> {
     let mut args = HashMap::from([
-        ("DIMTENSOR_VERSION".to_string(), opts.dimtensor_version.clone()),
+        (
+            "DIMTENSOR_VERSION".to_string(),
+            opts.dimtensor_version.clone(),
+        ),
         ("PYTHON_IMAGE".to_string(), opts.python_image.clone()),
     ]);
     if let Some(on) = image.spec().jupyter_on {
         args.insert("JUPYTER_ON".into(), on.into());
     }
-    for var in ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"] {
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+    ] {
         if let Ok(v) = std::env::var(var) {
             args.insert(var.into(), v);
         }
@@ -114,11 +202,21 @@ pub async fn is_present(engine: &Engine, reference: &str) -> Result<bool> {
 }
 
 /// Builds `image` (and, through the same build, tags `<ref>` and `<ref>-<dimtensor version>`).
-pub async fn build(engine: &Engine, image: ImageId, registry: &str, opts: &BuildOptions, reporter: &Reporter) -> Result<()> {
-    use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion, TagImageOptionsBuilder};
+pub async fn build(
+    engine: &Engine,
+    image: ImageId,
+    registry: &str,
+    opts: &BuildOptions,
+    reporter: &Reporter,
+) -> Result<()> {
+    use bollard::query_parameters::{
+        BuildImageOptionsBuilder, BuilderVersion, TagImageOptionsBuilder,
+    };
     let reference = image.reference(registry);
     let ca = match &opts.ca_cert {
-        Some(path) => Some(std::fs::read(path).map_err(|e| Error::usage(format!("cannot read CA bundle {}", path.display())).cause(e))?),
+        Some(path) => Some(std::fs::read(path).map_err(|e| {
+            Error::usage(format!("cannot read CA bundle {}", path.display())).cause(e)
+        })?),
         None => None,
     };
     let context = context_tar(ca.as_deref())?;
@@ -134,10 +232,22 @@ pub async fn build(engine: &Engine, image: ImageId, registry: &str, opts: &Build
     if let Some(p) = &opts.platform {
         options = options.platform(p);
     }
-    reporter.note(format!("building {reference} (target {}{})", image.spec().target, image.spec().jupyter_on.map(|o| format!(" on {o}")).unwrap_or_default()));
+    reporter.note(format!(
+        "building {reference} (target {}{})",
+        image.spec().target,
+        image
+            .spec()
+            .jupyter_on
+            .map(|o| format!(" on {o}"))
+            .unwrap_or_default()
+    ));
     let spinner = reporter.spinner(format!("building {}", image.tag()));
     let mut progress = BuildProgress::default();
-    let mut stream = engine.docker.build_image(options.build(), None, Some(bollard::body_full(context.into())));
+    let mut stream = engine.docker.build_image(
+        options.build(),
+        None,
+        Some(bollard::body_full(context.into())),
+    );
     while let Some(item) = stream.next().await {
         match item {
             Ok(info) => {
@@ -174,7 +284,15 @@ pub async fn build(engine: &Engine, image: ImageId, registry: &str, opts: &Build
     let (repo, tag) = versioned.rsplit_once(':').expect("a reference has a tag");
     engine
         .docker
-        .tag_image(&reference, Some(TagImageOptionsBuilder::default().repo(repo).tag(tag).build()))
+        .tag_image(
+            &reference,
+            Some(
+                TagImageOptionsBuilder::default()
+                    .repo(repo)
+                    .tag(tag)
+                    .build(),
+            ),
+        )
         .await
         .map_err(|e| engine.fail(&format!("tagging {versioned}"), e))?;
     reporter.note(format!("built {reference} and {versioned}"));
@@ -200,20 +318,35 @@ impl BuildProgress {
                 self.failed_step = Some(v.name.clone());
                 self.failed_digest = Some(v.digest.clone());
             }
-            if v.started.is_some() && !v.name.starts_with("[internal]") && self.announced.insert(v.digest.clone()) {
-                lines.push(format!("{}{}", v.name, if v.cached { " (cached)" } else { "" }));
+            if v.started.is_some()
+                && !v.name.starts_with("[internal]")
+                && self.announced.insert(v.digest.clone())
+            {
+                lines.push(format!(
+                    "{}{}",
+                    v.name,
+                    if v.cached { " (cached)" } else { "" }
+                ));
             }
         }
         for log in &status.logs {
             let entry = self.logs.entry(log.vertex.clone()).or_default();
-            entry.extend(String::from_utf8_lossy(&log.msg).lines().map(str::to_string));
+            entry.extend(
+                String::from_utf8_lossy(&log.msg)
+                    .lines()
+                    .map(str::to_string),
+            );
             let excess = entry.len().saturating_sub(15);
             entry.drain(..excess);
         }
         lines
     }
     fn failed_log_tail(&self) -> Vec<String> {
-        self.failed_digest.as_ref().and_then(|d| self.logs.get(d)).cloned().unwrap_or_default()
+        self.failed_digest
+            .as_ref()
+            .and_then(|d| self.logs.get(d))
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -224,7 +357,16 @@ pub async fn pull(engine: &Engine, reference: &str, reporter: &Reporter) -> Resu
     reporter.note(format!("pulling {reference}"));
     let bar = reporter.bytes_bar(format!("pulling {tag}"));
     let mut layers: HashMap<String, (u64, u64)> = HashMap::new();
-    let mut stream = engine.docker.create_image(Some(CreateImageOptionsBuilder::default().from_image(repo).tag(tag).build()), None, None);
+    let mut stream = engine.docker.create_image(
+        Some(
+            CreateImageOptionsBuilder::default()
+                .from_image(repo)
+                .tag(tag)
+                .build(),
+        ),
+        None,
+        None,
+    );
     while let Some(item) = stream.next().await {
         match item {
             Ok(info) => {
@@ -255,11 +397,20 @@ fn pull_error(reference: &str, err: &bollard::errors::Error) -> Error {
     };
     let lower = text.to_lowercase();
     let base = Error::new(Kind::Image, format!("cannot pull {reference}")).cause(first_line(&text));
-    if lower.contains("unauthorized") || lower.contains("denied") || lower.contains("authentication required") {
+    if lower.contains("unauthorized")
+        || lower.contains("denied")
+        || lower.contains("authentication required")
+    {
         base.hint("log in to the registry (`docker login ghcr.io`), or build the image: dimtensor-up build")
     } else if lower.contains("not found") || lower.contains("manifest unknown") {
         base.hint("the registry has no such image; build it: dimtensor-up build, or set another registry with `dimtensor-up config set registry …`")
-    } else if lower.contains("lookup") || lower.contains("dial tcp") || lower.contains("timeout") || lower.contains("connection refused") || lower.contains("no such host") || lower.contains("network is unreachable") {
+    } else if lower.contains("lookup")
+        || lower.contains("dial tcp")
+        || lower.contains("timeout")
+        || lower.contains("connection refused")
+        || lower.contains("no such host")
+        || lower.contains("network is unreachable")
+    {
         base.hint("the registry cannot be reached (offline?); build the image locally: dimtensor-up build")
     } else {
         base.hint("build the image locally instead: dimtensor-up build")
@@ -275,7 +426,14 @@ pub enum Source {
 }
 
 /// local image → pull → build, as the policy and --build say.
-pub async fn ensure(engine: &Engine, image: ImageId, config: &Config, policy: PullPolicy, force_build: bool, reporter: &Reporter) -> Result<(String, Source)> {
+pub async fn ensure(
+    engine: &Engine,
+    image: ImageId,
+    config: &Config,
+    policy: PullPolicy,
+    force_build: bool,
+    reporter: &Reporter,
+) -> Result<(String, Source)> {
     let reference = image.reference(config.registry());
     let build_opts = || BuildOptions::new(config, None, None, None);
     if force_build {
@@ -295,13 +453,20 @@ pub async fn ensure(engine: &Engine, image: ImageId, config: &Config, policy: Pu
         PullPolicy::Missing => match pull(engine, &reference, reporter).await {
             Ok(()) => Ok((reference, Source::Pulled)),
             Err(pull_err) => {
-                reporter.note(format!("{}; building it from the built-in Dockerfile instead", pull_err.message));
-                build(engine, image, config.registry(), &build_opts()?, reporter).await.map_err(|e| e.cause(format!("(before that: {})", pull_err.message)))?;
+                reporter.note(format!(
+                    "{}; building it from the built-in Dockerfile instead",
+                    pull_err.message
+                ));
+                build(engine, image, config.registry(), &build_opts()?, reporter)
+                    .await
+                    .map_err(|e| e.cause(format!("(before that: {})", pull_err.message)))?;
                 Ok((reference, Source::Built))
             }
         },
         PullPolicy::Never => {
-            reporter.note(format!("{reference} is not present and --pull never: building it"));
+            reporter.note(format!(
+                "{reference} is not present and --pull never: building it"
+            ));
             build(engine, image, config.registry(), &build_opts()?, reporter).await?;
             Ok((reference, Source::Built))
         }

@@ -39,7 +39,13 @@ impl Server {
     }
 }
 
-fn from_labels(name: String, id: String, state: String, image: String, l: &HashMap<String, String>) -> Server {
+fn from_labels(
+    name: String,
+    id: String,
+    state: String,
+    image: String,
+    l: &HashMap<String, String>,
+) -> Server {
     let get = |k: &str| l.get(k).cloned().unwrap_or_default();
     Server {
         name,
@@ -48,7 +54,10 @@ fn from_labels(name: String, id: String, state: String, image: String, l: &HashM
         image,
         variant: get(labels::VARIANT),
         workdir: get(labels::WORKDIR),
-        listen: l.get(labels::LISTEN).cloned().unwrap_or_else(|| "127.0.0.1".into()),
+        listen: l
+            .get(labels::LISTEN)
+            .cloned()
+            .unwrap_or_else(|| "127.0.0.1".into()),
         port: get(labels::PORT).parse().unwrap_or(0),
         gpus: get(labels::GPUS),
         token_file: l.get(labels::TOKEN_FILE).map(PathBuf::from),
@@ -62,15 +71,31 @@ pub async fn list(engine: &Engine) -> Result<Vec<Server>> {
     let filters = HashMap::from([("label", vec![format!("{}=true", labels::MANAGED)])]);
     let containers = engine
         .docker
-        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(|e| engine.fail("listing containers", e))?;
     let mut servers: Vec<Server> = containers
         .into_iter()
         .map(|c| {
-            let name = c.names.unwrap_or_default().first().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+            let name = c
+                .names
+                .unwrap_or_default()
+                .first()
+                .map(|n| n.trim_start_matches('/').to_string())
+                .unwrap_or_default();
             let state = c.state.map(|s| s.to_string()).unwrap_or_default();
-            from_labels(name, c.id.unwrap_or_default(), state, c.image.unwrap_or_default(), &c.labels.unwrap_or_default())
+            from_labels(
+                name,
+                c.id.unwrap_or_default(),
+                state,
+                c.image.unwrap_or_default(),
+                &c.labels.unwrap_or_default(),
+            )
         })
         .collect();
     servers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -86,8 +111,18 @@ pub async fn by_name(engine: &Engine, name: &str) -> Result<Option<Server>> {
             if l.get(labels::MANAGED).map(String::as_str) != Some("true") {
                 return Ok(None);
             }
-            let state = c.state.and_then(|s| s.status).map(|s| s.to_string()).unwrap_or_default();
-            Ok(Some(from_labels(name.to_string(), c.id.unwrap_or_default(), state, config.image.unwrap_or_default(), &l)))
+            let state = c
+                .state
+                .and_then(|s| s.status)
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            Ok(Some(from_labels(
+                name.to_string(),
+                c.id.unwrap_or_default(),
+                state,
+                config.image.unwrap_or_default(),
+                &l,
+            )))
         }
         Err(e) if crate::error::api_status(&e).is_some_and(|(c, _)| c == 404) => Ok(None),
         Err(e) => Err(engine.fail("inspecting a container", e)),
@@ -97,18 +132,30 @@ pub async fn by_name(engine: &Engine, name: &str) -> Result<Option<Server>> {
 /// The server for a folder: the one whose label names it (compose-started ones included).
 pub async fn for_workdir(engine: &Engine, workdir: &Path) -> Result<Option<Server>> {
     let wanted = workdir.display().to_string();
-    Ok(list(engine).await?.into_iter().filter(|s| s.workdir == wanted).max_by_key(|s| s.running()))
+    Ok(list(engine)
+        .await?
+        .into_iter()
+        .filter(|s| s.workdir == wanted)
+        .max_by_key(|s| s.running()))
 }
 
 /// The token: from the token file dimtensor-up wrote, else read inside the container (compose).
 pub async fn token(engine: &Engine, server: &Server) -> Result<String> {
-    if let Some(t) = server.token_file.as_deref().and_then(crate::token::read_token_file) {
+    if let Some(t) = server
+        .token_file
+        .as_deref()
+        .and_then(crate::token::read_token_file)
+    {
         return Ok(t);
     }
     let out = exec_output(engine, &server.id, vec!["cat".into(), TOKEN_MOUNT.into()]).await?;
     let token = out.trim().to_string();
     if token.is_empty() {
-        return Err(Error::new(Kind::Container, format!("cannot read the token of {}", server.name)).hint("stop it and start it again"));
+        return Err(Error::new(
+            Kind::Container,
+            format!("cannot read the token of {}", server.name),
+        )
+        .hint("stop it and start it again"));
     }
     Ok(token)
 }
@@ -117,11 +164,24 @@ async fn exec_output(engine: &Engine, id: &str, cmd: Vec<String>) -> Result<Stri
     use bollard::exec::{CreateExecOptions, StartExecResults};
     let exec = engine
         .docker
-        .create_exec(id, CreateExecOptions { cmd: Some(cmd), attach_stdout: Some(true), attach_stderr: Some(false), ..Default::default() })
+        .create_exec(
+            id,
+            CreateExecOptions {
+                cmd: Some(cmd),
+                attach_stdout: Some(true),
+                attach_stderr: Some(false),
+                ..Default::default()
+            },
+        )
         .await
         .map_err(|e| engine.fail("running a command in the container", e))?;
     let mut text = String::new();
-    if let StartExecResults::Attached { mut output, .. } = engine.docker.start_exec(&exec.id, None).await.map_err(|e| engine.fail("running a command in the container", e))? {
+    if let StartExecResults::Attached { mut output, .. } = engine
+        .docker
+        .start_exec(&exec.id, None)
+        .await
+        .map_err(|e| engine.fail("running a command in the container", e))?
+    {
         while let Some(Ok(chunk)) = output.next().await {
             text.push_str(&chunk.to_string());
         }
@@ -135,7 +195,14 @@ pub fn url(server: &Server, token: &str) -> String {
 
 /// Polls `/api/status` with the token until 200, watching the container: fails with its last
 /// log lines when it exits, or when `timeout` passes.
-pub async fn wait_ready(engine: &Engine, id: &str, listen: IpAddr, port: u16, token: &str, timeout: Duration) -> Result<()> {
+pub async fn wait_ready(
+    engine: &Engine,
+    id: &str,
+    listen: IpAddr,
+    port: u16,
+    token: &str,
+    timeout: Duration,
+) -> Result<()> {
     let host = connect_host(listen);
     let started = Instant::now();
     let mut last_check = Instant::now();
@@ -145,18 +212,31 @@ pub async fn wait_ready(engine: &Engine, id: &str, listen: IpAddr, port: u16, to
         }
         if last_check.elapsed() >= Duration::from_millis(500) {
             last_check = Instant::now();
-            let state = engine.docker.inspect_container(id, None).await.map_err(|e| engine.fail("watching the container", e))?.state.unwrap_or_default();
+            let state = engine
+                .docker
+                .inspect_container(id, None)
+                .await
+                .map_err(|e| engine.fail("watching the container", e))?
+                .state
+                .unwrap_or_default();
             if state.running != Some(true) {
                 let code = state.exit_code.unwrap_or(-1);
-                let mut err = Error::new(Kind::Container, format!("JupyterLab exited during start-up (exit code {code})"));
+                let mut err = Error::new(
+                    Kind::Container,
+                    format!("JupyterLab exited during start-up (exit code {code})"),
+                );
                 for line in log_tail(engine, id, 12).await {
                     err = err.cause(format!("| {line}"));
                 }
-                return Err(err.hint("the container's log is above; `dimtensor-up doctor` checks the setup"));
+                return Err(err
+                    .hint("the container's log is above; `dimtensor-up doctor` checks the setup"));
             }
         }
         if started.elapsed() >= timeout {
-            let mut err = Error::new(Kind::Container, format!("JupyterLab did not answer within {} s", timeout.as_secs()));
+            let mut err = Error::new(
+                Kind::Container,
+                format!("JupyterLab did not answer within {} s", timeout.as_secs()),
+            );
             for line in log_tail(engine, id, 12).await {
                 err = err.cause(format!("| {line}"));
             }
@@ -169,7 +249,11 @@ pub async fn wait_ready(engine: &Engine, id: &str, listen: IpAddr, port: u16, to
 /// The container's last log lines, with tokens masked.
 pub async fn log_tail(engine: &Engine, id: &str, lines: usize) -> Vec<String> {
     use bollard::query_parameters::LogsOptionsBuilder;
-    let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&lines.to_string()).build();
+    let opts = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail(&lines.to_string())
+        .build();
     let mut stream = engine.docker.logs(id, Some(opts));
     let mut out = Vec::new();
     while let Some(Ok(chunk)) = stream.next().await {
@@ -187,7 +271,9 @@ pub fn mask_tokens(line: &str) -> String {
     while let Some(i) = rest.find("token=") {
         out.push_str(&rest[..i + 6]);
         rest = &rest[i + 6..];
-        let end = rest.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
         if end > 0 {
             out.push_str("…");
         }
@@ -200,8 +286,26 @@ pub fn mask_tokens(line: &str) -> String {
 /// Stops and removes a container and its token file; host files and volumes are never touched.
 pub async fn remove(engine: &Engine, server_id: &str, token_file: Option<&Path>) -> Result<()> {
     use bollard::query_parameters::{RemoveContainerOptionsBuilder, StopContainerOptionsBuilder};
-    let _ = engine.docker.stop_container(server_id, Some(StopContainerOptionsBuilder::default().t(10).build())).await;
-    match engine.docker.remove_container(server_id, Some(RemoveContainerOptionsBuilder::default().force(true).v(false).build())).await {
+    let _ = engine
+        .docker
+        .stop_container(
+            server_id,
+            Some(StopContainerOptionsBuilder::default().t(10).build()),
+        )
+        .await;
+    match engine
+        .docker
+        .remove_container(
+            server_id,
+            Some(
+                RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .v(false)
+                    .build(),
+            ),
+        )
+        .await
+    {
         Ok(()) => {}
         Err(e) if crate::error::api_status(&e).is_some_and(|(c, _)| c == 404 || c == 409) => {}
         Err(e) => return Err(engine.fail("removing the container", e)),
@@ -218,7 +322,10 @@ mod tests {
 
     #[test]
     fn masks_tokens_in_log_lines() {
-        assert_eq!(mask_tokens("http://127.0.0.1:8888/lab?token=abc123 x"), "http://127.0.0.1:8888/lab?token=… x");
+        assert_eq!(
+            mask_tokens("http://127.0.0.1:8888/lab?token=abc123 x"),
+            "http://127.0.0.1:8888/lab?token=… x"
+        );
         assert_eq!(mask_tokens("a token=1&token=2"), "a token=…&token=…");
         assert_eq!(mask_tokens("no secrets"), "no secrets");
     }

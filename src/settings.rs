@@ -48,9 +48,15 @@ pub struct UserSpec {
 
 impl UserSpec {
     pub fn parse(text: &str) -> Result<UserSpec> {
-        let bad = || Error::usage(format!("invalid --user `{text}`")).hint("use numeric UID:GID, for example --user 1000:1000 (`id -u`:`id -g`)");
+        let bad = || {
+            Error::usage(format!("invalid --user `{text}`"))
+                .hint("use numeric UID:GID, for example --user 1000:1000 (`id -u`:`id -g`)")
+        };
         let (u, g) = text.split_once(':').ok_or_else(bad)?;
-        Ok(UserSpec { uid: u.parse().map_err(|_| bad())?, gid: g.parse().map_err(|_| bad())? })
+        Ok(UserSpec {
+            uid: u.parse().map_err(|_| bad())?,
+            gid: g.parse().map_err(|_| bad())?,
+        })
     }
     pub fn render(&self) -> String {
         format!("{}:{}", self.uid, self.gid)
@@ -61,7 +67,10 @@ impl UserSpec {
         use std::os::unix::fs::MetadataExt;
         // The process's own IDs, read without libc: /proc/self is owned by them on Linux.
         let meta = std::fs::metadata("/proc/self").ok()?;
-        Some(UserSpec { uid: meta.uid(), gid: meta.gid() })
+        Some(UserSpec {
+            uid: meta.uid(),
+            gid: meta.gid(),
+        })
     }
     #[cfg(not(unix))]
     pub fn caller() -> Option<UserSpec> {
@@ -86,32 +95,74 @@ pub struct LabSettings {
 impl LabSettings {
     /// Validates flags over settings over defaults. Relative paths are taken from `base`; host
     /// paths must exist (the engine would otherwise create them, owned by root).
-    pub fn resolve(args: &LabArgs, config: &Config, variant: Variant, base: &Path) -> Result<LabSettings> {
-        let gpus = GpuRequest::parse(args.gpus.as_deref().or(config.gpus.as_deref()).unwrap_or("auto"))?;
+    pub fn resolve(
+        args: &LabArgs,
+        config: &Config,
+        variant: Variant,
+        base: &Path,
+    ) -> Result<LabSettings> {
+        let gpus = GpuRequest::parse(
+            args.gpus
+                .as_deref()
+                .or(config.gpus.as_deref())
+                .unwrap_or("auto"),
+        )?;
         if args.port == Some(0) {
-            return Err(Error::usage("invalid --port 0").hint("give a port from 1 to 65535, or leave --port out for the first free one from 8888"));
+            return Err(Error::usage("invalid --port 0").hint(
+                "give a port from 1 to 65535, or leave --port out for the first free one from 8888",
+            ));
         }
         let listen = match &args.listen {
-            Some(text) => text.trim_matches(['[', ']']).parse::<IpAddr>().map_err(|_| {
-                Error::usage(format!("invalid --listen `{text}`")).hint("give an IP address: 127.0.0.1 (default), 0.0.0.0 for every interface")
-            })?,
+            Some(text) => text
+                .trim_matches(['[', ']'])
+                .parse::<IpAddr>()
+                .map_err(|_| {
+                    Error::usage(format!("invalid --listen `{text}`")).hint(
+                        "give an IP address: 127.0.0.1 (default), 0.0.0.0 for every interface",
+                    )
+                })?,
             None => config.listen.unwrap_or(IpAddr::from([127, 0, 0, 1])),
         };
-        let workdir = existing_dir(args.workdir.as_deref().unwrap_or(Path::new(".")), base, "--workdir")?;
-        let mut mounts = vec![BindMount { source: workdir.clone(), target: WORK_MOUNT.into(), read_only: false }];
+        let workdir = existing_dir(
+            args.workdir.as_deref().unwrap_or(Path::new(".")),
+            base,
+            "--workdir",
+        )?;
+        let mut mounts = vec![BindMount {
+            source: workdir.clone(),
+            target: WORK_MOUNT.into(),
+            read_only: false,
+        }];
         if let Some(data) = &args.data {
-            mounts.push(BindMount { source: existing_dir(data, base, "--data")?, target: DATA_MOUNT.into(), read_only: false });
+            mounts.push(BindMount {
+                source: existing_dir(data, base, "--data")?,
+                target: DATA_MOUNT.into(),
+                read_only: false,
+            });
         }
         for spec in &args.volumes {
             let mount = parse_volume(spec, base)?;
             if let Some(clash) = mounts.iter().find(|m| m.target == mount.target) {
-                return Err(Error::usage(format!("-v {spec} mounts onto {}, which is already mounted from {}", mount.target, clash.source.display()))
-                    .hint("pick another container path"));
+                return Err(Error::usage(format!(
+                    "-v {spec} mounts onto {}, which is already mounted from {}",
+                    mount.target,
+                    clash.source.display()
+                ))
+                .hint("pick another container path"));
             }
             mounts.push(mount);
         }
         let user = args.user.as_deref().map(UserSpec::parse).transpose()?;
-        Ok(LabSettings { variant, image: variant.lab_image(), gpus, port: args.port, listen, workdir, mounts, user })
+        Ok(LabSettings {
+            variant,
+            image: variant.lab_image(),
+            gpus,
+            port: args.port,
+            listen,
+            workdir,
+            mounts,
+            user,
+        })
     }
 
     /// The container name for a folder: readable, and unique per folder (a second start in the
@@ -122,32 +173,63 @@ impl LabSettings {
 }
 
 pub fn container_name_for(workdir: &Path) -> String {
-    let base = workdir.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-    let mut slug: String = base.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-    slug = slug.split('-').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-");
+    let base = workdir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let mut slug: String = base
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    slug = slug
+        .split('-')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
     slug.truncate(24);
-    let slug = if slug.is_empty() { "root".to_string() } else { slug.trim_end_matches('-').to_string() };
-    format!("dimtensor-up-{slug}-{:08x}", fnv1a(workdir.to_string_lossy().as_bytes()) as u32)
+    let slug = if slug.is_empty() {
+        "root".to_string()
+    } else {
+        slug.trim_end_matches('-').to_string()
+    };
+    format!(
+        "dimtensor-up-{slug}-{:08x}",
+        fnv1a(workdir.to_string_lossy().as_bytes()) as u32
+    )
 }
 
 /// FNV-1a: a hash that stays the same across Rust versions (names must survive upgrades).
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
 }
 
 fn existing_dir(path: &Path, base: &Path, flag: &str) -> Result<PathBuf> {
-    let full = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
+    let full = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    };
     match std::fs::canonicalize(&full) {
         Ok(p) if p.is_dir() => Ok(p),
-        Ok(p) => Err(Error::usage(format!("{flag} {} is not a folder", p.display())).hint("give a folder")),
-        Err(_) => Err(Error::usage(format!("{flag} {} does not exist", full.display()))
-            .hint(format!("create it first (mkdir -p {}): dimtensor-up never lets Docker create it as root", shell_quote(&full)))),
+        Ok(p) => Err(
+            Error::usage(format!("{flag} {} is not a folder", p.display())).hint("give a folder"),
+        ),
+        Err(_) => Err(
+            Error::usage(format!("{flag} {} does not exist", full.display())).hint(format!(
+                "create it first (mkdir -p {}): dimtensor-up never lets Docker create it as root",
+                shell_quote(&full)
+            )),
+        ),
     }
 }
 
 fn shell_quote(p: &Path) -> String {
     let s = p.to_string_lossy();
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
+    {
         s.into_owned()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -156,13 +238,17 @@ fn shell_quote(p: &Path) -> String {
 
 /// Parses -v HOST:CONTAINER[:ro|rw]. HOST may itself hold colons; CONTAINER must be absolute.
 pub fn parse_volume(spec: &str, base: &Path) -> Result<BindMount> {
-    let bad = |why: &str| Error::usage(format!("invalid volume `{spec}`: {why}")).hint("use -v HOST:CONTAINER or -v HOST:CONTAINER:ro, e.g. -v ~/datasets:/home/dimtensor/datasets:ro");
+    let bad = |why: &str| {
+        Error::usage(format!("invalid volume `{spec}`: {why}")).hint("use -v HOST:CONTAINER or -v HOST:CONTAINER:ro, e.g. -v ~/datasets:/home/dimtensor/datasets:ro")
+    };
     let (rest, read_only) = match spec.rsplit_once(':') {
         Some((rest, "ro")) => (rest, true),
         Some((rest, "rw")) => (rest, false),
         _ => (spec, false),
     };
-    let (host, target) = rest.rsplit_once(':').ok_or_else(|| bad("expected HOST:CONTAINER"))?;
+    let (host, target) = rest
+        .rsplit_once(':')
+        .ok_or_else(|| bad("expected HOST:CONTAINER"))?;
     if host.is_empty() {
         return Err(bad("the host path is empty"));
     }
@@ -173,11 +259,20 @@ pub fn parse_volume(spec: &str, base: &Path) -> Result<BindMount> {
         return Err(bad("the container path must be a folder below /"));
     }
     let host_path = expand_home(host);
-    let full = if host_path.is_absolute() { host_path } else { base.join(host_path) };
+    let full = if host_path.is_absolute() {
+        host_path
+    } else {
+        base.join(host_path)
+    };
     let source = std::fs::canonicalize(&full).map_err(|_| {
-        Error::usage(format!("volume source {} does not exist", full.display())).hint("create it first: dimtensor-up never lets Docker create it as root")
+        Error::usage(format!("volume source {} does not exist", full.display()))
+            .hint("create it first: dimtensor-up never lets Docker create it as root")
     })?;
-    Ok(BindMount { source, target: target.trim_end_matches('/').to_string(), read_only })
+    Ok(BindMount {
+        source,
+        target: target.trim_end_matches('/').to_string(),
+        read_only,
+    })
 }
 
 fn expand_home(path: &str) -> PathBuf {
@@ -202,16 +297,38 @@ pub struct LaunchPlan {
 }
 
 impl LaunchPlan {
-    pub fn new(settings: &LabSettings, image_ref: String, host_port: u16, user: Option<UserSpec>, gpu: GpuAttach) -> LaunchPlan {
+    pub fn new(
+        settings: &LabSettings,
+        image_ref: String,
+        host_port: u16,
+        user: Option<UserSpec>,
+        gpu: GpuAttach,
+    ) -> LaunchPlan {
         let labels = BTreeMap::from([
             (labels::MANAGED.to_string(), "true".to_string()),
-            (labels::WORKDIR.to_string(), settings.workdir.display().to_string()),
-            (labels::VARIANT.to_string(), settings.variant.name().to_string()),
+            (
+                labels::WORKDIR.to_string(),
+                settings.workdir.display().to_string(),
+            ),
+            (
+                labels::VARIANT.to_string(),
+                settings.variant.name().to_string(),
+            ),
             (labels::PORT.to_string(), host_port.to_string()),
             (labels::LISTEN.to_string(), settings.listen.to_string()),
             (labels::GPUS.to_string(), gpu.describe()),
         ]);
-        LaunchPlan { name: settings.container_name(), image_ref, variant: settings.variant, listen: settings.listen, host_port, mounts: settings.mounts.clone(), user, gpu, labels }
+        LaunchPlan {
+            name: settings.container_name(),
+            image_ref,
+            variant: settings.variant,
+            listen: settings.listen,
+            host_port,
+            mounts: settings.mounts.clone(),
+            user,
+            gpu,
+            labels,
+        }
     }
 
     /// The Engine API body for `POST /containers/create`. The token reaches Jupyter as a
@@ -223,9 +340,21 @@ impl LaunchPlan {
         let mut mounts: Vec<Mount> = self
             .mounts
             .iter()
-            .map(|m| Mount { target: Some(m.target.clone()), source: Some(m.source.display().to_string()), typ: Some(MountType::BIND), read_only: Some(m.read_only), ..Default::default() })
+            .map(|m| Mount {
+                target: Some(m.target.clone()),
+                source: Some(m.source.display().to_string()),
+                typ: Some(MountType::BIND),
+                read_only: Some(m.read_only),
+                ..Default::default()
+            })
             .collect();
-        mounts.push(Mount { target: Some(TOKEN_MOUNT.into()), source: Some(token_file.display().to_string()), typ: Some(MountType::BIND), read_only: Some(true), ..Default::default() });
+        mounts.push(Mount {
+            target: Some(TOKEN_MOUNT.into()),
+            source: Some(token_file.display().to_string()),
+            typ: Some(MountType::BIND),
+            read_only: Some(true),
+            ..Default::default()
+        });
         let port_key = format!("{CONTAINER_PORT}/tcp");
         ContainerCreateBody {
             image: Some(self.image_ref.clone()),
@@ -236,7 +365,17 @@ impl LaunchPlan {
             working_dir: Some(WORK_MOUNT.into()),
             host_config: Some(HostConfig {
                 mounts: Some(mounts),
-                port_bindings: Some([(port_key, Some(vec![PortBinding { host_ip: Some(self.listen.to_string()), host_port: Some(self.host_port.to_string()) }]))].into_iter().collect()),
+                port_bindings: Some(
+                    [(
+                        port_key,
+                        Some(vec![PortBinding {
+                            host_ip: Some(self.listen.to_string()),
+                            host_port: Some(self.host_port.to_string()),
+                        }]),
+                    )]
+                    .into_iter()
+                    .collect(),
+                ),
                 device_requests: self.gpu.device_request().map(|d| vec![d]),
                 // Jupyter needs no capability and never escalates; an init reaps kernels' children.
                 cap_drop: Some(vec!["ALL".into()]),
@@ -281,7 +420,11 @@ mod tests {
     use super::*;
 
     fn tmp() -> PathBuf {
-        let d = std::env::temp_dir().join(format!("dtu-settings-{}-{}", std::process::id(), crate::token::random_hex(4)));
+        let d = std::env::temp_dir().join(format!(
+            "dtu-settings-{}-{}",
+            std::process::id(),
+            crate::token::random_hex(4)
+        ));
         std::fs::create_dir_all(&d).unwrap();
         std::fs::canonicalize(d).unwrap()
     }
@@ -289,10 +432,23 @@ mod tests {
     #[test]
     fn defaults_are_loopback_auto_gpu_and_the_current_folder() {
         let base = tmp();
-        let s = LabSettings::resolve(&LabArgs::default(), &Config::default(), Variant::Jupyter, &base).unwrap();
+        let s = LabSettings::resolve(
+            &LabArgs::default(),
+            &Config::default(),
+            Variant::Jupyter,
+            &base,
+        )
+        .unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1");
         assert_eq!(s.gpus, GpuRequest::Auto);
-        assert_eq!(s.mounts, vec![BindMount { source: base.clone(), target: WORK_MOUNT.into(), read_only: false }]);
+        assert_eq!(
+            s.mounts,
+            vec![BindMount {
+                source: base.clone(),
+                target: WORK_MOUNT.into(),
+                read_only: false
+            }]
+        );
         assert_eq!(s.image, ImageId::Jupyter);
     }
 
@@ -300,20 +456,54 @@ mod tests {
     fn bad_values_are_usage_errors_with_hints() {
         let base = tmp();
         let cases: Vec<LabArgs> = vec![
-            LabArgs { port: Some(0), ..Default::default() },
-            LabArgs { listen: Some("localhost".into()), ..Default::default() },
-            LabArgs { gpus: Some("lots".into()), ..Default::default() },
-            LabArgs { workdir: Some("does-not-exist".into()), ..Default::default() },
-            LabArgs { data: Some("/nonexistent/data".into()), ..Default::default() },
-            LabArgs { user: Some("me".into()), ..Default::default() },
-            LabArgs { user: Some("1000".into()), ..Default::default() },
-            LabArgs { volumes: vec!["nocolon".into()], ..Default::default() },
-            LabArgs { volumes: vec![".:relative".into()], ..Default::default() },
-            LabArgs { volumes: vec!["/nonexistent:/x".into()], ..Default::default() },
-            LabArgs { volumes: vec![".:/home/dimtensor/work".into()], ..Default::default() },
+            LabArgs {
+                port: Some(0),
+                ..Default::default()
+            },
+            LabArgs {
+                listen: Some("localhost".into()),
+                ..Default::default()
+            },
+            LabArgs {
+                gpus: Some("lots".into()),
+                ..Default::default()
+            },
+            LabArgs {
+                workdir: Some("does-not-exist".into()),
+                ..Default::default()
+            },
+            LabArgs {
+                data: Some("/nonexistent/data".into()),
+                ..Default::default()
+            },
+            LabArgs {
+                user: Some("me".into()),
+                ..Default::default()
+            },
+            LabArgs {
+                user: Some("1000".into()),
+                ..Default::default()
+            },
+            LabArgs {
+                volumes: vec!["nocolon".into()],
+                ..Default::default()
+            },
+            LabArgs {
+                volumes: vec![".:relative".into()],
+                ..Default::default()
+            },
+            LabArgs {
+                volumes: vec!["/nonexistent:/x".into()],
+                ..Default::default()
+            },
+            LabArgs {
+                volumes: vec![".:/home/dimtensor/work".into()],
+                ..Default::default()
+            },
         ];
         for args in cases {
-            let err = LabSettings::resolve(&args, &Config::default(), Variant::Base, &base).unwrap_err();
+            let err =
+                LabSettings::resolve(&args, &Config::default(), Variant::Base, &base).unwrap_err();
             assert_eq!(err.kind, crate::error::Kind::Usage, "{args:?}");
             assert!(err.hint.is_some(), "{args:?}");
         }
@@ -325,9 +515,15 @@ mod tests {
         let odd = base.join("a:b c$d-é");
         std::fs::create_dir_all(&odd).unwrap();
         let m = parse_volume(&format!("{}:/data:ro", odd.display()), &base).unwrap();
-        assert_eq!((m.source, m.target.as_str(), m.read_only), (odd.clone(), "/data", true));
+        assert_eq!(
+            (m.source, m.target.as_str(), m.read_only),
+            (odd.clone(), "/data", true)
+        );
         let m = parse_volume("a:b c$d-é:/x/", &base).unwrap();
-        assert_eq!((m.source, m.target.as_str(), m.read_only), (odd, "/x", false));
+        assert_eq!(
+            (m.source, m.target.as_str(), m.read_only),
+            (odd, "/x", false)
+        );
     }
 
     #[test]
@@ -337,7 +533,9 @@ mod tests {
         assert!(a.starts_with("dimtensor-up-my-project-"), "{a}");
         assert_ne!(a, container_name_for(Path::new("/home/bob/My Project")));
         assert!(container_name_for(Path::new("/")).starts_with("dimtensor-up-root-"));
-        assert!(container_name_for(Path::new("/x/Ünïcødé")).chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        assert!(container_name_for(Path::new("/x/Ünïcødé"))
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-'));
     }
 
     #[test]
@@ -350,21 +548,36 @@ mod tests {
     #[test]
     fn create_body_is_loopback_nonroot_and_token_free() {
         let base = tmp();
-        let args = LabArgs { user: Some("1234:1234".into()), ..Default::default() };
+        let args = LabArgs {
+            user: Some("1234:1234".into()),
+            ..Default::default()
+        };
         let s = LabSettings::resolve(&args, &Config::default(), Variant::Base, &base).unwrap();
         let plan = LaunchPlan::new(&s, "img:jupyter-base".into(), 8890, s.user, GpuAttach::All);
         let body = plan.create_body(Path::new("/state/tokens/x"));
         let json = serde_json::to_value(&body).unwrap();
         assert_eq!(json["User"], "1234:1234");
-        assert_eq!(json["HostConfig"]["PortBindings"]["8888/tcp"][0], serde_json::json!({"HostIp": "127.0.0.1", "HostPort": "8890"}));
+        assert_eq!(
+            json["HostConfig"]["PortBindings"]["8888/tcp"][0],
+            serde_json::json!({"HostIp": "127.0.0.1", "HostPort": "8890"})
+        );
         assert_eq!(json["HostConfig"]["DeviceRequests"][0]["Count"], -1);
         assert_eq!(json["HostConfig"]["CapDrop"], serde_json::json!(["ALL"]));
-        assert_eq!(json["HostConfig"]["SecurityOpt"], serde_json::json!(["no-new-privileges:true"]));
-        assert_eq!(json["Env"], serde_json::json!(["JUPYTER_TOKEN_FILE=/run/secrets/jupyter_token"]));
+        assert_eq!(
+            json["HostConfig"]["SecurityOpt"],
+            serde_json::json!(["no-new-privileges:true"])
+        );
+        assert_eq!(
+            json["Env"],
+            serde_json::json!(["JUPYTER_TOKEN_FILE=/run/secrets/jupyter_token"])
+        );
         assert_eq!(json["HostConfig"]["Mounts"][1]["Target"], TOKEN_MOUNT);
         assert_eq!(json["HostConfig"]["Mounts"][1]["ReadOnly"], true);
         assert_eq!(json["Labels"][labels::WORKDIR], base.display().to_string());
         assert_eq!(plan.url("abc"), "http://127.0.0.1:8890/lab?token=abc");
-        assert_eq!(lab_url("0.0.0.0".parse().unwrap(), 9000, "t"), "http://127.0.0.1:9000/lab?token=t");
+        assert_eq!(
+            lab_url("0.0.0.0".parse().unwrap(), 9000, "t"),
+            "http://127.0.0.1:9000/lab?token=t"
+        );
     }
 }

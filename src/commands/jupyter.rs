@@ -45,7 +45,9 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
     if args.detach || started.reused {
         return Ok(0);
     }
-    reporter.note("JupyterLab runs until Ctrl-C (or run with --detach); your files stay in the folder.");
+    reporter.note(
+        "JupyterLab runs until Ctrl-C (or run with --detach); your files stay in the folder.",
+    );
     serve_until_interrupted(&engine, &started).await
 }
 
@@ -57,26 +59,51 @@ pub struct Started {
     pub token_file: std::path::PathBuf,
 }
 
-async fn start(engine: &Engine, settings: &LabSettings, config: &Config, args: &JupyterArgs, reporter: &Reporter, created: &mut Option<(String, std::path::PathBuf)>) -> Result<Started> {
+async fn start(
+    engine: &Engine,
+    settings: &LabSettings,
+    config: &Config,
+    args: &JupyterArgs,
+    reporter: &Reporter,
+    created: &mut Option<(String, std::path::PathBuf)>,
+) -> Result<Started> {
     let name = settings.container_name();
     let timeout = Duration::from_secs(args.timeout);
     if let Some(existing) = lab::by_name(engine, &name).await? {
         if existing.running() {
             return reuse(engine, existing, settings, args, reporter, timeout).await;
         }
-        reporter.detail(format!("removing the stopped container {name} (left by an earlier run)"));
+        reporter.detail(format!(
+            "removing the stopped container {name} (left by an earlier run)"
+        ));
         lab::remove(engine, &existing.id, existing.token_file.as_deref()).await?;
+    }
+    // A server for this folder started another way (`dimtensor-up compose --up`) counts too.
+    if let Some(other) = lab::for_workdir(engine, &settings.workdir)
+        .await?
+        .filter(Server::running)
+    {
+        return reuse(engine, other, settings, args, reporter, timeout).await;
     }
 
     let policy = args.source.pull.or(config.pull).unwrap_or_default();
-    let (image_ref, source) = crate::image::ensure(engine, settings.image, config, policy, args.source.build, reporter).await?;
+    let (image_ref, source) = crate::image::ensure(
+        engine,
+        settings.image,
+        config,
+        policy,
+        args.source.build,
+        reporter,
+    )
+    .await?;
     reporter.detail(format!("image {image_ref} ({source:?})"));
 
     let gpu = decide_gpu(engine, settings, reporter).await?;
     let user = settings.user.or(default_user(engine).await?);
     let token = crate::token::new_token();
     // A token file per start: two starts racing in one folder never share (or clobber) one.
-    let token_file = crate::token::write_token_file(&format!("{name}-{}", crate::token::random_hex(4)), &token)?;
+    let token_file =
+        crate::token::write_token_file(&format!("{name}-{}", crate::token::random_hex(4)), &token)?;
 
     let mut attempts = 0;
     let mut gpu = gpu;
@@ -89,7 +116,9 @@ async fn start(engine: &Engine, settings: &LabSettings, config: &Config, args: &
             Err(CreateError::NameTaken) => {
                 // Another start in this folder won the race: use its server.
                 let _ = std::fs::remove_file(&token_file);
-                reporter.note("another dimtensor-up is starting JupyterLab in this folder; waiting for it");
+                reporter.note(
+                    "another dimtensor-up is starting JupyterLab in this folder; waiting for it",
+                );
                 let server = wait_for_named(engine, &name, timeout).await?;
                 return reuse(engine, server, settings, args, reporter, timeout).await;
             }
@@ -99,20 +128,37 @@ async fn start(engine: &Engine, settings: &LabSettings, config: &Config, args: &
             }
         };
         *created = Some((id.clone(), token_file.clone()));
-        match engine.docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await {
+        match engine
+            .docker
+            .start_container(
+                &id,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await
+        {
             Ok(()) => {}
             Err(e) => {
-                let message = api_status(&e).map(|(_, m)| m.to_string()).unwrap_or_else(|| e.to_string());
+                let message = api_status(&e)
+                    .map(|(_, m)| m.to_string())
+                    .unwrap_or_else(|| e.to_string());
                 lab::remove(engine, &id, None).await?;
                 *created = None;
                 if settings.port.is_none() && is_port_clash(&message) && attempts < 5 {
-                    reporter.detail(format!("port {port} was taken meanwhile; trying the next one"));
+                    reporter.detail(format!(
+                        "port {port} was taken meanwhile; trying the next one"
+                    ));
                     continue;
                 }
                 if gpu::is_engine_gpu_error(&message) {
                     if settings.gpus == gpu::GpuRequest::Auto && attempts < 5 {
-                        gpu = GpuDecision { attach: GpuAttach::None, note: None };
-                        reporter.note(format!("running on CPU: the engine cannot attach GPUs ({})", crate::engine::first_line(&message)));
+                        gpu = GpuDecision {
+                            attach: GpuAttach::None,
+                            note: None,
+                        };
+                        reporter.note(format!(
+                            "running on CPU: the engine cannot attach GPUs ({})",
+                            crate::engine::first_line(&message)
+                        ));
                         continue;
                     }
                     let _ = std::fs::remove_file(&token_file);
@@ -122,16 +168,30 @@ async fn start(engine: &Engine, settings: &LabSettings, config: &Config, args: &
                 if is_port_clash(&message) {
                     return Err(port_taken_error(engine, settings.listen, port).await);
                 }
-                return Err(Error::new(Kind::Container, "the container did not start").cause(crate::engine::first_line(&message)).hint("`dimtensor-up doctor` checks the setup"));
+                return Err(Error::new(Kind::Container, "the container did not start")
+                    .cause(crate::engine::first_line(&message))
+                    .hint("`dimtensor-up doctor` checks the setup"));
             }
         }
-        reporter.note(format!("starting JupyterLab ({}) on {}:{port}", settings.variant.name(), settings.listen));
+        reporter.note(format!(
+            "starting JupyterLab ({}) on {}:{port}",
+            settings.variant.name(),
+            settings.listen
+        ));
         let spinner = reporter.spinner("waiting for JupyterLab to answer");
         let ready = lab::wait_ready(engine, &id, settings.listen, port, &token, timeout).await;
         spinner.finish_and_clear();
         ready?;
-        let server = lab::by_name(engine, &name).await?.ok_or_else(|| Error::new(Kind::Container, "the container disappeared while starting"))?;
-        return Ok(Started { url: plan.url(&token), server, token, reused: false, token_file });
+        let server = lab::by_name(engine, &name).await?.ok_or_else(|| {
+            Error::new(Kind::Container, "the container disappeared while starting")
+        })?;
+        return Ok(Started {
+            url: plan.url(&token),
+            server,
+            token,
+            reused: false,
+            token_file,
+        });
     }
 }
 
@@ -140,10 +200,20 @@ enum CreateError {
     Other(Error),
 }
 
-async fn create(engine: &Engine, plan: &LaunchPlan, token_file: &Path) -> std::result::Result<String, CreateError> {
+async fn create(
+    engine: &Engine,
+    plan: &LaunchPlan,
+    token_file: &Path,
+) -> std::result::Result<String, CreateError> {
     use bollard::query_parameters::CreateContainerOptionsBuilder;
-    let opts = CreateContainerOptionsBuilder::default().name(&plan.name).build();
-    match engine.docker.create_container(Some(opts), plan.create_body(token_file)).await {
+    let opts = CreateContainerOptionsBuilder::default()
+        .name(&plan.name)
+        .build();
+    match engine
+        .docker
+        .create_container(Some(opts), plan.create_body(token_file))
+        .await
+    {
         Ok(r) => Ok(r.id),
         Err(e) if api_status(&e).is_some_and(|(c, _)| c == 409) => Err(CreateError::NameTaken),
         Err(e) => Err(CreateError::Other(engine.fail("creating the container", e))),
@@ -159,24 +229,59 @@ async fn wait_for_named(engine: &Engine, name: &str, timeout: Duration) -> Resul
     let start = std::time::Instant::now();
     while start.elapsed() < timeout {
         if let Some(s) = lab::by_name(engine, name).await? {
-            if s.running() && s.token_file.as_deref().and_then(crate::token::read_token_file).is_some() {
+            if s.running()
+                && s.token_file
+                    .as_deref()
+                    .and_then(crate::token::read_token_file)
+                    .is_some()
+            {
                 return Ok(s);
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err(Error::new(Kind::Container, format!("the other start of {name} did not finish")).hint("run `dimtensor-up ps`, then `dimtensor-up stop` and try again"))
+    Err(Error::new(
+        Kind::Container,
+        format!("the other start of {name} did not finish"),
+    )
+    .hint("run `dimtensor-up ps`, then `dimtensor-up stop` and try again"))
 }
 
-async fn reuse(engine: &Engine, server: Server, settings: &LabSettings, args: &JupyterArgs, reporter: &Reporter, timeout: Duration) -> Result<Started> {
-    if args.lab.variant.is_some() && server.variant != settings.variant.name() || settings.port.is_some_and(|p| p != server.port) {
+async fn reuse(
+    engine: &Engine,
+    server: Server,
+    settings: &LabSettings,
+    args: &JupyterArgs,
+    reporter: &Reporter,
+    timeout: Duration,
+) -> Result<Started> {
+    if args.lab.variant.is_some() && server.variant != settings.variant.name()
+        || settings.port.is_some_and(|p| p != server.port)
+    {
         reporter.warn(format!("this folder's server already runs ({} on port {}); `dimtensor-up stop` first to start it differently", server.variant, server.port));
     }
     let token = lab::token(engine, &server).await?;
-    lab::wait_ready(engine, &server.id, server.listen_ip(), server.port, &token, timeout).await?;
-    reporter.note(format!("JupyterLab already runs for this folder ({})", server.name));
+    lab::wait_ready(
+        engine,
+        &server.id,
+        server.listen_ip(),
+        server.port,
+        &token,
+        timeout,
+    )
+    .await?;
+    reporter.note(format!(
+        "JupyterLab already runs for this folder ({})",
+        server.name
+    ));
     let token_file = server.token_file.clone().unwrap_or_default();
-    Ok(Started { url: lab::url(&server, &token), server, token, reused: true, token_file })
+    Ok(Started {
+        url: lab::url(&server, &token),
+        server,
+        token,
+        reused: true,
+        token_file,
+    })
 }
 
 fn report(started: &Started, args: &JupyterArgs, reporter: &Reporter) {
@@ -199,7 +304,9 @@ fn report(started: &Started, args: &JupyterArgs, reporter: &Reporter) {
 async fn serve_until_interrupted(engine: &Engine, started: &Started) -> Result<u8> {
     use bollard::query_parameters::WaitContainerOptions;
     use futures_util::StreamExt;
-    let mut wait = engine.docker.wait_container(&started.server.id, None::<WaitContainerOptions>);
+    let mut wait = engine
+        .docker
+        .wait_container(&started.server.id, None::<WaitContainerOptions>);
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {
             eprintln!("stopping JupyterLab ({})", started.server.name);
@@ -232,7 +339,14 @@ pub fn pick_variant(lab: &LabArgs, config: &Config) -> Result<Variant> {
         .iter()
         .map(|v| {
             let spec = v.lab_image().spec();
-            format!("{:<8} {:<46} ~{}{}  — {}", v.name(), spec.summary, spec.approx_size, if spec.gpu_capable { ", GPU" } else { "" }, spec.for_whom)
+            format!(
+                "{:<8} {:<46} ~{}{}  — {}",
+                v.name(),
+                spec.summary,
+                spec.approx_size,
+                if spec.gpu_capable { ", GPU" } else { "" },
+                spec.for_whom
+            )
         })
         .collect();
     let choice = dialoguer::Select::with_theme(&theme)
@@ -245,16 +359,33 @@ pub fn pick_variant(lab: &LabArgs, config: &Config) -> Result<Variant> {
     Ok(Variant::ALL[choice])
 }
 
-async fn decide_gpu(engine: &Engine, settings: &LabSettings, reporter: &Reporter) -> Result<GpuDecision> {
+async fn decide_gpu(
+    engine: &Engine,
+    settings: &LabSettings,
+    reporter: &Reporter,
+) -> Result<GpuDecision> {
     if settings.gpus == gpu::GpuRequest::None {
-        return Ok(GpuDecision { attach: GpuAttach::None, note: None });
+        return Ok(GpuDecision {
+            attach: GpuAttach::None,
+            note: None,
+        });
     }
-    let info = engine.docker.info().await.map_err(|e| engine.fail("reading the engine's info", e))?;
+    let info = engine
+        .docker
+        .info()
+        .await
+        .map_err(|e| engine.fail("reading the engine's info", e))?;
     let local = engine.endpoint.is_local();
     let host = local.then(gpu::probe_host);
     let engine_state = gpu::engine_state(&info, local);
     let spec = settings.image.spec();
-    let decision = gpu::decide(&settings.gpus, host.as_ref(), &engine_state, spec.gpu_capable, settings.variant.name())?;
+    let decision = gpu::decide(
+        &settings.gpus,
+        host.as_ref(),
+        &engine_state,
+        spec.gpu_capable,
+        settings.variant.name(),
+    )?;
     if let Some(note) = &decision.note {
         reporter.note(note);
     }
@@ -267,8 +398,16 @@ pub async fn default_user(engine: &Engine) -> Result<Option<UserSpec>> {
     if !cfg!(target_os = "linux") || !engine.endpoint.is_local() {
         return Ok(None);
     }
-    let info = engine.docker.info().await.map_err(|e| engine.fail("reading the engine's info", e))?;
-    let rootless = info.security_options.unwrap_or_default().iter().any(|o| o.contains("rootless"));
+    let info = engine
+        .docker
+        .info()
+        .await
+        .map_err(|e| engine.fail("reading the engine's info", e))?;
+    let rootless = info
+        .security_options
+        .unwrap_or_default()
+        .iter()
+        .any(|o| o.contains("rootless"));
     if rootless {
         return Ok(Some(UserSpec { uid: 0, gid: 0 }));
     }
@@ -283,7 +422,11 @@ async fn pick_port(engine: &Engine, settings: &LabSettings) -> Result<u16> {
         }
         return Err(port_taken_error(engine, settings.listen, port).await);
     }
-    let taken: Vec<u16> = servers.iter().filter(|s| s.running()).map(|s| s.port).collect();
+    let taken: Vec<u16> = servers
+        .iter()
+        .filter(|s| s.running())
+        .map(|s| s.port)
+        .collect();
     settings::choose_port(&taken, &|p| settings::port_is_free(settings.listen, p)).ok_or_else(|| {
         Error::usage(format!("no free port from {} to {} on {}", settings::FIRST_PORT, settings::FIRST_PORT + settings::PORT_RANGE - 1, settings.listen))
             .hint("pass --port N with a free port, or stop servers you no longer need (dimtensor-up ps)")
@@ -292,11 +435,19 @@ async fn pick_port(engine: &Engine, settings: &LabSettings) -> Result<u16> {
 
 async fn port_taken_error(engine: &Engine, listen: IpAddr, port: u16) -> Error {
     let holder = match lab::list(engine).await {
-        Ok(servers) => servers.into_iter().find(|s| s.running() && s.port == port).map(|s| format!("dimtensor-up server {} (folder {})", s.name, s.workdir)),
+        Ok(servers) => servers
+            .into_iter()
+            .find(|s| s.running() && s.port == port)
+            .map(|s| format!("dimtensor-up server {} (folder {})", s.name, s.workdir)),
         Err(_) => None,
     };
-    let holder = holder.or_else(|| process_holding_port(port)).unwrap_or_else(|| "another program".into());
-    Error::usage(format!("port {port} on {listen} is already in use by {holder}")).hint("pick another with --port, or leave --port out to take the first free one")
+    let holder = holder
+        .or_else(|| process_holding_port(port))
+        .unwrap_or_else(|| "another program".into());
+    Error::usage(format!(
+        "port {port} on {listen} is already in use by {holder}"
+    ))
+    .hint("pick another with --port, or leave --port out to take the first free one")
 }
 
 /// The process listening on a TCP port (Linux: /proc/net/tcp* inode → /proc/PID/fd).
@@ -306,20 +457,34 @@ fn process_holding_port(port: u16) -> Option<String> {
         let text = std::fs::read_to_string(table).ok()?;
         for line in text.lines().skip(1) {
             let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() > 9 && f[3] == "0A" && f[1].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok()) == Some(port) {
+            if f.len() > 9
+                && f[3] == "0A"
+                && f[1]
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| u16::from_str_radix(p, 16).ok())
+                    == Some(port)
+            {
                 inodes.push(format!("socket:[{}]", f[9]));
             }
         }
     }
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
         for fd in fds.flatten() {
-            if std::fs::read_link(fd.path()).is_ok_and(|l| inodes.contains(&l.to_string_lossy().to_string())) {
+            if std::fs::read_link(fd.path())
+                .is_ok_and(|l| inodes.contains(&l.to_string_lossy().to_string()))
+            {
                 let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-                return Some(format!("{} (pid {})", comm.trim(), entry.file_name().to_string_lossy()));
+                return Some(format!(
+                    "{} (pid {})",
+                    comm.trim(),
+                    entry.file_name().to_string_lossy()
+                ));
             }
         }
     }
     None
 }
-

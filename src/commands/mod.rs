@@ -26,7 +26,11 @@ pub fn load_config() -> Result<(Config, PathBuf)> {
 }
 
 pub fn current_dir() -> Result<PathBuf> {
-    std::env::current_dir().map_err(|e| Error::new(Kind::Usage, "cannot read the current folder").cause(e).hint("cd into an existing folder, or pass --workdir"))
+    std::env::current_dir().map_err(|e| {
+        Error::new(Kind::Usage, "cannot read the current folder")
+            .cause(e)
+            .hint("cd into an existing folder, or pass --workdir")
+    })
 }
 
 pub async fn connect(global: &GlobalArgs) -> Result<Engine> {
@@ -34,16 +38,25 @@ pub async fn connect(global: &GlobalArgs) -> Result<Engine> {
 }
 
 /// The server named, or the one for --workdir (default: the current folder).
-pub async fn target_server(engine: &Engine, name: Option<&str>, workdir: Option<&std::path::Path>) -> Result<crate::lab::Server> {
+pub async fn target_server(
+    engine: &Engine,
+    name: Option<&str>,
+    workdir: Option<&std::path::Path>,
+) -> Result<crate::lab::Server> {
     if let Some(name) = name {
         return crate::lab::by_name(engine, name).await?.ok_or_else(|| {
-            Error::usage(format!("no dimtensor-up server named `{name}`")).hint("see `dimtensor-up ps` for the names")
+            Error::usage(format!("no dimtensor-up server named `{name}`"))
+                .hint("see `dimtensor-up ps` for the names")
         });
     }
     let cwd = current_dir()?;
     let dir = workdir.map(|w| cwd.join(w)).unwrap_or(cwd);
-    let dir = std::fs::canonicalize(&dir).map_err(|_| Error::usage(format!("folder {} does not exist", dir.display())).hint("give an existing folder with --workdir"))?;
+    let dir = std::fs::canonicalize(&dir).map_err(|_| {
+        Error::usage(format!("folder {} does not exist", dir.display()))
+            .hint("give an existing folder with --workdir")
+    })?;
     crate::lab::for_workdir(engine, &dir).await?.ok_or_else(|| {
-        Error::usage(format!("no dimtensor-up server for {}", dir.display())).hint("start one with `dimtensor-up jupyter`, or see `dimtensor-up ps`")
+        Error::usage(format!("no dimtensor-up server for {}", dir.display()))
+            .hint("start one with `dimtensor-up jupyter`, or see `dimtensor-up ps`")
     })
 }

@@ -14,29 +14,56 @@ use crate::settings::{LabSettings, LaunchPlan};
 
 pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
     use bollard::container::AttachContainerResults;
-    use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptions, RemoveContainerOptionsBuilder};
+    use bollard::query_parameters::{
+        AttachContainerOptionsBuilder, CreateContainerOptions, RemoveContainerOptionsBuilder,
+    };
     let reporter = Reporter::new(global.quiet, global.verbose);
     let (config, _) = super::load_config()?;
     let cwd = super::current_dir()?;
     // The same settings rules as `jupyter`, for the parts `run` has.
-    let lab = LabArgs { workdir: args.workdir.clone(), gpus: args.gpus.clone(), user: args.user.clone(), ..Default::default() };
+    let lab = LabArgs {
+        workdir: args.workdir.clone(),
+        gpus: args.gpus.clone(),
+        user: args.user.clone(),
+        ..Default::default()
+    };
     let settings = LabSettings::resolve(&lab, &config, crate::catalog::Variant::Base, &cwd)?;
     let engine = super::connect(global).await?;
     let policy = args.source.pull.or(config.pull).unwrap_or_default();
-    let (image_ref, _) = crate::image::ensure(&engine, args.image, &config, policy, args.source.build, &reporter).await?;
+    let (image_ref, _) = crate::image::ensure(
+        &engine,
+        args.image,
+        &config,
+        policy,
+        args.source.build,
+        &reporter,
+    )
+    .await?;
     let spec = args.image.spec();
     let gpu = if settings.gpus == gpu::GpuRequest::None {
         gpu::GpuAttach::None
     } else {
-        let info = engine.docker.info().await.map_err(|e| engine.fail("reading the engine's info", e))?;
+        let info = engine
+            .docker
+            .info()
+            .await
+            .map_err(|e| engine.fail("reading the engine's info", e))?;
         let local = engine.endpoint.is_local();
-        let d = gpu::decide(&settings.gpus, local.then(gpu::probe_host).as_ref(), &gpu::engine_state(&info, local), spec.gpu_capable, spec.tag)?;
+        let d = gpu::decide(
+            &settings.gpus,
+            local.then(gpu::probe_host).as_ref(),
+            &gpu::engine_state(&info, local),
+            spec.gpu_capable,
+            spec.tag,
+        )?;
         if let Some(n) = d.note {
             reporter.detail(n);
         }
         d.attach
     };
-    let user = settings.user.or(super::jupyter::default_user(&engine).await?);
+    let user = settings
+        .user
+        .or(super::jupyter::default_user(&engine).await?);
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let plan = LaunchPlan::new(&settings, image_ref, 0, user, gpu);
     let body = bollard::models::ContainerCreateBody {
@@ -51,7 +78,15 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         host_config: Some(bollard::models::HostConfig {
-            mounts: plan.create_body(std::path::Path::new("/dev/null")).host_config.and_then(|h| h.mounts).map(|m| m.into_iter().filter(|m| m.target.as_deref() != Some(crate::settings::TOKEN_MOUNT)).collect()),
+            mounts: plan
+                .create_body(std::path::Path::new("/dev/null"))
+                .host_config
+                .and_then(|h| h.mounts)
+                .map(|m| {
+                    m.into_iter()
+                        .filter(|m| m.target.as_deref() != Some(crate::settings::TOKEN_MOUNT))
+                        .collect()
+                }),
             device_requests: plan.gpu.device_request().map(|d| vec![d]),
             security_opt: Some(vec!["no-new-privileges:true".into()]),
             init: Some(true),
@@ -59,28 +94,62 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
         }),
         ..Default::default()
     };
-    let id = engine.docker.create_container(None::<CreateContainerOptions>, body).await.map_err(|e| engine.fail("creating the container", e))?.id;
+    let id = engine
+        .docker
+        .create_container(None::<CreateContainerOptions>, body)
+        .await
+        .map_err(|e| engine.fail("creating the container", e))?
+        .id;
     let remove = || async {
-        let _ = engine.docker.remove_container(&id, Some(RemoveContainerOptionsBuilder::default().force(true).build())).await;
+        let _ = engine
+            .docker
+            .remove_container(
+                &id,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+            )
+            .await;
     };
     let attach = engine
         .docker
-        .attach_container(&id, Some(AttachContainerOptionsBuilder::default().stdin(true).stdout(true).stderr(true).stream(true).build()))
+        .attach_container(
+            &id,
+            Some(
+                AttachContainerOptionsBuilder::default()
+                    .stdin(true)
+                    .stdout(true)
+                    .stderr(true)
+                    .stream(true)
+                    .build(),
+            ),
+        )
         .await;
-    let AttachContainerResults { mut output, mut input } = match attach {
+    let AttachContainerResults {
+        mut output,
+        mut input,
+    } = match attach {
         Ok(a) => a,
         Err(e) => {
             remove().await;
             return Err(engine.fail("attaching to the container", e));
         }
     };
-    if let Err(e) = engine.docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await {
+    if let Err(e) = engine
+        .docker
+        .start_container(
+            &id,
+            None::<bollard::query_parameters::StartContainerOptions>,
+        )
+        .await
+    {
         remove().await;
-        let message = crate::error::api_status(&e).map(|(_, m)| m.to_string()).unwrap_or_else(|| e.to_string());
+        let message = crate::error::api_status(&e)
+            .map(|(_, m)| m.to_string())
+            .unwrap_or_else(|| e.to_string());
         if gpu::is_engine_gpu_error(&message) {
             return Err(gpu::engine_gpu_error(&message));
         }
-        return Err(Error::new(Kind::Container, "the container did not start").cause(crate::engine::first_line(&message)));
+        return Err(Error::new(Kind::Container, "the container did not start")
+            .cause(crate::engine::first_line(&message)));
     }
     let _raw = interactive.then(RawMode::enable);
     let stdin_task = tokio::spawn(async move {
@@ -111,7 +180,9 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
         remove().await;
         return Err(Error::interrupted());
     }
-    let mut wait = engine.docker.wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>);
+    let mut wait = engine
+        .docker
+        .wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>);
     let code = match wait.next().await {
         Some(Ok(r)) => r.status_code,
         Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,

