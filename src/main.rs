@@ -24,7 +24,23 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     // Parse purely first: bad flags never touch the system.
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if err.use_stderr() => {
+            // clap's message, with its closing advice in the tool's `hint:` form.
+            let text = err.render().to_string();
+            let text = text.replace(
+                "\n\nFor more information, try '--help'.",
+                "\nhint: for more information, try '--help'",
+            );
+            eprint!("{text}");
+            return ExitCode::from(error::Kind::Usage.exit_code());
+        }
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -491,7 +491,8 @@ fn embedded_build_context_matches_the_files_on_disk() {
     let source = std::fs::read_to_string(root.join("src/image.rs")).unwrap();
     for path in on_disk {
         assert!(
-            source.contains(&format!("(\"{path}\", include_str!(\"../{path}\"))")),
+            source.contains(&format!("\"{path}\","))
+                && source.contains(&format!("include_str!(\"../{path}\")")),
             "{path} is not embedded in src/image.rs"
         );
     }
@@ -1005,14 +1006,6 @@ fn every_bad_input_is_one_error_with_a_hint_and_touches_nothing() {
     ];
     for (args, code) in &cases {
         let out = sb.run(args);
-        if *code == 2 && out.stderr.starts_with("error: invalid value")
-            || out.stderr.starts_with("error: unexpected")
-        {
-            // clap's own parse errors: one line, a usage tip, exit 2.
-            assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
-            assert!(out.stderr.contains("--help"), "{args:?}: {}", out.stderr);
-            continue;
-        }
         assert_eq!(out.code, *code, "{args:?}: {}", out.stderr);
         out.user_error(*code);
     }
