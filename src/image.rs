@@ -302,7 +302,6 @@ pub async fn build(
 /// Turns BuildKit status updates into step lines; keeps each step's last log lines.
 #[derive(Default)]
 struct BuildProgress {
-    names: HashMap<String, String>,
     announced: std::collections::HashSet<String>,
     logs: HashMap<String, Vec<String>>,
     failed_step: Option<String>,
@@ -313,7 +312,6 @@ impl BuildProgress {
     fn update(&mut self, status: &bollard::moby::buildkit::v1::StatusResponse) -> Vec<String> {
         let mut lines = Vec::new();
         for v in &status.vertexes {
-            self.names.insert(v.digest.clone(), v.name.clone());
             if !v.error.is_empty() && self.failed_step.is_none() {
                 self.failed_step = Some(v.name.clone());
                 self.failed_digest = Some(v.digest.clone());

@@ -275,7 +275,7 @@ pub fn mask_tokens(line: &str) -> String {
             .find(|c: char| !c.is_ascii_alphanumeric())
             .unwrap_or(rest.len());
         if end > 0 {
-            out.push_str("…");
+            out.push('…');
         }
         rest = &rest[end..];
     }

@@ -15,6 +15,7 @@ mod ready;
 mod reporter;
 mod settings;
 mod token;
+mod wizard;
 
 use std::process::ExitCode;
 

@@ -95,12 +95,8 @@ pub struct LabSettings {
 impl LabSettings {
     /// Validates flags over settings over defaults. Relative paths are taken from `base`; host
     /// paths must exist (the engine would otherwise create them, owned by root).
-    pub fn resolve(
-        args: &LabArgs,
-        config: &Config,
-        variant: Variant,
-        base: &Path,
-    ) -> Result<LabSettings> {
+    pub fn resolve(args: &LabArgs, config: &Config, base: &Path) -> Result<LabSettings> {
+        let variant = args.variant.or(config.variant).unwrap_or(Variant::Jupyter);
         let gpus = GpuRequest::parse(
             args.gpus
                 .as_deref()
@@ -432,13 +428,7 @@ mod tests {
     #[test]
     fn defaults_are_loopback_auto_gpu_and_the_current_folder() {
         let base = tmp();
-        let s = LabSettings::resolve(
-            &LabArgs::default(),
-            &Config::default(),
-            Variant::Jupyter,
-            &base,
-        )
-        .unwrap();
+        let s = LabSettings::resolve(&LabArgs::default(), &Config::default(), &base).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1");
         assert_eq!(s.gpus, GpuRequest::Auto);
         assert_eq!(
@@ -502,8 +492,15 @@ mod tests {
             },
         ];
         for args in cases {
-            let err =
-                LabSettings::resolve(&args, &Config::default(), Variant::Base, &base).unwrap_err();
+            let err = LabSettings::resolve(
+                &LabArgs {
+                    variant: Some(Variant::Base),
+                    ..args.clone()
+                },
+                &Config::default(),
+                &base,
+            )
+            .unwrap_err();
             assert_eq!(err.kind, crate::error::Kind::Usage, "{args:?}");
             assert!(err.hint.is_some(), "{args:?}");
         }
@@ -552,7 +549,15 @@ mod tests {
             user: Some("1234:1234".into()),
             ..Default::default()
         };
-        let s = LabSettings::resolve(&args, &Config::default(), Variant::Base, &base).unwrap();
+        let s = LabSettings::resolve(
+            &LabArgs {
+                variant: Some(Variant::Base),
+                ..args.clone()
+            },
+            &Config::default(),
+            &base,
+        )
+        .unwrap();
         let plan = LaunchPlan::new(&s, "img:jupyter-base".into(), 8890, s.user, GpuAttach::All);
         let body = plan.create_body(Path::new("/state/tokens/x"));
         let json = serde_json::to_value(&body).unwrap();

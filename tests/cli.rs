@@ -9,7 +9,6 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dimtensor-up");
-const LAB_BASE: &str = "ghcr.io/marcoloco23/dimtensor:jupyter-base";
 /// The non-root user the launcher is run as when the tests run as root.
 const TEST_UID: u32 = 4321;
 
@@ -182,10 +181,33 @@ impl Out {
         self.stdout.lines().last().unwrap_or("")
     }
     /// A user error: one `error:` line with a hint, a non-zero exit, no panic.
+    /// Progress notes may come first; the error is one `error:` line, then causes, then a hint.
     fn user_error(&self, code: i32) {
         assert_eq!(self.code, code, "stderr:\n{}", self.stderr);
-        assert!(self.stderr.starts_with("error: "), "{}", self.stderr);
-        assert!(self.stderr.contains("\nhint: "), "{}", self.stderr);
+        let errors: Vec<usize> = self
+            .stderr
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with("error: "))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(errors.len(), 1, "one error line:\n{}", self.stderr);
+        let after: Vec<&str> = self.stderr.lines().skip(errors[0] + 1).collect();
+        assert!(
+            after.last().is_some_and(|l| l.starts_with("hint: ")),
+            "ends with a hint:\n{}",
+            self.stderr
+        );
+        assert!(
+            after.iter().all(|l| l.starts_with("  Caused by: ")
+                || l.starts_with("hint: ")
+                || l.starts_with("  [")
+                || l.starts_with("Usage:")
+                || l.is_empty()
+                || l.starts_with("  tip:")),
+            "only causes and a hint after the error:\n{}",
+            self.stderr
+        );
         assert!(
             !self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"),
             "{}",
@@ -1164,7 +1186,7 @@ fn the_wizard_asks_on_a_terminal_and_never_without_one() {
     let sb = Sandbox::new("wizard");
     // `script` gives the CLI a pseudo-terminal; "k" moves the selection up (jupyter → base).
     let cli = format!("{BIN} jupyter --detach --no-browser --pull never");
-    let mut cmd = sb.cmd(&[]);
+    let cmd = sb.cmd(&[]);
     let mut script = Command::new("script");
     script
         .args(["-qec", &cli, "/dev/null"])
@@ -1178,18 +1200,57 @@ fn the_wizard_asks_on_a_terminal_and_never_without_one() {
             None => script.env_remove(k),
         };
     }
-    let _ = &mut cmd;
     let mut child = script.spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    {
+    // Read the terminal as it fills; answer each question once it is on screen.
+    let screen = std::sync::Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let screen = screen.clone();
+        let mut stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let answer = |child: &mut Child, question: &str, keys: &[u8]| {
+        let start = Instant::now();
+        while !screen.lock().unwrap().contains(question) {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no question `{question}`:\n{}",
+                screen.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(200));
         use std::io::Write;
         let stdin = child.stdin.as_mut().unwrap();
-        stdin.write_all(b"kkk\r").unwrap();
+        stdin.write_all(keys).unwrap();
         stdin.flush().unwrap();
-    }
-    let out = Out::from(child.wait_with_output().unwrap());
-    assert!(out.stdout.contains("Which JupyterLab?"), "{}", out.stdout);
-    assert!(out.stdout.contains("token="), "{}", out.stdout);
+    };
+    answer(&mut child, "Which JupyterLab?", b"kkk\r");
+    // The folder question: Enter takes the current folder.
+    answer(&mut child, "Folder to work in", b"\r");
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(120)),
+        Some(0),
+        "{}",
+        screen.lock().unwrap()
+    );
+    reader.join().unwrap();
+    let text = screen.lock().unwrap().clone();
+    assert!(
+        text.contains("download") || text.contains("local"),
+        "the list says what is local: {text}"
+    );
+    assert!(text.contains("token="), "{text}");
     let ps = sb.run(&["ps", "--json"]).ok();
     assert!(ps.stdout.contains("\"variant\": \"base\""), "{}", ps.stdout);
     // No terminal: no question, the default variant.
@@ -1509,4 +1570,228 @@ impl Sandbox {
             .map(|s| s["name"].as_str().unwrap().to_string())
             .unwrap_or_default()
     }
+}
+
+// ---------------------------------------------------------------- builds
+
+#[test]
+fn a_ca_bundle_handed_to_the_build_stays_out_of_every_layer() {
+    let _g = engine_lock();
+    let sb = Sandbox::new("cabundle");
+    let marker = format!("dimtensor-up-ca-marker-{}", std::process::id());
+    let system = ["PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok())
+        .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
+    let bundle = sb.root.join("corporate-bundle.pem");
+    std::fs::write(
+        &bundle,
+        format!("{}\n# {marker}\n", std::fs::read_to_string(system).unwrap()),
+    )
+    .unwrap();
+    std::fs::write(
+        sb.root.join("config.toml"),
+        "registry = \"dtu-ca-test/dimtensor\"\n",
+    )
+    .unwrap();
+    let out = sb
+        .run(&["build", "base", "--ca-cert", bundle.to_str().unwrap()])
+        .ok();
+    assert!(out.stderr.contains("using the CA bundle"), "{}", out.stderr);
+    let saved = Command::new("docker")
+        .args(["save", "dtu-ca-test/dimtensor:base"])
+        .output()
+        .unwrap();
+    assert!(saved.status.success() && saved.stdout.len() > 1_000_000);
+    let needle = marker.as_bytes();
+    assert!(
+        !saved.stdout.windows(needle.len()).any(|w| w == needle),
+        "the CA bundle is in a layer"
+    );
+    assert!(!docker(&["history", "--no-trunc", "dtu-ca-test/dimtensor:base"]).contains(&marker));
+    docker(&[
+        "rmi",
+        "dtu-ca-test/dimtensor:base",
+        "dtu-ca-test/dimtensor:base-5.2.0",
+    ]);
+}
+
+#[test]
+fn a_failing_build_names_the_step_and_shows_its_log() {
+    let _g = engine_lock();
+    let sb = Sandbox::new("badbuild");
+    std::fs::write(
+        sb.root.join("config.toml"),
+        "registry = \"dtu-fail-test/dimtensor\"\n",
+    )
+    .unwrap();
+    let out = sb.run(&["build", "base", "--dimtensor-version", "0.0.0.dev0"]);
+    out.user_error(4);
+    assert!(
+        out.stderr
+            .contains("building dtu-fail-test/dimtensor:base failed"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("step: [base 6/7]") && out.stderr.contains("dimtensor==0.0.0.dev0"),
+        "{}",
+        out.stderr
+    );
+    assert!(docker(&["images", "-q", "dtu-fail-test/dimtensor"]).is_empty());
+}
+
+// ---------------------------------------------------------------- interruptions and faults
+
+/// Waits until the child printed `needle` on stderr (returns the text seen).
+fn wait_for_stderr(child: &mut Child, needle: &str) -> String {
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap() > 0 {
+        seen.push_str(&line);
+        if line.contains(needle) {
+            break;
+        }
+        line.clear();
+    }
+    // Keep draining so the child never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    seen
+}
+
+#[test]
+fn ctrl_c_during_a_build_stops_it_and_tags_nothing() {
+    let _g = engine_lock();
+    let sb = Sandbox::new("ctrlcbuild");
+    std::fs::write(
+        sb.root.join("config.toml"),
+        "registry = \"dtu-ctrlc-test/dimtensor\"\n",
+    )
+    .unwrap();
+    let mut child = sb
+        .cmd(&["build", "base", "--no-cache"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_stderr(&mut child, "[base 2/7]");
+    signal(&child, "INT");
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), Some(130));
+    assert!(docker(&["images", "-q", "dtu-ctrlc-test/dimtensor"]).is_empty());
+}
+
+#[test]
+fn ctrl_c_during_a_pull_stops_it() {
+    let _g = engine_lock();
+    let sb = Sandbox::new("ctrlcpull");
+    // A registry on loopback that accepts connections and never answers: the pull hangs.
+    let registry = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = registry.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let conns: Vec<_> = registry.incoming().take(4).filter_map(Result::ok).collect();
+        std::thread::sleep(Duration::from_secs(60));
+        drop(conns);
+    });
+    std::fs::write(
+        sb.root.join("config.toml"),
+        format!("registry = \"127.0.0.1:{port}/dimtensor\"\n"),
+    )
+    .unwrap();
+    let mut child = sb
+        .cmd(&["pull", "base"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_stderr(&mut child, "pulling");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the pull is hanging as intended"
+    );
+    signal(&child, "INT");
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(10)), Some(130));
+    drop(held);
+}
+
+#[test]
+fn a_restarted_engine_ends_the_foreground_server_cleanly_and_the_next_start_works() {
+    let Some(gpu_host) = gpu_engine() else { return };
+    let _g = engine_lock();
+    let sb = Sandbox::new("restart");
+    let mut child = sb
+        .cmd(&[
+            "--host",
+            &gpu_host,
+            "jupyter",
+            "--variant",
+            "base",
+            "--gpus",
+            "none",
+            "--no-browser",
+            "--pull",
+            "never",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert!(url.contains("token="));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/gpu-engine.sh");
+    assert!(Command::new("bash")
+        .args([script, "stop"])
+        .status()
+        .unwrap()
+        .success());
+    let code = wait_exit(&mut child, Duration::from_secs(60));
+    let out = Command::new("bash")
+        .args([script, "start"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        matches!(code, Some(c) if c != 0),
+        "the CLI reports the stopped server: {code:?}"
+    );
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("error: ") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    // The stopped container is replaced by a fresh server.
+    let again = Out::from(
+        sb.cmd(&[
+            "--host",
+            &gpu_host,
+            "jupyter",
+            "--variant",
+            "base",
+            "--gpus",
+            "none",
+            "--detach",
+            "--no-browser",
+            "--pull",
+            "never",
+        ])
+        .output()
+        .unwrap(),
+    )
+    .ok();
+    let new_url = again.last_line().to_string();
+    assert_eq!(
+        http_status(port_of(&new_url), "/api/status", Some(token_of(&new_url))),
+        Some(200)
+    );
+    Out::from(sb.cmd(&["--host", &gpu_host, "stop"]).output().unwrap()).ok();
 }

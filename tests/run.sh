@@ -13,13 +13,14 @@ stage() { printf '\n=== %s (%ss)\n' "$1" "$((SECONDS - started))"; }
 docker info >/dev/null 2>&1 || { echo "error: no Docker engine answers (docker info failed); start Docker first" >&2; exit 1; }
 
 stage "test tools (PyPI wheels)"
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/dimtensor-up"
-tools="$cache/test-tools"
+# As root, a place the non-root test user can read too (the CLI under test runs as that user).
+if [ "$(id -u)" = 0 ]; then tools=/var/cache/dimtensor-up/test-tools; else tools="${XDG_CACHE_HOME:-$HOME/.cache}/dimtensor-up/test-tools"; fi
 if ! cmp -s tests/requirements.txt "$tools/requirements.txt" 2>/dev/null; then
   rm -rf "$tools"
   python3 -m venv "$tools"
   "$tools/bin/pip" install -q -r tests/requirements.txt
   cp tests/requirements.txt "$tools/requirements.txt"
+  chmod -R a+rX "$tools"
 fi
 export PATH="$tools/bin:$PATH" DTU_TEST_PYTHON="$tools/bin/python" DTU_COMPOSE="$tools/bin/docker-compose"
 

@@ -37,13 +37,16 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
             .ok_or_else(|| Error::usage("-o needs a file name"))?,
     );
     let env_path = compose_dir.join(".env");
-    let variant = super::jupyter::pick_variant(&args.lab, &config)?;
     // Relative --workdir/--data/-v are taken from the compose file's folder, like compose does.
-    let mut lab = args.lab.clone();
+    let mut lab = match crate::wizard::wanted(&args.lab, &config) {
+        true => crate::wizard::ask(&args.lab, &config, None, &compose_dir).await?,
+        false => args.lab.clone(),
+    };
     if lab.workdir.is_none() {
         lab.workdir = Some(compose_dir.clone());
     }
-    let settings = LabSettings::resolve(&lab, &config, variant, &cwd)?;
+    let settings = LabSettings::resolve(&lab, &config, &cwd)?;
+    let variant = settings.variant;
     for path in [&output, &env_path] {
         if path.exists() && !args.force {
             return Err(Error::usage(format!("{} exists", path.display()))

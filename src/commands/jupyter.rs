@@ -1,14 +1,12 @@
 //! `dimtensor-up jupyter`: settings → image → GPU → port → container → ready → URL.
 
-use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::catalog::Variant;
-use crate::cli::{GlobalArgs, JupyterArgs, LabArgs};
+use crate::cli::{GlobalArgs, JupyterArgs};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{api_status, Error, Kind, Result};
@@ -21,9 +19,16 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet || args.json, global.verbose);
     let (config, _) = super::load_config()?;
     let cwd = super::current_dir()?;
-    let variant = pick_variant(&args.lab, &config)?;
-    let settings = LabSettings::resolve(&args.lab, &config, variant, &cwd)?;
+    // Every flag is validated before the engine is touched or a question asked.
+    let settings = LabSettings::resolve(&args.lab, &config, &cwd)?;
     let engine = super::connect(global).await?;
+    let settings = match crate::wizard::wanted(&args.lab, &config) {
+        true => {
+            let answers = crate::wizard::ask(&args.lab, &config, Some(&engine), &cwd).await?;
+            LabSettings::resolve(&answers, &config, &cwd)?
+        }
+        false => settings,
+    };
 
     // Ctrl-C at any point before the server is handed over removes what was created.
     let mut created: Option<(String, std::path::PathBuf)> = None;
@@ -324,39 +329,6 @@ async fn serve_until_interrupted(engine: &Engine, started: &Started) -> Result<u
             Err(Error::new(Kind::Container, format!("JupyterLab stopped ({detail})")).hint("`dimtensor-up jupyter` starts it again; your files are in the folder"))
         }
     }
-}
-
-/// The wizard: only with no variant from flags or settings and a terminal on stdin.
-pub fn pick_variant(lab: &LabArgs, config: &Config) -> Result<Variant> {
-    if let Some(v) = lab.variant.or(config.variant) {
-        return Ok(v);
-    }
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        return Ok(Variant::Jupyter);
-    }
-    let theme = dialoguer::theme::SimpleTheme;
-    let items: Vec<String> = Variant::ALL
-        .iter()
-        .map(|v| {
-            let spec = v.lab_image().spec();
-            format!(
-                "{:<8} {:<46} ~{}{}  — {}",
-                v.name(),
-                spec.summary,
-                spec.approx_size,
-                if spec.gpu_capable { ", GPU" } else { "" },
-                spec.for_whom
-            )
-        })
-        .collect();
-    let choice = dialoguer::Select::with_theme(&theme)
-        .with_prompt("Which JupyterLab? (set a default: dimtensor-up config set variant NAME)")
-        .items(&items)
-        .default(3)
-        .interact_opt()
-        .map_err(|e| Error::interrupted().cause(e))?
-        .ok_or_else(Error::interrupted)?;
-    Ok(Variant::ALL[choice])
 }
 
 async fn decide_gpu(

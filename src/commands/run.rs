@@ -27,7 +27,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
         user: args.user.clone(),
         ..Default::default()
     };
-    let settings = LabSettings::resolve(&lab, &config, crate::catalog::Variant::Base, &cwd)?;
+    let settings = LabSettings::resolve(&lab, &config, &cwd)?;
     let engine = super::connect(global).await?;
     let policy = args.source.pull.or(config.pull).unwrap_or_default();
     let (image_ref, _) = crate::image::ensure(
