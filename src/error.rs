@@ -174,3 +174,19 @@ mod tests {
         assert!(!codes.contains(&0) && !codes.contains(&1));
     }
 }
+
+/// Resolves on Ctrl-C, or on SIGTERM where there is one: both mean "stop cleanly".
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -353,8 +353,9 @@ pub async fn pull(engine: &Engine, reference: &str, reporter: &Reporter) -> Resu
     use bollard::query_parameters::CreateImageOptionsBuilder;
     let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
     reporter.note(format!("pulling {reference}"));
-    let bar = reporter.bytes_bar(format!("pulling {tag}"));
-    let mut layers: HashMap<String, (u64, u64)> = HashMap::new();
+    // One bar per layer on a terminal; a line per finished layer otherwise.
+    let bars = indicatif::MultiProgress::new();
+    let mut layers: HashMap<String, indicatif::ProgressBar> = HashMap::new();
     let mut stream = engine.docker.create_image(
         Some(
             CreateImageOptionsBuilder::default()
@@ -368,21 +369,32 @@ pub async fn pull(engine: &Engine, reference: &str, reporter: &Reporter) -> Resu
     while let Some(item) = stream.next().await {
         match item {
             Ok(info) => {
-                if let (Some(id), Some(detail)) = (info.id, info.progress_detail) {
+                let (Some(id), Some(status)) = (info.id, info.status) else {
+                    continue;
+                };
+                let bar = layers
+                    .entry(id.clone())
+                    .or_insert_with(|| bars.add(reporter.bytes_bar(id.clone())));
+                if let Some(detail) = info.progress_detail {
                     if let (Some(cur), Some(total)) = (detail.current, detail.total) {
-                        layers.insert(id, (cur.max(0) as u64, total.max(0) as u64));
-                        bar.set_length(layers.values().map(|l| l.1).sum());
-                        bar.set_position(layers.values().map(|l| l.0).sum());
+                        bar.set_length(total.max(0) as u64);
+                        bar.set_position(cur.max(0) as u64);
+                    }
+                }
+                if status == "Pull complete" || status == "Already exists" {
+                    bar.finish_and_clear();
+                    if !reporter.is_tty() {
+                        reporter.note(format!("  {id}: {}", status.to_lowercase()));
                     }
                 }
             }
             Err(e) => {
-                bar.finish_and_clear();
+                let _ = bars.clear();
                 return Err(pull_error(reference, &e));
             }
         }
     }
-    bar.finish_and_clear();
+    let _ = bars.clear();
     reporter.note(format!("pulled {reference}"));
     Ok(())
 }

@@ -161,6 +161,13 @@ impl LabSettings {
         })
     }
 
+    /// A warning when the server would be reachable from other machines.
+    pub fn exposure_warning(&self) -> Option<String> {
+        (!self.listen.is_loopback()).then(|| {
+            format!("--listen {} makes JupyterLab reachable from other machines: anyone with the URL can run code as you", self.listen)
+        })
+    }
+
     /// The container name for a folder: readable, and unique per folder (a second start in the
     /// same folder finds the first by this name; the engine refuses a duplicate atomically).
     pub fn container_name(&self) -> String {

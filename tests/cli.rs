@@ -1795,3 +1795,39 @@ fn a_restarted_engine_ends_the_foreground_server_cleanly_and_the_next_start_work
     );
     Out::from(sb.cmd(&["--host", &gpu_host, "stop"]).output().unwrap()).ok();
 }
+
+#[test]
+fn listening_beyond_loopback_is_allowed_with_a_warning() {
+    let _g = engine_lock();
+    let sb = Sandbox::new("listen");
+    let out = sb
+        .run(&[
+            "jupyter",
+            "--variant",
+            "base",
+            "--listen",
+            "0.0.0.0",
+            "--detach",
+            "--no-browser",
+            "--pull",
+            "never",
+        ])
+        .ok();
+    assert!(
+        out.stderr
+            .contains("warning: --listen 0.0.0.0 makes JupyterLab reachable from other machines"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.last_line().starts_with("http://127.0.0.1:"),
+        "a URL a local browser can open"
+    );
+    let ports = docker(&[
+        "inspect",
+        "-f",
+        "{{json .HostConfig.PortBindings}}",
+        &sb.container_name(),
+    ]);
+    assert!(ports.contains("\"HostIp\":\"0.0.0.0\""), "{ports}");
+}

@@ -32,7 +32,7 @@ pub async fn run(global: &GlobalArgs, args: BuildArgs) -> Result<u8> {
     for id in images {
         tokio::select! {
             r = image::build(&engine, id, config.registry(), &opts, &reporter) => r?,
-            _ = tokio::signal::ctrl_c() => return Err(crate::error::Error::interrupted()),
+            _ = crate::error::stop_signal() => return Err(crate::error::Error::interrupted()),
         }
     }
     Ok(0)

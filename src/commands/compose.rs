@@ -47,6 +47,9 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     }
     let settings = LabSettings::resolve(&lab, &config, &cwd)?;
     let variant = settings.variant;
+    if let Some(warning) = settings.exposure_warning() {
+        reporter.warn(warning);
+    }
     for path in [&output, &env_path] {
         if path.exists() && !args.force {
             return Err(Error::usage(format!("{} exists", path.display()))

@@ -30,11 +30,14 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
         false => settings,
     };
 
+    if let Some(warning) = settings.exposure_warning() {
+        reporter.warn(warning);
+    }
     // Ctrl-C at any point before the server is handed over removes what was created.
     let mut created: Option<(String, std::path::PathBuf)> = None;
     let outcome = tokio::select! {
         r = start(&engine, &settings, &config, &args, &reporter, &mut created) => r,
-        _ = tokio::signal::ctrl_c() => Err(Error::interrupted()),
+        _ = crate::error::stop_signal() => Err(Error::interrupted()),
     };
     let started = match outcome {
         Ok(s) => s,
@@ -313,7 +316,7 @@ async fn serve_until_interrupted(engine: &Engine, started: &Started) -> Result<u
         .docker
         .wait_container(&started.server.id, None::<WaitContainerOptions>);
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {
+        _ = crate::error::stop_signal() => {
             eprintln!("stopping JupyterLab ({})", started.server.name);
             lab::remove(engine, &started.server.id, Some(&started.token_file)).await?;
             Ok(0)

@@ -26,7 +26,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<u8> {
                 Some(Err(e)) => return Err(engine.fail("reading the log", e)),
                 None => return Ok(0),
             },
-            _ = tokio::signal::ctrl_c() => return Err(Error::interrupted()),
+            _ = crate::error::stop_signal() => return Err(Error::interrupted()),
         }
     }
 }

@@ -12,7 +12,7 @@ pub async fn run(global: &GlobalArgs, args: PullArgs) -> Result<u8> {
         let reference = id.reference(config.registry());
         tokio::select! {
             r = crate::image::pull(&engine, &reference, &reporter) => r?,
-            _ = tokio::signal::ctrl_c() => return Err(Error::interrupted()),
+            _ = crate::error::stop_signal() => return Err(Error::interrupted()),
         }
     }
     Ok(0)

@@ -171,7 +171,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
                 Some(Ok(out)) => { let _ = stdout.write_all(&out.into_bytes()).await; let _ = stdout.flush().await; }
                 Some(Err(_)) | None => break false,
             },
-            _ = tokio::signal::ctrl_c(), if !interactive => break true,
+            _ = crate::error::stop_signal(), if !interactive => break true,
         }
     };
     stdin_task.abort();
