@@ -8,10 +8,29 @@ python=${DTU_TEST_PYTHON:-python3}
 secret=()
 ca=${PIP_CERT:-${SSL_CERT_FILE:-${REQUESTS_CA_BUNDLE:-}}}
 [ -n "$ca" ] && secret=(--secret "id=ca-bundle,src=$ca")
-build() { DOCKER_BUILDKIT=1 docker build -q "${secret[@]}" "$@" >/dev/null; }
+# BuildKit through buildx where the docker CLI has it; else a CLI with BuildKit built in (before
+# Docker 23, e.g. Debian's docker.io: DOCKER_BUILDKIT_CLI=/usr/bin/docker).
+build() {
+  if docker buildx version >/dev/null 2>&1; then
+    docker buildx build --load -q "${secret[@]}" "$@" >/dev/null
+  else
+    DOCKER_BUILDKIT=1 "${DOCKER_BUILDKIT_CLI:-docker}" build -q "${secret[@]}" "$@" >/dev/null
+  fi
+}
 build -f tests/bench/plain-jupyterlab.Dockerfile -t dimtensor-bench/plain-jupyterlab tests/bench
 if [ -n "${BENCH_NAIVE:-}" ]; then
   build -f tests/bench/naive-jupyter.Dockerfile -t dimtensor-bench/naive-jupyter tests/bench
 fi
 cargo build --release --locked -q
-DTU_BIN="${CARGO_TARGET_DIR:-target}/release/dimtensor-up" "$python" tests/bench/bench.py
+DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" "$python" tests/bench/bench.py
+
+# Rebuild time after a notebook change, with plain BuildKit from a copy of the checkout.
+copy=$(mktemp -d)
+trap 'rm -rf "$copy"' EXIT
+git ls-files -z | xargs -0 -I{} cp --parents {} "$copy"
+build -f "$copy/docker/Dockerfile" --target jupyter --build-arg JUPYTER_ON=base -t dimtensor-bench/rebuild "$copy"
+sed -i 's/A dropped ball/A dropped ball (edited)/' "$copy/notebooks/03-plotting.ipynb"
+start=$(date +%s.%N)
+build -f "$copy/docker/Dockerfile" --target jupyter --build-arg JUPYTER_ON=base -t dimtensor-bench/rebuild "$copy"
+echo "{\"rebuild_after_notebook_change_s\": $(echo "$(date +%s.%N) - $start" | bc)}"
+docker rmi -f dimtensor-bench/rebuild >/dev/null
