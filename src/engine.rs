@@ -274,9 +274,8 @@ pub fn connect_error(endpoint: &Endpoint, err: &bollard::errors::Error) -> Error
             Some(K::NotFound) => Error::new(Kind::Engine, format!("no Docker engine at {at}"))
                 .caused_by(err)
                 .hint(start_docker),
-            _ if is_tls_error(err) => Error::new(Kind::Engine, format!("TLS handshake with {at} failed"))
-                .caused_by(err)
-                .hint("check DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, and that the engine listens with TLS on that port"),
+            Some(K::InvalidData) if endpoint.tls_dir.is_some() => tls_failed(&at, err),
+            _ if is_tls_error(err) => tls_failed(&at, err),
             _ => Error::new(Kind::Engine, format!("cannot talk to the Docker engine at {at}"))
                 .caused_by(err)
                 .hint(start_docker),
@@ -284,11 +283,20 @@ pub fn connect_error(endpoint: &Endpoint, err: &bollard::errors::Error) -> Error
     }
 }
 
+fn tls_failed(at: &str, err: &bollard::errors::Error) -> Error {
+    Error::new(Kind::Engine, format!("TLS handshake with {at} failed"))
+        .caused_by(err)
+        .hint("check DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, and that the engine listens with TLS on that port")
+}
+
 fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(e) = next {
         let text = e.to_string().to_lowercase();
-        if text.contains("tls") || text.contains("certificate") || text.contains("handshake") {
+        if ["tls", "certificate", "handshake", "corrupt message"]
+            .iter()
+            .any(|w| text.contains(w))
+        {
             return true;
         }
         next = e.source();

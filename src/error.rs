@@ -67,7 +67,8 @@ impl Error {
     }
     pub fn cause(mut self, cause: impl fmt::Display) -> Self {
         let text = cause.to_string();
-        if !text.is_empty() && !self.causes.contains(&text) {
+        // A chain often repeats itself ("client error: X", then "X"): keep the first wording.
+        if !text.is_empty() && !self.causes.iter().any(|c| c.contains(&text)) {
             self.causes.push(text);
         }
         self

@@ -1831,3 +1831,97 @@ fn listening_beyond_loopback_is_allowed_with_a_warning() {
     ]);
     assert!(ports.contains("\"HostIp\":\"0.0.0.0\""), "{ports}");
 }
+
+#[test]
+fn tls_and_permission_failures_name_the_address_with_a_hint() {
+    let sb = Sandbox::new("tls");
+    let certs = sb.root.join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=dimtensor-up-test",
+            "-keyout",
+        ])
+        .arg(certs.join("key.pem"))
+        .arg("-out")
+        .arg(certs.join("cert.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    std::fs::copy(certs.join("cert.pem"), certs.join("ca.pem")).unwrap();
+    // An engine address that answers in plain HTTP: the TLS handshake fails.
+    let plain = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = plain.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in plain.incoming().take(4).flatten() {
+            use std::io::{Read, Write};
+            let _ = conn.read(&mut [0u8; 1024]);
+            let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let tls = |cert_path: &Path| {
+        Out::from(
+            sb.cmd(&["ps"])
+                .env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}"))
+                .env("DOCKER_TLS_VERIFY", "1")
+                .env("DOCKER_CERT_PATH", cert_path)
+                .output()
+                .unwrap(),
+        )
+    };
+    let out = tls(&certs);
+    out.user_error(3);
+    assert!(
+        out.stderr.contains(&format!(
+            "error: TLS handshake with tcp://127.0.0.1:{port} (from DOCKER_HOST) failed"
+        )),
+        "{}",
+        out.stderr
+    );
+    let out = tls(Path::new("/nonexistent-certs"));
+    out.user_error(3);
+    assert!(
+        out.stderr.contains("cannot set up TLS")
+            && out.stderr.contains("/nonexistent-certs/ca.pem"),
+        "{}",
+        out.stderr
+    );
+    if is_root() {
+        // A user outside the docker group.
+        let out = Out::from(
+            Command::new("setpriv")
+                .args([
+                    &format!("--reuid={TEST_UID}"),
+                    &format!("--regid={TEST_UID}"),
+                    "--clear-groups",
+                    BIN,
+                    "ps",
+                ])
+                .env("NO_COLOR", "1")
+                .env_remove("DOCKER_HOST")
+                .env("HOME", &sb.root)
+                .output()
+                .unwrap(),
+        );
+        out.user_error(3);
+        assert!(
+            out.stderr
+                .contains("permission denied on unix:///var/run/docker.sock (from default)"),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("docker group"), "{}", out.stderr);
+    }
+}
