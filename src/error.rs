@@ -141,6 +141,22 @@ pub fn api_status(err: &bollard::errors::Error) -> Option<(u16, &str)> {
     }
 }
 
+/// Resolves on Ctrl-C, or on SIGTERM where there is one: both mean "stop cleanly".
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,20 +190,4 @@ mod tests {
         assert_eq!(codes.len(), kinds.len());
         assert!(!codes.contains(&0) && !codes.contains(&1));
     }
-}
-
-/// Resolves on Ctrl-C, or on SIGTERM where there is one: both mean "stop cleanly".
-pub async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
