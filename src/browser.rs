@@ -22,9 +22,7 @@ pub fn choose(env: &dyn Fn(&str) -> Option<String>, linux: bool) -> BrowserActio
         return BrowserAction::Headless("this is an SSH session");
     }
     if linux && env("DISPLAY").is_none() && env("WAYLAND_DISPLAY").is_none() {
-        return BrowserAction::Headless(
-            "there is no display (neither DISPLAY nor WAYLAND_DISPLAY is set)",
-        );
+        return BrowserAction::Headless("there is no display (neither DISPLAY nor WAYLAND_DISPLAY is set)");
     }
     BrowserAction::System
 }
@@ -44,22 +42,18 @@ pub fn open_url(url: &str, port: u16, reporter: &Reporter) {
                 .stdout(std::process::Stdio::null())
                 .status();
             match status {
-                Ok(s) if s.success() => {
-                    reporter.detail(format!("opened with $BROWSER ({program})"))
+                Ok(s) if s.success() => reporter.detail(format!("opened with $BROWSER ({program})")),
+                Ok(s) => {
+                    reporter.warn(format!("$BROWSER ({program}) exited with {s}; open the URL yourself"))
                 }
-                Ok(s) => reporter.warn(format!(
-                    "$BROWSER ({program}) exited with {s}; open the URL yourself"
-                )),
-                Err(e) => reporter.warn(format!(
-                    "cannot run $BROWSER ({program}): {e}; open the URL yourself"
-                )),
+                Err(e) => {
+                    reporter.warn(format!("cannot run $BROWSER ({program}): {e}; open the URL yourself"))
+                }
             }
         }
         BrowserAction::System => {
             if let Err(e) = open::that_detached(url) {
-                reporter.warn(format!(
-                    "cannot open a browser ({e}); open the URL yourself"
-                ));
+                reporter.warn(format!("cannot open a browser ({e}); open the URL yourself"));
             }
         }
         BrowserAction::Headless(why) => {
@@ -73,42 +67,25 @@ mod tests {
     use super::*;
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
     }
 
     #[test]
     fn browser_variable_wins_even_headless_or_over_ssh() {
         assert_eq!(
-            choose(
-                &env(&[("BROWSER", "firefox"), ("SSH_TTY", "/dev/pts/1")]),
-                true
-            ),
+            choose(&env(&[("BROWSER", "firefox"), ("SSH_TTY", "/dev/pts/1")]), true),
             BrowserAction::Command("firefox".into())
         );
     }
 
     #[test]
     fn no_display_or_ssh_means_no_attempt() {
+        assert!(matches!(choose(&env(&[]), true), BrowserAction::Headless(_)));
         assert!(matches!(
-            choose(&env(&[]), true),
+            choose(&env(&[("DISPLAY", ":0"), ("SSH_CONNECTION", "1 2 3 4")]), true),
             BrowserAction::Headless(_)
         ));
-        assert!(matches!(
-            choose(
-                &env(&[("DISPLAY", ":0"), ("SSH_CONNECTION", "1 2 3 4")]),
-                true
-            ),
-            BrowserAction::Headless(_)
-        ));
-        assert_eq!(
-            choose(&env(&[("WAYLAND_DISPLAY", "wayland-0")]), true),
-            BrowserAction::System
-        );
+        assert_eq!(choose(&env(&[("WAYLAND_DISPLAY", "wayland-0")]), true), BrowserAction::System);
         assert_eq!(choose(&env(&[]), false), BrowserAction::System);
     }
 }

@@ -136,10 +136,7 @@ pub const IMAGES: [ImageSpec; 6] = [
 
 impl ImageId {
     pub fn spec(self) -> &'static ImageSpec {
-        IMAGES
-            .iter()
-            .find(|s| s.id == self)
-            .expect("every ImageId is in IMAGES")
+        IMAGES.iter().find(|s| s.id == self).expect("every ImageId is in IMAGES")
     }
     pub fn tag(self) -> &'static str {
         self.spec().tag
@@ -167,9 +164,6 @@ mod tests {
             Variant::Jupyter.lab_image().reference(DEFAULT_REGISTRY),
             "ghcr.io/marcoloco23/dimtensor:jupyter"
         );
-        assert_eq!(
-            Variant::Base.lab_image().versioned_reference("r", "5.2.0"),
-            "r:jupyter-base-5.2.0"
-        );
+        assert_eq!(Variant::Base.lab_image().versioned_reference("r", "5.2.0"), "r:jupyter-base-5.2.0");
     }
 }

@@ -8,12 +8,7 @@ use crate::catalog::{ImageId, Variant};
 
 /// One command from a fresh machine to a JupyterLab with dimtensor (unit-aware tensors), on Docker.
 #[derive(Debug, Parser)]
-#[command(
-    name = "dimtensor-up",
-    version,
-    propagate_version = true,
-    disable_help_subcommand = true
-)]
+#[command(name = "dimtensor-up", version, propagate_version = true, disable_help_subcommand = true)]
 #[command(
     after_help = "Start here: `dimtensor-up jupyter` in the folder you want to work in.\nSomething off? `dimtensor-up doctor` checks Docker, GPUs and ports."
 )]
@@ -103,9 +98,7 @@ pub struct LabArgs {
     pub user: Option<String>,
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PullPolicy {
     /// Always pull first

@@ -104,9 +104,7 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
             source: escape_dollars(&relative_to(&m.source, compose_dir)),
             target: m.target.clone(),
             read_only: m.read_only,
-            bind: Some(BindOptions {
-                create_host_path: false,
-            }),
+            bind: Some(BindOptions { create_host_path: false }),
         })
         .chain(std::iter::once(VolumeEntry {
             kind: "volume",
@@ -137,11 +135,8 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
             capabilities: vec!["gpu"],
         }),
     };
-    let mut labels: BTreeMap<String, String> = plan
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), escape_dollars(v)))
-        .collect();
+    let mut labels: BTreeMap<String, String> =
+        plan.labels.iter().map(|(k, v)| (k.clone(), escape_dollars(v))).collect();
     labels.remove(labels::TOKEN_FILE);
     let service = Service {
         image: plan.image_ref.clone(),
@@ -156,35 +151,29 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
         security_opt: vec!["no-new-privileges:true"],
         labels,
         healthcheck: Healthcheck {
-            test: vec!["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8888/api', timeout=4)"],
+            test: vec![
+                "CMD",
+                "python",
+                "-c",
+                "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8888/api', timeout=4)",
+            ],
             interval: "30s",
             timeout: "5s",
             start_period: "30s",
             retries: 3,
         },
-        deploy: devices.map(|d| Deploy { resources: Resources { reservations: Reservations { devices: vec![d] } } }),
+        deploy: devices
+            .map(|d| Deploy { resources: Resources { reservations: Reservations { devices: vec![d] } } }),
     };
     let file = ComposeFile {
         services: BTreeMap::from([(SERVICE, service)]),
         volumes: BTreeMap::from([(SETTINGS_VOLUME, BTreeMap::new())]),
-        secrets: BTreeMap::from([(
-            "jupyter_token",
-            SecretDef {
-                environment: "JUPYTER_TOKEN",
-            },
-        )]),
+        secrets: BTreeMap::from([("jupyter_token", SecretDef { environment: "JUPYTER_TOKEN" })]),
     };
     let yaml = serde_yaml::to_string(&file).expect("the compose model serialises");
     let mut out = String::new();
     for line in header.lines() {
-        out.push_str(
-            if line.is_empty() {
-                "#".to_string()
-            } else {
-                format!("# {line}")
-            }
-            .as_str(),
-        );
+        out.push_str(if line.is_empty() { "#".to_string() } else { format!("# {line}") }.as_str());
         out.push('\n');
     }
     out.push_str(&yaml);
@@ -216,13 +205,12 @@ pub fn relative_to(path: &Path, base: &Path) -> String {
 
 /// The `.env` beside the compose file: the token (and the UID/GID the service runs as).
 pub fn env_file(token: &str, user: Option<crate::settings::UserSpec>) -> String {
-    let mut out = String::from("# Written by dimtensor-up compose. Keep it private (mode 600) and out of version control.\n");
+    let mut out = String::from(
+        "# Written by dimtensor-up compose. Keep it private (mode 600) and out of version control.\n",
+    );
     out.push_str(&format!("JUPYTER_TOKEN={token}\n"));
     if let Some(u) = user {
-        out.push_str(&format!(
-            "DIMTENSOR_UID={}\nDIMTENSOR_GID={}\n",
-            u.uid, u.gid
-        ));
+        out.push_str(&format!("DIMTENSOR_UID={}\nDIMTENSOR_GID={}\n", u.uid, u.gid));
     }
     out
 }
@@ -241,11 +229,8 @@ pub fn example(variant: crate::catalog::Variant) -> String {
     use crate::catalog::{Variant, DEFAULT_REGISTRY};
     use crate::settings::{BindMount, UserSpec, DATA_MOUNT, WORK_MOUNT};
     let here = Path::new("/compose-dir");
-    let mut mounts = vec![BindMount {
-        source: here.to_path_buf(),
-        target: WORK_MOUNT.into(),
-        read_only: false,
-    }];
+    let mut mounts =
+        vec![BindMount { source: here.to_path_buf(), target: WORK_MOUNT.into(), read_only: false }];
     let (gpu, what) = match variant {
         Variant::Base => (GpuAttach::None, "JupyterLab on the base image: dimtensor + numpy, CPU only, about 0.6 GB."),
         Variant::Ml => (GpuAttach::All, "JupyterLab on the ml image: torch and jax with CUDA 12, all GPUs reserved.\nNeeds the NVIDIA Container Toolkit (see docker/README.md); for one GPU replace `count: all` with `device_ids: ['0']`."),
@@ -261,18 +246,12 @@ pub fn example(variant: crate::catalog::Variant) -> String {
         listen: std::net::IpAddr::from([127, 0, 0, 1]),
         host_port: crate::settings::FIRST_PORT,
         mounts,
-        user: Some(UserSpec {
-            uid: 1000,
-            gid: 1000,
-        }),
+        user: Some(UserSpec { uid: 1000, gid: 1000 }),
         gpu: gpu.clone(),
         labels: BTreeMap::from([
             (labels::MANAGED.to_string(), "true".to_string()),
             (labels::VARIANT.to_string(), variant.name().to_string()),
-            (
-                labels::PORT.to_string(),
-                crate::settings::FIRST_PORT.to_string(),
-            ),
+            (labels::PORT.to_string(), crate::settings::FIRST_PORT.to_string()),
             (labels::LISTEN.to_string(), "127.0.0.1".to_string()),
             (labels::GPUS.to_string(), gpu.describe()),
         ]),
@@ -304,10 +283,7 @@ mod tests {
                 target: "/home/dimtensor/work".into(),
                 read_only: false,
             }],
-            user: Some(UserSpec {
-                uid: 1000,
-                gid: 1000,
-            }),
+            user: Some(UserSpec { uid: 1000, gid: 1000 }),
             gpu,
             labels: BTreeMap::from([(labels::WORKDIR.to_string(), workdir.to_string())]),
         }
@@ -317,44 +293,24 @@ mod tests {
     fn gpu_reservations_follow_the_plan() {
         let yaml = render(&plan(GpuAttach::All, "/p"), Path::new("/p"), "");
         assert!(
-            yaml.contains("driver: nvidia\n")
-                && yaml.contains("count: all")
-                && yaml.contains("- gpu"),
+            yaml.contains("driver: nvidia\n") && yaml.contains("count: all") && yaml.contains("- gpu"),
             "{yaml}"
         );
-        let yaml = render(
-            &plan(GpuAttach::Devices(vec!["0".into(), "3".into()]), "/p"),
-            Path::new("/p"),
-            "",
-        );
-        assert!(
-            yaml.contains("device_ids:\n") && !yaml.contains("count:"),
-            "{yaml}"
-        );
+        let yaml = render(&plan(GpuAttach::Devices(vec!["0".into(), "3".into()]), "/p"), Path::new("/p"), "");
+        assert!(yaml.contains("device_ids:\n") && !yaml.contains("count:"), "{yaml}");
         assert!(!render(&plan(GpuAttach::None, "/p"), Path::new("/p"), "").contains("deploy"));
     }
 
     #[test]
     fn paths_are_relative_inside_and_dollars_escaped() {
         let yaml = render(&plan(GpuAttach::None, "/p/a $b:c"), Path::new("/p"), "");
-        assert!(
-            yaml.contains("source: './a $$b:c'") || yaml.contains("source: ./a $$b:c"),
-            "{yaml}"
-        );
+        assert!(yaml.contains("source: './a $$b:c'") || yaml.contains("source: ./a $$b:c"), "{yaml}");
         assert_eq!(relative_to(Path::new("/p"), Path::new("/p")), ".");
         assert_eq!(relative_to(Path::new("/q/x"), Path::new("/p")), "/q/x");
-        let yaml = render(
-            &plan(GpuAttach::None, "/p"),
-            Path::new("/p"),
-            "line one\n\nline two",
-        );
+        let yaml = render(&plan(GpuAttach::None, "/p"), Path::new("/p"), "line one\n\nline two");
+        assert!(yaml.starts_with("# line one\n#\n# line two\nservices:"), "{yaml}");
         assert!(
-            yaml.starts_with("# line one\n#\n# line two\nservices:"),
-            "{yaml}"
-        );
-        assert!(
-            yaml.contains("127.0.0.1:8888:8888")
-                && yaml.contains("user: ${DIMTENSOR_UID}:${DIMTENSOR_GID}"),
+            yaml.contains("127.0.0.1:8888:8888") && yaml.contains("user: ${DIMTENSOR_UID}:${DIMTENSOR_GID}"),
             "{yaml}"
         );
     }

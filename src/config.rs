@@ -29,15 +29,8 @@ pub struct Config {
     pub python_image: Option<String>,
 }
 
-pub const KEYS: [&str; 7] = [
-    "registry",
-    "variant",
-    "gpus",
-    "listen",
-    "pull",
-    "dimtensor-version",
-    "python-image",
-];
+pub const KEYS: [&str; 7] =
+    ["registry", "variant", "gpus", "listen", "pull", "dimtensor-version", "python-image"];
 
 pub fn config_path() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("DIMTENSOR_UP_CONFIG").filter(|p| !p.is_empty()) {
@@ -72,23 +65,14 @@ impl Config {
         let config: Config = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| text[..s.start].lines().count().max(1));
             let at = line.map(|l| format!(", line {l}")).unwrap_or_default();
-            Error::new(
-                Kind::Config,
-                format!("malformed settings file {}{at}", path.display()),
-            )
-            .cause(e.message())
-            .hint(format!(
-                "fix or delete the file; valid keys: {}",
-                KEYS.join(", ")
-            ))
+            Error::new(Kind::Config, format!("malformed settings file {}{at}", path.display()))
+                .cause(e.message())
+                .hint(format!("fix or delete the file; valid keys: {}", KEYS.join(", ")))
         })?;
         if let Some(g) = &config.gpus {
             GpuRequest::parse(g).map_err(|e| {
-                Error::new(
-                    Kind::Config,
-                    format!("malformed settings file {}: {}", path.display(), e.message),
-                )
-                .hint("gpus is auto, all, none, N or device=ID[,ID...]")
+                Error::new(Kind::Config, format!("malformed settings file {}: {}", path.display(), e.message))
+                    .hint("gpus is auto, all, none, N or device=ID[,ID...]")
             })?;
         }
         Ok(config)
@@ -97,30 +81,31 @@ impl Config {
     /// `config set KEY VALUE`: validated with the same rules as the flags.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         let toml_value = toml::Value::String(value.to_string());
-        let invalid =
-            |e: String| Error::usage(format!("invalid value `{value}` for {key}")).cause(e);
+        let invalid = |e: String| Error::usage(format!("invalid value `{value}` for {key}")).cause(e);
         match key {
             "registry" => self.registry = Some(value.to_string()),
             "variant" => {
-                self.variant =
-                    Some(Variant::deserialize(toml_value).map_err(|e| {
-                        invalid(e.to_string()).hint("one of base, ml, full, jupyter")
-                    })?)
+                self.variant = Some(
+                    Variant::deserialize(toml_value)
+                        .map_err(|e| invalid(e.to_string()).hint("one of base, ml, full, jupyter"))?,
+                )
             }
             "gpus" => {
                 GpuRequest::parse(value)?;
                 self.gpus = Some(value.to_string())
             }
             "listen" => {
-                self.listen = Some(value.parse().map_err(|_| {
-                    invalid("not an IP address".into()).hint("for example 127.0.0.1")
-                })?)
+                self.listen = Some(
+                    value
+                        .parse()
+                        .map_err(|_| invalid("not an IP address".into()).hint("for example 127.0.0.1"))?,
+                )
             }
             "pull" => {
-                self.pull =
-                    Some(PullPolicy::deserialize(toml_value).map_err(|e| {
-                        invalid(e.to_string()).hint("one of always, missing, never")
-                    })?)
+                self.pull = Some(
+                    PullPolicy::deserialize(toml_value)
+                        .map_err(|e| invalid(e.to_string()).hint("one of always, missing, never"))?,
+                )
             }
             "dimtensor-version" => self.dimtensor_version = Some(value.to_string()),
             "python-image" => self.python_image = Some(value.to_string()),
@@ -134,11 +119,7 @@ impl Config {
 
     pub fn save(&self, path: &Path) -> Result<()> {
         let fail = |e: &dyn std::fmt::Display| {
-            Error::new(
-                Kind::Config,
-                format!("cannot write the settings file {}", path.display()),
-            )
-            .cause(e)
+            Error::new(Kind::Config, format!("cannot write the settings file {}", path.display())).cause(e)
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
@@ -170,22 +151,11 @@ mod tests {
 
     #[test]
     fn malformed_files_name_file_and_line() {
-        let err = Config::parse(
-            "variant = \"ml\"\nport = = 3\n",
-            Path::new("/x/config.toml"),
-        )
-        .unwrap_err();
+        let err = Config::parse("variant = \"ml\"\nport = = 3\n", Path::new("/x/config.toml")).unwrap_err();
         assert_eq!(err.kind, Kind::Config);
-        assert!(
-            err.message.contains("/x/config.toml, line 2"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("/x/config.toml, line 2"), "{}", err.message);
         let err = Config::parse("colour = \"red\"\n", Path::new("c.toml")).unwrap_err();
-        assert!(
-            err.message.contains("line 1") && err.causes[0].contains("colour"),
-            "{err:?}"
-        );
+        assert!(err.message.contains("line 1") && err.causes[0].contains("colour"), "{err:?}");
         let err = Config::parse("variant = \"gpu\"\n", Path::new("c.toml")).unwrap_err();
         assert!(err.causes[0].contains("gpu"), "{err:?}");
         assert!(Config::parse("gpus = \"many\"\n", Path::new("c.toml")).is_err());
@@ -200,12 +170,7 @@ mod tests {
         assert!(c.set("variant", "huge").is_err());
         assert!(c.set("gpus", "lots").is_err());
         assert!(c.set("listen", "localhost:80").is_err());
-        assert!(c
-            .set("colour", "red")
-            .unwrap_err()
-            .hint
-            .unwrap()
-            .contains("variant"));
+        assert!(c.set("colour", "red").unwrap_err().hint.unwrap().contains("variant"));
         let text = toml::to_string(&c).unwrap();
         assert_eq!(Config::parse(&text, Path::new("c")).unwrap(), c);
     }

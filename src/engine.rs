@@ -49,11 +49,7 @@ pub fn resolve(
 ) -> Result<Endpoint> {
     let tls_from_env = || -> Option<PathBuf> {
         let verify = env("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty() && v != "0");
-        verify.then(|| {
-            env("DOCKER_CERT_PATH")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| docker_dir.to_path_buf())
-        })
+        verify.then(|| env("DOCKER_CERT_PATH").map(PathBuf::from).unwrap_or_else(|| docker_dir.to_path_buf()))
     };
     if let Some(host) = flag.filter(|h| !h.is_empty()) {
         return Ok(Endpoint {
@@ -76,11 +72,7 @@ pub fn resolve(
     if let Some(name) = context.filter(|n| n != "default") {
         return context_endpoint(&name, docker_dir);
     }
-    Ok(Endpoint {
-        address: platform_default().into(),
-        source: "default".into(),
-        tls_dir: None,
-    })
+    Ok(Endpoint { address: platform_default().into(), source: "default".into(), tls_dir: None })
 }
 
 fn normalize(host: &str, source: &str) -> Result<String> {
@@ -95,10 +87,8 @@ fn normalize(host: &str, source: &str) -> Result<String> {
     if host.starts_with('/') {
         return Ok(format!("unix://{host}"));
     }
-    Err(
-        Error::usage(format!("{source} has an unknown address `{host}`"))
-            .hint("use unix:///path/to/docker.sock, tcp://HOST:PORT or npipe:////./pipe/NAME"),
-    )
+    Err(Error::usage(format!("{source} has an unknown address `{host}`"))
+        .hint("use unix:///path/to/docker.sock, tcp://HOST:PORT or npipe:////./pipe/NAME"))
 }
 
 fn current_context(docker_dir: &Path) -> Result<Option<String>> {
@@ -108,28 +98,19 @@ fn current_context(docker_dir: &Path) -> Result<Option<String>> {
         Err(_) => return Ok(None),
     };
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        Error::new(
-            Kind::Config,
-            format!("cannot read the docker CLI settings {}", path.display()),
-        )
-        .cause(e)
-        .hint("fix the JSON, or pass --host / set DOCKER_HOST to skip it")
+        Error::new(Kind::Config, format!("cannot read the docker CLI settings {}", path.display()))
+            .cause(e)
+            .hint("fix the JSON, or pass --host / set DOCKER_HOST to skip it")
     })?;
-    Ok(json
-        .get("currentContext")
-        .and_then(|v| v.as_str())
-        .map(str::to_string))
+    Ok(json.get("currentContext").and_then(|v| v.as_str()).map(str::to_string))
 }
 
 /// Finds a context by the name stored in its meta.json (the folder name is a digest of it).
 fn context_endpoint(name: &str, docker_dir: &Path) -> Result<Endpoint> {
     let meta_root = docker_dir.join("contexts").join("meta");
     let not_found = || {
-        Error::new(
-            Kind::Engine,
-            format!("docker context `{name}` does not exist"),
-        )
-        .hint("list contexts with `docker context ls`, or pass --host")
+        Error::new(Kind::Engine, format!("docker context `{name}` does not exist"))
+            .hint("list contexts with `docker context ls`, or pass --host")
     };
     let entries = std::fs::read_dir(&meta_root).map_err(|_| not_found())?;
     for entry in entries.flatten() {
@@ -143,21 +124,11 @@ fn context_endpoint(name: &str, docker_dir: &Path) -> Result<Endpoint> {
         if json.get("Name").and_then(|v| v.as_str()) != Some(name) {
             continue;
         }
-        let host = json
-            .pointer("/Endpoints/docker/Host")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| {
-                Error::new(
-                    Kind::Engine,
-                    format!("docker context `{name}` has no docker endpoint"),
-                )
+        let host = json.pointer("/Endpoints/docker/Host").and_then(|v| v.as_str()).ok_or_else(|| {
+            Error::new(Kind::Engine, format!("docker context `{name}` has no docker endpoint"))
                 .hint("pass --host")
-            })?;
-        let tls = docker_dir
-            .join("contexts")
-            .join("tls")
-            .join(entry.file_name())
-            .join("docker");
+        })?;
+        let tls = docker_dir.join("contexts").join("tls").join(entry.file_name()).join("docker");
         let source = format!("context {name}");
         return Ok(Endpoint {
             address: normalize(host, &source)?,
@@ -189,14 +160,8 @@ impl Engine {
         let endpoint = resolve(host_flag, &|k| std::env::var(k).ok(), &docker_config_dir())?;
         let docker = client_for(&endpoint).map_err(|e| connect_error(&endpoint, &e))?;
         // Agree on the highest API version both sides speak (Docker 20.10 speaks 1.41).
-        let docker = docker
-            .negotiate_version()
-            .await
-            .map_err(|e| connect_error(&endpoint, &e))?;
-        docker
-            .ping()
-            .await
-            .map_err(|e| connect_error(&endpoint, &e))?;
+        let docker = docker.negotiate_version().await.map_err(|e| connect_error(&endpoint, &e))?;
+        docker.ping().await.map_err(|e| connect_error(&endpoint, &e))?;
         Ok(Engine { docker, endpoint })
     }
 
@@ -293,10 +258,7 @@ fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(e) = next {
         let text = e.to_string().to_lowercase();
-        if ["tls", "certificate", "handshake", "corrupt message"]
-            .iter()
-            .any(|w| text.contains(w))
-        {
+        if ["tls", "certificate", "handshake", "corrupt message"].iter().any(|w| text.contains(w)) {
             return true;
         }
         next = e.source();
@@ -310,10 +272,8 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
@@ -335,16 +295,9 @@ mod tests {
     #[test]
     fn flag_wins_over_everything() {
         let dir = docker_dir_with_context("remote", "tcp://10.0.0.9:2376", true);
-        let ep = resolve(
-            Some("unix:///tmp/x.sock"),
-            &env_of(&[("DOCKER_HOST", "tcp://h:1")]),
-            dir.path(),
-        )
-        .unwrap();
-        assert_eq!(
-            (ep.address.as_str(), ep.source.as_str()),
-            ("unix:///tmp/x.sock", "--host")
-        );
+        let ep = resolve(Some("unix:///tmp/x.sock"), &env_of(&[("DOCKER_HOST", "tcp://h:1")]), dir.path())
+            .unwrap();
+        assert_eq!((ep.address.as_str(), ep.source.as_str()), ("unix:///tmp/x.sock", "--host"));
     }
 
     #[test]
@@ -383,16 +336,11 @@ mod tests {
     fn docker_context_env_picks_a_context_and_default_means_platform_default() {
         let dir = docker_dir_with_context("colima", "unix:///c.sock", false);
         assert_eq!(
-            resolve(None, &env_of(&[("DOCKER_CONTEXT", "colima")]), dir.path())
-                .unwrap()
-                .address,
+            resolve(None, &env_of(&[("DOCKER_CONTEXT", "colima")]), dir.path()).unwrap().address,
             "unix:///c.sock"
         );
         let ep = resolve(None, &env_of(&[("DOCKER_CONTEXT", "default")]), dir.path()).unwrap();
-        assert_eq!(
-            (ep.address.as_str(), ep.source.as_str()),
-            (platform_default(), "default")
-        );
+        assert_eq!((ep.address.as_str(), ep.source.as_str()), (platform_default(), "default"));
     }
 
     #[test]

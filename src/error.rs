@@ -48,12 +48,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-        Error {
-            kind,
-            message: message.into(),
-            causes: Vec::new(),
-            hint: None,
-        }
+        Error { kind, message: message.into(), causes: Vec::new(), hint: None }
     }
     pub fn usage(message: impl Into<String>) -> Self {
         Self::new(Kind::Usage, message)
@@ -133,10 +128,9 @@ pub fn io_kind(err: &(dyn std::error::Error + 'static)) -> Option<std::io::Error
 /// A Docker API error's status code and message, when the engine answered with one.
 pub fn api_status(err: &bollard::errors::Error) -> Option<(u16, &str)> {
     match err {
-        bollard::errors::Error::DockerResponseServerError {
-            status_code,
-            message,
-        } => Some((*status_code, message.as_str())),
+        bollard::errors::Error::DockerResponseServerError { status_code, message } => {
+            Some((*status_code, message.as_str()))
+        }
         _ => None,
     }
 }

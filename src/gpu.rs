@@ -19,9 +19,8 @@ pub enum GpuRequest {
 impl GpuRequest {
     pub fn parse(text: &str) -> Result<GpuRequest> {
         let bad = || {
-            Error::usage(format!("invalid --gpus value `{text}`")).hint(
-                "use auto, all, none, a count such as 2, or device=0,1 (GPU indexes or UUIDs)",
-            )
+            Error::usage(format!("invalid --gpus value `{text}`"))
+                .hint("use auto, all, none, a count such as 2, or device=0,1 (GPU indexes or UUIDs)")
         };
         let t = text.trim();
         Ok(match t {
@@ -29,13 +28,12 @@ impl GpuRequest {
             "all" => GpuRequest::All,
             "none" | "0" => GpuRequest::None,
             _ if t.starts_with("device=") => {
-                let ids: Vec<String> = t["device=".len()..]
-                    .split(',')
-                    .map(|s| s.trim().to_string())
-                    .collect();
-                if ids.iter().any(|id| {
-                    id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                }) {
+                let ids: Vec<String> =
+                    t["device=".len()..].split(',').map(|s| s.trim().to_string()).collect();
+                if ids
+                    .iter()
+                    .any(|id| id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+                {
                     return Err(bad());
                 }
                 GpuRequest::Devices(ids)
@@ -137,11 +135,7 @@ pub fn parse_nvidia_smi_csv(output: &str) -> (Option<String>, Vec<HostGpu>) {
             continue;
         };
         driver.get_or_insert_with(|| fields[2].to_string());
-        gpus.push(HostGpu {
-            index,
-            name: fields[1].to_string(),
-            memory_mib: fields[3].parse().ok(),
-        });
+        gpus.push(HostGpu { index, name: fields[1].to_string(), memory_mib: fields[3].parse().ok() });
     }
     (driver, gpus)
 }
@@ -157,10 +151,7 @@ pub fn parse_proc_driver_version(text: &str) -> Option<String> {
 /// Runs the host probes: nvidia-smi first, /proc/driver/nvidia/version as a fallback for the driver.
 pub fn probe_host() -> HostGpuState {
     let smi = std::process::Command::new("nvidia-smi")
-        .args([
-            "--query-gpu=index,name,driver_version,memory.total",
-            "--format=csv,noheader,nounits",
-        ])
+        .args(["--query-gpu=index,name,driver_version,memory.total", "--format=csv,noheader,nounits"])
         .output();
     let proc_version = std::fs::read_to_string("/proc/driver/nvidia/version")
         .ok()
@@ -168,25 +159,15 @@ pub fn probe_host() -> HostGpuState {
     match smi {
         Ok(out) if out.status.success() => {
             let (driver, gpus) = parse_nvidia_smi_csv(&String::from_utf8_lossy(&out.stdout));
-            let problem = gpus
-                .is_empty()
-                .then(|| "nvidia-smi lists no GPU".to_string());
-            HostGpuState {
-                driver_version: driver.or(proc_version),
-                gpus,
-                problem,
-            }
+            let problem = gpus.is_empty().then(|| "nvidia-smi lists no GPU".to_string());
+            HostGpuState { driver_version: driver.or(proc_version), gpus, problem }
         }
         Ok(out) => HostGpuState {
             driver_version: proc_version,
             gpus: vec![],
             problem: Some(format!(
                 "nvidia-smi failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .trim()
+                String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("").trim()
             )),
         },
         Err(_) => HostGpuState {
@@ -203,10 +184,7 @@ pub fn probe_host() -> HostGpuState {
 
 /// Reads the engine's GPU support out of `docker info`.
 pub fn engine_state(info: &bollard::models::SystemInfo, local: bool) -> EngineGpuState {
-    let nvidia_runtime = info
-        .runtimes
-        .as_ref()
-        .is_some_and(|r| r.contains_key("nvidia"));
+    let nvidia_runtime = info.runtimes.as_ref().is_some_and(|r| r.contains_key("nvidia"));
     let cdi_spec_dirs = info
         .cdi_spec_dirs
         .clone()
@@ -214,16 +192,9 @@ pub fn engine_state(info: &bollard::models::SystemInfo, local: bool) -> EngineGp
         .into_iter()
         .filter(|d| std::path::Path::new(d).is_dir() || !local)
         .collect();
-    let toolkit_on_path = if local {
-        find_on_path(&["nvidia-container-runtime-hook", "nvidia-ctk"])
-    } else {
-        None
-    };
-    EngineGpuState {
-        nvidia_runtime,
-        cdi_spec_dirs,
-        toolkit_on_path,
-    }
+    let toolkit_on_path =
+        if local { find_on_path(&["nvidia-container-runtime-hook", "nvidia-ctk"]) } else { None };
+    EngineGpuState { nvidia_runtime, cdi_spec_dirs, toolkit_on_path }
 }
 
 fn find_on_path(names: &[&str]) -> Option<String> {
@@ -257,18 +228,16 @@ pub fn decide(
     variant: &str,
 ) -> Result<GpuDecision> {
     match request {
-        GpuRequest::None => Ok(GpuDecision {
-            attach: GpuAttach::None,
-            note: None,
-        }),
+        GpuRequest::None => Ok(GpuDecision { attach: GpuAttach::None, note: None }),
         GpuRequest::Auto => {
             let why_not = if !variant_gpu_capable {
-                Some(format!("the {variant} variant has no CUDA libraries (use --variant ml or full for GPU work)"))
-            } else if let Some(reason) = host.filter(|h| !h.has_driver()).map(|h| {
-                h.problem
-                    .clone()
-                    .unwrap_or_else(|| "no NVIDIA GPU found".into())
-            }) {
+                Some(format!(
+                    "the {variant} variant has no CUDA libraries (use --variant ml or full for GPU work)"
+                ))
+            } else if let Some(reason) = host
+                .filter(|h| !h.has_driver())
+                .map(|h| h.problem.clone().unwrap_or_else(|| "no NVIDIA GPU found".into()))
+            {
                 Some(reason)
             } else if !engine.supports_gpus() {
                 Some("the Docker engine has no NVIDIA runtime (install the NVIDIA Container Toolkit)".into())
@@ -276,10 +245,9 @@ pub fn decide(
                 None
             };
             Ok(match why_not {
-                Some(reason) => GpuDecision {
-                    attach: GpuAttach::None,
-                    note: Some(format!("running on CPU: {reason}")),
-                },
+                Some(reason) => {
+                    GpuDecision { attach: GpuAttach::None, note: Some(format!("running on CPU: {reason}")) }
+                }
                 None => GpuDecision {
                     attach: GpuAttach::All,
                     note: Some("attaching all GPUs (--gpus none to run on CPU)".into()),
@@ -296,14 +264,8 @@ pub fn decide(
                             describe_request(explicit)
                         ),
                     )
-                    .cause(
-                        host.problem
-                            .clone()
-                            .unwrap_or_else(|| "no NVIDIA GPU found".into()),
-                    )
-                    .hint(
-                        "install the NVIDIA driver (nvidia-smi must work), or pass --gpus none",
-                    ));
+                    .cause(host.problem.clone().unwrap_or_else(|| "no NVIDIA GPU found".into()))
+                    .hint("install the NVIDIA driver (nvidia-smi must work), or pass --gpus none"));
                 }
                 if let GpuRequest::Count(n) = explicit {
                     if *n as usize > host.gpus.len() {
@@ -318,11 +280,9 @@ pub fn decide(
                     }
                 }
                 if let GpuRequest::Devices(ids) = explicit {
-                    let known: Vec<String> =
-                        host.gpus.iter().map(|g| g.index.to_string()).collect();
-                    if let Some(missing) = ids
-                        .iter()
-                        .find(|id| id.chars().all(|c| c.is_ascii_digit()) && !known.contains(id))
+                    let known: Vec<String> = host.gpus.iter().map(|g| g.index.to_string()).collect();
+                    if let Some(missing) =
+                        ids.iter().find(|id| id.chars().all(|c| c.is_ascii_digit()) && !known.contains(id))
                     {
                         return Err(Error::new(
                             Kind::Gpu,
@@ -358,6 +318,27 @@ fn describe_request(r: &GpuRequest) -> String {
     }
 }
 
+/// `decide` against a connected engine: its info, and this machine's GPUs when it is local.
+pub async fn decide_on(
+    engine: &crate::engine::Engine,
+    request: &GpuRequest,
+    variant_gpu_capable: bool,
+    variant: &str,
+) -> Result<GpuDecision> {
+    if *request == GpuRequest::None {
+        return Ok(GpuDecision { attach: GpuAttach::None, note: None });
+    }
+    let info = engine.docker.info().await.map_err(|e| engine.fail("reading the engine's info", e))?;
+    let local = engine.endpoint.is_local();
+    decide(
+        request,
+        local.then(probe_host).as_ref(),
+        &engine_state(&info, local),
+        variant_gpu_capable,
+        variant,
+    )
+}
+
 /// Whether an engine error at container start means "no GPU support in this engine".
 pub fn is_engine_gpu_error(message: &str) -> bool {
     let m = message.to_lowercase();
@@ -380,19 +361,11 @@ mod tests {
         "0, NVIDIA H100 80GB HBM3, 550.54.15, 81559\n1, NVIDIA H100 80GB HBM3, 550.54.15, 81559\n";
 
     fn host_with(n: usize) -> HostGpuState {
-        let (driver, gpus) =
-            parse_nvidia_smi_csv(&SMI_TWO.lines().take(n).collect::<Vec<_>>().join("\n"));
-        HostGpuState {
-            driver_version: driver,
-            gpus,
-            problem: None,
-        }
+        let (driver, gpus) = parse_nvidia_smi_csv(&SMI_TWO.lines().take(n).collect::<Vec<_>>().join("\n"));
+        HostGpuState { driver_version: driver, gpus, problem: None }
     }
     fn engine_ok() -> EngineGpuState {
-        EngineGpuState {
-            nvidia_runtime: true,
-            ..Default::default()
-        }
+        EngineGpuState { nvidia_runtime: true, ..Default::default() }
     }
 
     #[test]
@@ -402,11 +375,7 @@ mod tests {
         assert_eq!(gpus.len(), 2);
         assert_eq!(
             gpus[1],
-            HostGpu {
-                index: 1,
-                name: "NVIDIA H100 80GB HBM3".into(),
-                memory_mib: Some(81559)
-            }
+            HostGpu { index: 1, name: "NVIDIA H100 80GB HBM3".into(), memory_mib: Some(81559) }
         );
         assert_eq!(
             parse_nvidia_smi_csv(
@@ -414,24 +383,15 @@ mod tests {
             ),
             (None, vec![])
         );
-        assert_eq!(
-            parse_nvidia_smi_csv("0, Tesla T4, 535.104.05, [N/A]").1[0].memory_mib,
-            None
-        );
+        assert_eq!(parse_nvidia_smi_csv("0, Tesla T4, 535.104.05, [N/A]").1[0].memory_mib, None);
     }
 
     #[test]
     fn parses_proc_driver_version() {
         let text = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\nGCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n";
-        assert_eq!(
-            parse_proc_driver_version(text).as_deref(),
-            Some("550.54.15")
-        );
+        assert_eq!(parse_proc_driver_version(text).as_deref(), Some("550.54.15"));
         let open = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  560.35.03  Release Build  (dvs-builder@U16-I3-B03-4-3)\n";
-        assert_eq!(
-            parse_proc_driver_version(open).as_deref(),
-            Some("560.35.03")
-        );
+        assert_eq!(parse_proc_driver_version(open).as_deref(), Some("560.35.03"));
         assert_eq!(parse_proc_driver_version("garbage"), None);
     }
 
@@ -455,66 +415,29 @@ mod tests {
         let all = GpuAttach::All.device_request().unwrap();
         assert_eq!((all.count, all.device_ids.clone()), (Some(-1), None));
         assert_eq!(all.capabilities, Some(vec![vec!["gpu".to_string()]]));
-        let ids = GpuAttach::Devices(vec!["0".into(), "2".into()])
-            .device_request()
-            .unwrap();
-        assert_eq!(
-            (ids.count, ids.device_ids),
-            (None, Some(vec!["0".into(), "2".into()]))
-        );
+        let ids = GpuAttach::Devices(vec!["0".into(), "2".into()]).device_request().unwrap();
+        assert_eq!((ids.count, ids.device_ids), (None, Some(vec!["0".into(), "2".into()])));
         assert!(GpuAttach::None.device_request().is_none());
     }
 
     #[test]
     fn auto_attaches_only_when_everything_fits() {
-        let d = decide(
-            &GpuRequest::Auto,
-            Some(&host_with(2)),
-            &engine_ok(),
-            true,
-            "ml",
-        )
-        .unwrap();
+        let d = decide(&GpuRequest::Auto, Some(&host_with(2)), &engine_ok(), true, "ml").unwrap();
         assert_eq!(d.attach, GpuAttach::All);
         let no_driver = HostGpuState {
             problem: Some("no NVIDIA driver (nvidia-smi not found)".into()),
             ..Default::default()
         };
-        let d = decide(
-            &GpuRequest::Auto,
-            Some(&no_driver),
-            &engine_ok(),
-            true,
-            "ml",
-        )
-        .unwrap();
+        let d = decide(&GpuRequest::Auto, Some(&no_driver), &engine_ok(), true, "ml").unwrap();
         assert_eq!(d.attach, GpuAttach::None);
         assert!(d.note.unwrap().contains("nvidia-smi not found"));
-        let d = decide(
-            &GpuRequest::Auto,
-            Some(&host_with(1)),
-            &EngineGpuState::default(),
-            true,
-            "ml",
-        )
-        .unwrap();
+        let d =
+            decide(&GpuRequest::Auto, Some(&host_with(1)), &EngineGpuState::default(), true, "ml").unwrap();
         assert!(d.note.unwrap().contains("NVIDIA Container Toolkit"));
-        let d = decide(
-            &GpuRequest::Auto,
-            Some(&host_with(1)),
-            &engine_ok(),
-            false,
-            "base",
-        )
-        .unwrap();
+        let d = decide(&GpuRequest::Auto, Some(&host_with(1)), &engine_ok(), false, "base").unwrap();
         assert!(d.note.unwrap().contains("base variant has no CUDA"));
         // A remote engine: no host verdict, the engine's word counts.
-        assert_eq!(
-            decide(&GpuRequest::Auto, None, &engine_ok(), true, "ml")
-                .unwrap()
-                .attach,
-            GpuAttach::All
-        );
+        assert_eq!(decide(&GpuRequest::Auto, None, &engine_ok(), true, "ml").unwrap().attach, GpuAttach::All);
     }
 
     #[test]
@@ -526,14 +449,7 @@ mod tests {
         let err = decide(&GpuRequest::All, Some(&none), &engine_ok(), true, "ml").unwrap_err();
         assert_eq!(err.kind, Kind::Gpu);
         assert!(err.hint.unwrap().contains("--gpus none"));
-        assert!(decide(
-            &GpuRequest::Count(3),
-            Some(&host_with(2)),
-            &engine_ok(),
-            true,
-            "ml"
-        )
-        .is_err());
+        assert!(decide(&GpuRequest::Count(3), Some(&host_with(2)), &engine_ok(), true, "ml").is_err());
         assert!(decide(
             &GpuRequest::Devices(vec!["5".into()]),
             Some(&host_with(2)),
@@ -555,9 +471,7 @@ mod tests {
 
     #[test]
     fn recognises_engine_gpu_errors() {
-        assert!(is_engine_gpu_error(
-            "could not select device driver \"\" with capabilities: [[gpu]]"
-        ));
+        assert!(is_engine_gpu_error("could not select device driver \"\" with capabilities: [[gpu]]"));
         assert!(!is_engine_gpu_error("port is already allocated"));
     }
 }

@@ -16,86 +16,41 @@ use crate::reporter::Reporter;
 /// `tests/cli.rs` checks this list against docker/ and notebooks/ on disk.
 pub const CONTEXT_FILES: &[(&str, &str)] = &[
     ("docker/Dockerfile", include_str!("../docker/Dockerfile")),
-    (
-        "docker/pip-install.sh",
-        include_str!("../docker/pip-install.sh"),
-    ),
+    ("docker/pip-install.sh", include_str!("../docker/pip-install.sh")),
     (
         "docker/jupyter/jupyter_server_config.json",
         include_str!("../docker/jupyter/jupyter_server_config.json"),
     ),
-    (
-        "docker/jupyter/overrides.json",
-        include_str!("../docker/jupyter/overrides.json"),
-    ),
-    (
-        "docker/ca/README.md",
-        include_str!("../docker/ca/README.md"),
-    ),
-    (
-        "docker/wheels/.gitkeep",
-        include_str!("../docker/wheels/.gitkeep"),
-    ),
-    (
-        "docker/requirements/amd64/base.txt",
-        include_str!("../docker/requirements/amd64/base.txt"),
-    ),
-    (
-        "docker/requirements/amd64/ml.txt",
-        include_str!("../docker/requirements/amd64/ml.txt"),
-    ),
-    (
-        "docker/requirements/amd64/full.txt",
-        include_str!("../docker/requirements/amd64/full.txt"),
-    ),
+    ("docker/jupyter/overrides.json", include_str!("../docker/jupyter/overrides.json")),
+    ("docker/ca/README.md", include_str!("../docker/ca/README.md")),
+    ("docker/wheels/.gitkeep", include_str!("../docker/wheels/.gitkeep")),
+    ("docker/requirements/amd64/base.txt", include_str!("../docker/requirements/amd64/base.txt")),
+    ("docker/requirements/amd64/ml.txt", include_str!("../docker/requirements/amd64/ml.txt")),
+    ("docker/requirements/amd64/full.txt", include_str!("../docker/requirements/amd64/full.txt")),
     (
         "docker/requirements/amd64/jupyter-base.txt",
         include_str!("../docker/requirements/amd64/jupyter-base.txt"),
     ),
-    (
-        "docker/requirements/amd64/jupyter-ml.txt",
-        include_str!("../docker/requirements/amd64/jupyter-ml.txt"),
-    ),
+    ("docker/requirements/amd64/jupyter-ml.txt", include_str!("../docker/requirements/amd64/jupyter-ml.txt")),
     (
         "docker/requirements/amd64/jupyter-full.txt",
         include_str!("../docker/requirements/amd64/jupyter-full.txt"),
     ),
-    (
-        "docker/requirements/arm64/base.txt",
-        include_str!("../docker/requirements/arm64/base.txt"),
-    ),
-    (
-        "docker/requirements/arm64/ml.txt",
-        include_str!("../docker/requirements/arm64/ml.txt"),
-    ),
-    (
-        "docker/requirements/arm64/full.txt",
-        include_str!("../docker/requirements/arm64/full.txt"),
-    ),
+    ("docker/requirements/arm64/base.txt", include_str!("../docker/requirements/arm64/base.txt")),
+    ("docker/requirements/arm64/ml.txt", include_str!("../docker/requirements/arm64/ml.txt")),
+    ("docker/requirements/arm64/full.txt", include_str!("../docker/requirements/arm64/full.txt")),
     (
         "docker/requirements/arm64/jupyter-base.txt",
         include_str!("../docker/requirements/arm64/jupyter-base.txt"),
     ),
-    (
-        "docker/requirements/arm64/jupyter-ml.txt",
-        include_str!("../docker/requirements/arm64/jupyter-ml.txt"),
-    ),
+    ("docker/requirements/arm64/jupyter-ml.txt", include_str!("../docker/requirements/arm64/jupyter-ml.txt")),
     (
         "docker/requirements/arm64/jupyter-full.txt",
         include_str!("../docker/requirements/arm64/jupyter-full.txt"),
     ),
-    (
-        "notebooks/01-units-basics.ipynb",
-        include_str!("../notebooks/01-units-basics.ipynb"),
-    ),
-    (
-        "notebooks/02-torch-gpu.ipynb",
-        include_str!("../notebooks/02-torch-gpu.ipynb"),
-    ),
-    (
-        "notebooks/03-plotting.ipynb",
-        include_str!("../notebooks/03-plotting.ipynb"),
-    ),
+    ("notebooks/01-units-basics.ipynb", include_str!("../notebooks/01-units-basics.ipynb")),
+    ("notebooks/02-torch-gpu.ipynb", include_str!("../notebooks/02-torch-gpu.ipynb")),
+    ("notebooks/03-plotting.ipynb", include_str!("../notebooks/03-plotting.ipynb")),
 ];
 
 pub struct BuildOptions {
@@ -117,15 +72,13 @@ impl BuildOptions {
         let ca_cert = ca_cert.or_else(|| {
             ["PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"]
                 .iter()
-                .find_map(|v| {
-                    std::env::var_os(v)
-                        .filter(|p| !p.is_empty())
-                        .map(PathBuf::from)
-                })
+                .find_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()).map(PathBuf::from))
         });
         if let Some(ca) = &ca_cert {
             if !ca.is_file() {
-                return Err(Error::usage(format!("CA bundle {} does not exist", ca.display())).hint("pass --ca-cert with a PEM file, or unset PIP_CERT / SSL_CERT_FILE / REQUESTS_CA_BUNDLE"));
+                return Err(Error::usage(format!("CA bundle {} does not exist", ca.display())).hint(
+                    "pass --ca-cert with a PEM file, or unset PIP_CERT / SSL_CERT_FILE / REQUESTS_CA_BUNDLE",
+                ));
             }
         }
         Ok(BuildOptions {
@@ -154,8 +107,7 @@ pub fn context_tar(ca_bundle: Option<&[u8]>) -> Result<Vec<u8>> {
         header.set_cksum();
         builder.append_data(&mut header, path, data)
     };
-    let fail =
-        |e: std::io::Error| Error::new(Kind::Image, "cannot assemble the build context").cause(e);
+    let fail = |e: std::io::Error| Error::new(Kind::Image, "cannot assemble the build context").cause(e);
     for (path, text) in CONTEXT_FILES {
         let mode = if path.ends_with(".sh") { 0o755 } else { 0o644 };
         add(path, text.as_bytes(), mode).map_err(fail)?;
@@ -169,23 +121,13 @@ pub fn context_tar(ca_bundle: Option<&[u8]>) -> Result<Vec<u8>> {
 /// Build arguments for one image, proxies included (predefined build args, kept out of history).
 pub fn build_args(image: ImageId, opts: &BuildOptions) -> HashMap<String, String> {
     let mut args = HashMap::from([
-        (
-            "DIMTENSOR_VERSION".to_string(),
-            opts.dimtensor_version.clone(),
-        ),
+        ("DIMTENSOR_VERSION".to_string(), opts.dimtensor_version.clone()),
         ("PYTHON_IMAGE".to_string(), opts.python_image.clone()),
     ]);
     if let Some(on) = image.spec().jupyter_on {
         args.insert("JUPYTER_ON".into(), on.into());
     }
-    for var in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-    ] {
+    for var in ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"] {
         if let Ok(v) = std::env::var(var) {
             args.insert(var.into(), v);
         }
@@ -209,14 +151,13 @@ pub async fn build(
     opts: &BuildOptions,
     reporter: &Reporter,
 ) -> Result<()> {
-    use bollard::query_parameters::{
-        BuildImageOptionsBuilder, BuilderVersion, TagImageOptionsBuilder,
-    };
+    use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion, TagImageOptionsBuilder};
     let reference = image.reference(registry);
     let ca = match &opts.ca_cert {
-        Some(path) => Some(std::fs::read(path).map_err(|e| {
-            Error::usage(format!("cannot read CA bundle {}", path.display())).cause(e)
-        })?),
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| Error::usage(format!("cannot read CA bundle {}", path.display())).cause(e))?,
+        ),
         None => None,
     };
     let context = context_tar(ca.as_deref())?;
@@ -235,19 +176,12 @@ pub async fn build(
     reporter.note(format!(
         "building {reference} (target {}{})",
         image.spec().target,
-        image
-            .spec()
-            .jupyter_on
-            .map(|o| format!(" on {o}"))
-            .unwrap_or_default()
+        image.spec().jupyter_on.map(|o| format!(" on {o}")).unwrap_or_default()
     ));
     let spinner = reporter.spinner(format!("building {}", image.tag()));
     let mut progress = BuildProgress::default();
-    let mut stream = engine.docker.build_image(
-        options.build(),
-        None,
-        Some(bollard::body_full(context.into())),
-    );
+    let mut stream =
+        engine.docker.build_image(options.build(), None, Some(bollard::body_full(context.into())));
     while let Some(item) = stream.next().await {
         match item {
             Ok(info) => {
@@ -284,15 +218,7 @@ pub async fn build(
     let (repo, tag) = versioned.rsplit_once(':').expect("a reference has a tag");
     engine
         .docker
-        .tag_image(
-            &reference,
-            Some(
-                TagImageOptionsBuilder::default()
-                    .repo(repo)
-                    .tag(tag)
-                    .build(),
-            ),
-        )
+        .tag_image(&reference, Some(TagImageOptionsBuilder::default().repo(repo).tag(tag).build()))
         .await
         .map_err(|e| engine.fail(&format!("tagging {versioned}"), e))?;
     reporter.note(format!("built {reference} and {versioned}"));
@@ -320,31 +246,19 @@ impl BuildProgress {
                 && !v.name.starts_with("[internal]")
                 && self.announced.insert(v.digest.clone())
             {
-                lines.push(format!(
-                    "{}{}",
-                    v.name,
-                    if v.cached { " (cached)" } else { "" }
-                ));
+                lines.push(format!("{}{}", v.name, if v.cached { " (cached)" } else { "" }));
             }
         }
         for log in &status.logs {
             let entry = self.logs.entry(log.vertex.clone()).or_default();
-            entry.extend(
-                String::from_utf8_lossy(&log.msg)
-                    .lines()
-                    .map(str::to_string),
-            );
+            entry.extend(String::from_utf8_lossy(&log.msg).lines().map(str::to_string));
             let excess = entry.len().saturating_sub(15);
             entry.drain(..excess);
         }
         lines
     }
     fn failed_log_tail(&self) -> Vec<String> {
-        self.failed_digest
-            .as_ref()
-            .and_then(|d| self.logs.get(d))
-            .cloned()
-            .unwrap_or_default()
+        self.failed_digest.as_ref().and_then(|d| self.logs.get(d)).cloned().unwrap_or_default()
     }
 }
 
@@ -357,12 +271,7 @@ pub async fn pull(engine: &Engine, reference: &str, reporter: &Reporter) -> Resu
     let bars = indicatif::MultiProgress::new();
     let mut layers: HashMap<String, indicatif::ProgressBar> = HashMap::new();
     let mut stream = engine.docker.create_image(
-        Some(
-            CreateImageOptionsBuilder::default()
-                .from_image(repo)
-                .tag(tag)
-                .build(),
-        ),
+        Some(CreateImageOptionsBuilder::default().from_image(repo).tag(tag).build()),
         None,
         None,
     );
@@ -372,9 +281,8 @@ pub async fn pull(engine: &Engine, reference: &str, reporter: &Reporter) -> Resu
                 let (Some(id), Some(status)) = (info.id, info.status) else {
                     continue;
                 };
-                let bar = layers
-                    .entry(id.clone())
-                    .or_insert_with(|| bars.add(reporter.bytes_bar(id.clone())));
+                let bar =
+                    layers.entry(id.clone()).or_insert_with(|| bars.add(reporter.bytes_bar(id.clone())));
                 if let Some(detail) = info.progress_detail {
                     if let (Some(cur), Some(total)) = (detail.current, detail.total) {
                         bar.set_length(total.max(0) as u64);
@@ -407,9 +315,7 @@ fn pull_error(reference: &str, err: &bollard::errors::Error) -> Error {
     };
     let lower = text.to_lowercase();
     let base = Error::new(Kind::Image, format!("cannot pull {reference}")).cause(first_line(&text));
-    if lower.contains("unauthorized")
-        || lower.contains("denied")
-        || lower.contains("authentication required")
+    if lower.contains("unauthorized") || lower.contains("denied") || lower.contains("authentication required")
     {
         base.hint("log in to the registry (`docker login ghcr.io`), or build the image: dimtensor-up build")
     } else if lower.contains("not found") || lower.contains("manifest unknown") {
@@ -463,10 +369,8 @@ pub async fn ensure(
         PullPolicy::Missing => match pull(engine, &reference, reporter).await {
             Ok(()) => Ok((reference, Source::Pulled)),
             Err(pull_err) => {
-                reporter.note(format!(
-                    "{}; building it from the built-in Dockerfile instead",
-                    pull_err.message
-                ));
+                reporter
+                    .note(format!("{}; building it from the built-in Dockerfile instead", pull_err.message));
                 build(engine, image, config.registry(), &build_opts()?, reporter)
                     .await
                     .map_err(|e| e.cause(format!("(before that: {})", pull_err.message)))?;
@@ -474,9 +378,7 @@ pub async fn ensure(
             }
         },
         PullPolicy::Never => {
-            reporter.note(format!(
-                "{reference} is not present and --pull never: building it"
-            ));
+            reporter.note(format!("{reference} is not present and --pull never: building it"));
             build(engine, image, config.registry(), &build_opts()?, reporter).await?;
             Ok((reference, Source::Built))
         }

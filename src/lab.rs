@@ -54,10 +54,7 @@ fn from_labels(
         image,
         variant: get(labels::VARIANT),
         workdir: get(labels::WORKDIR),
-        listen: l
-            .get(labels::LISTEN)
-            .cloned()
-            .unwrap_or_else(|| "127.0.0.1".into()),
+        listen: l.get(labels::LISTEN).cloned().unwrap_or_else(|| "127.0.0.1".into()),
         port: get(labels::PORT).parse().unwrap_or(0),
         gpus: get(labels::GPUS),
         token_file: l.get(labels::TOKEN_FILE).map(PathBuf::from),
@@ -71,12 +68,7 @@ pub async fn list(engine: &Engine) -> Result<Vec<Server>> {
     let filters = HashMap::from([("label", vec![format!("{}=true", labels::MANAGED)])]);
     let containers = engine
         .docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
+        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
         .await
         .map_err(|e| engine.fail("listing containers", e))?;
     let mut servers: Vec<Server> = containers
@@ -111,11 +103,7 @@ pub async fn by_name(engine: &Engine, name: &str) -> Result<Option<Server>> {
             if l.get(labels::MANAGED).map(String::as_str) != Some("true") {
                 return Ok(None);
             }
-            let state = c
-                .state
-                .and_then(|s| s.status)
-                .map(|s| s.to_string())
-                .unwrap_or_default();
+            let state = c.state.and_then(|s| s.status).map(|s| s.to_string()).unwrap_or_default();
             Ok(Some(from_labels(
                 name.to_string(),
                 c.id.unwrap_or_default(),
@@ -132,30 +120,19 @@ pub async fn by_name(engine: &Engine, name: &str) -> Result<Option<Server>> {
 /// The server for a folder: the one whose label names it (compose-started ones included).
 pub async fn for_workdir(engine: &Engine, workdir: &Path) -> Result<Option<Server>> {
     let wanted = workdir.display().to_string();
-    Ok(list(engine)
-        .await?
-        .into_iter()
-        .filter(|s| s.workdir == wanted)
-        .max_by_key(|s| s.running()))
+    Ok(list(engine).await?.into_iter().filter(|s| s.workdir == wanted).max_by_key(|s| s.running()))
 }
 
 /// The token: from the token file dimtensor-up wrote, else read inside the container (compose).
 pub async fn token(engine: &Engine, server: &Server) -> Result<String> {
-    if let Some(t) = server
-        .token_file
-        .as_deref()
-        .and_then(crate::token::read_token_file)
-    {
+    if let Some(t) = server.token_file.as_deref().and_then(crate::token::read_token_file) {
         return Ok(t);
     }
     let out = exec_output(engine, &server.id, vec!["cat".into(), TOKEN_MOUNT.into()]).await?;
     let token = out.trim().to_string();
     if token.is_empty() {
-        return Err(Error::new(
-            Kind::Container,
-            format!("cannot read the token of {}", server.name),
-        )
-        .hint("stop it and start it again"));
+        return Err(Error::new(Kind::Container, format!("cannot read the token of {}", server.name))
+            .hint("stop it and start it again"));
     }
     Ok(token)
 }
@@ -228,8 +205,7 @@ pub async fn wait_ready(
                 for line in log_tail(engine, id, 12).await {
                     err = err.cause(format!("| {line}"));
                 }
-                return Err(err
-                    .hint("the container's log is above; `dimtensor-up doctor` checks the setup"));
+                return Err(err.hint("the container's log is above; `dimtensor-up doctor` checks the setup"));
             }
         }
         if started.elapsed() >= timeout {
@@ -249,11 +225,7 @@ pub async fn wait_ready(
 /// The container's last log lines, with tokens masked.
 pub async fn log_tail(engine: &Engine, id: &str, lines: usize) -> Vec<String> {
     use bollard::query_parameters::LogsOptionsBuilder;
-    let opts = LogsOptionsBuilder::default()
-        .stdout(true)
-        .stderr(true)
-        .tail(&lines.to_string())
-        .build();
+    let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&lines.to_string()).build();
     let mut stream = engine.docker.logs(id, Some(opts));
     let mut out = Vec::new();
     while let Some(Ok(chunk)) = stream.next().await {
@@ -271,9 +243,7 @@ pub fn mask_tokens(line: &str) -> String {
     while let Some(i) = rest.find("token=") {
         out.push_str(&rest[..i + 6]);
         rest = &rest[i + 6..];
-        let end = rest
-            .find(|c: char| !c.is_ascii_alphanumeric())
-            .unwrap_or(rest.len());
+        let end = rest.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(rest.len());
         if end > 0 {
             out.push('…');
         }
@@ -288,21 +258,13 @@ pub async fn remove(engine: &Engine, server_id: &str, token_file: Option<&Path>)
     use bollard::query_parameters::{RemoveContainerOptionsBuilder, StopContainerOptionsBuilder};
     let _ = engine
         .docker
-        .stop_container(
-            server_id,
-            Some(StopContainerOptionsBuilder::default().t(10).build()),
-        )
+        .stop_container(server_id, Some(StopContainerOptionsBuilder::default().t(10).build()))
         .await;
     match engine
         .docker
         .remove_container(
             server_id,
-            Some(
-                RemoveContainerOptionsBuilder::default()
-                    .force(true)
-                    .v(false)
-                    .build(),
-            ),
+            Some(RemoveContainerOptionsBuilder::default().force(true).v(false).build()),
         )
         .await
     {

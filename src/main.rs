@@ -42,16 +42,10 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            error::Error::new(error::Kind::Engine, "cannot start the async runtime")
-                .cause(e)
-                .print();
+            error::Error::new(error::Kind::Engine, "cannot start the async runtime").cause(e).print();
             return ExitCode::from(1);
         }
     };
@@ -80,12 +74,7 @@ async fn dispatch(cli: Cli) -> error::Result<u8> {
         Command::Variants(args) => commands::variants::run(&global, args).await,
         Command::Config(args) => commands::config::run(args),
         Command::Completions(args) => {
-            clap_complete::generate(
-                args.shell,
-                &mut Cli::command(),
-                "dimtensor-up",
-                &mut std::io::stdout(),
-            );
+            clap_complete::generate(args.shell, &mut Cli::command(), "dimtensor-up", &mut std::io::stdout());
             Ok(0)
         }
     }

@@ -12,15 +12,9 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// The status code of `GET path` with the token, or None when nothing answers yet.
 pub async fn http_status(host: &str, port: u16, path: &str, token: Option<&str>) -> Option<u16> {
     let request = async {
-        let mut stream = TcpStream::connect((host.trim_matches(['[', ']']), port))
-            .await
-            .ok()?;
-        let auth = token
-            .map(|t| format!("Authorization: token {t}\r\n"))
-            .unwrap_or_default();
-        let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{auth}Connection: close\r\n\r\n"
-        );
+        let mut stream = TcpStream::connect((host.trim_matches(['[', ']']), port)).await.ok()?;
+        let auth = token.map(|t| format!("Authorization: token {t}\r\n")).unwrap_or_default();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{auth}Connection: close\r\n\r\n");
         stream.write_all(req.as_bytes()).await.ok()?;
         let mut head = [0u8; 64];
         let mut len = 0;
@@ -33,10 +27,7 @@ pub async fn http_status(host: &str, port: u16, path: &str, token: Option<&str>)
         }
         parse_status_line(&head[..len])
     };
-    tokio::time::timeout(Duration::from_secs(2), request)
-        .await
-        .ok()
-        .flatten()
+    tokio::time::timeout(Duration::from_secs(2), request).await.ok().flatten()
 }
 
 fn parse_status_line(head: &[u8]) -> Option<u16> {
@@ -67,23 +58,12 @@ mod tests {
             let mut buf = vec![0u8; 1024];
             let n = s.read(&mut buf).await.unwrap();
             let req = String::from_utf8_lossy(&buf[..n]).to_string();
-            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                .await
-                .unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await.unwrap();
             req
         });
-        assert_eq!(
-            http_status("127.0.0.1", port, "/api/status", Some("tok")).await,
-            Some(200)
-        );
-        assert!(server
-            .await
-            .unwrap()
-            .contains("Authorization: token tok\r\n"));
+        assert_eq!(http_status("127.0.0.1", port, "/api/status", Some("tok")).await, Some(200));
+        assert!(server.await.unwrap().contains("Authorization: token tok\r\n"));
         drop(tokio::net::TcpListener::bind(("127.0.0.1", port)).await);
-        assert_eq!(
-            http_status("127.0.0.1", port, "/api/status", None).await,
-            None
-        );
+        assert_eq!(http_status("127.0.0.1", port, "/api/status", None).await, None);
     }
 }

@@ -13,11 +13,7 @@ pub struct Reporter {
 
 impl Reporter {
     pub fn new(quiet: bool, verbose: bool) -> Reporter {
-        Reporter {
-            quiet,
-            verbose,
-            tty: std::io::stderr().is_terminal(),
-        }
+        Reporter { quiet, verbose, tty: std::io::stderr().is_terminal() }
     }
     /// A step or fact worth a line.
     pub fn note(&self, text: impl AsRef<str>) {
@@ -33,11 +29,7 @@ impl Reporter {
     }
     /// Always shown (even with -q): something the user should act on.
     pub fn warn(&self, text: impl AsRef<str>) {
-        let label = if crate::error::stderr_color() {
-            "\x1b[1;33mwarning\x1b[0m"
-        } else {
-            "warning"
-        };
+        let label = if crate::error::stderr_color() { "\x1b[1;33mwarning\x1b[0m" } else { "warning" };
         eprintln!("{label}: {}", text.as_ref());
     }
     /// A spinner (terminal) or nothing; `set_message` on it shows the current step.
@@ -47,8 +39,7 @@ impl Reporter {
         }
         let bar = ProgressBar::new_spinner().with_message(message.into());
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {elapsed:>4} {wide_msg}")
-                .expect("valid template"),
+            ProgressStyle::with_template("{spinner} {elapsed:>4} {wide_msg}").expect("valid template"),
         );
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar

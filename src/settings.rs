@@ -53,10 +53,7 @@ impl UserSpec {
                 .hint("use numeric UID:GID, for example --user 1000:1000 (`id -u`:`id -g`)")
         };
         let (u, g) = text.split_once(':').ok_or_else(bad)?;
-        Ok(UserSpec {
-            uid: u.parse().map_err(|_| bad())?,
-            gid: g.parse().map_err(|_| bad())?,
-        })
+        Ok(UserSpec { uid: u.parse().map_err(|_| bad())?, gid: g.parse().map_err(|_| bad())? })
     }
     pub fn render(&self) -> String {
         format!("{}:{}", self.uid, self.gid)
@@ -67,10 +64,7 @@ impl UserSpec {
         use std::os::unix::fs::MetadataExt;
         // The process's own IDs, read without libc: /proc/self is owned by them on Linux.
         let meta = std::fs::metadata("/proc/self").ok()?;
-        Some(UserSpec {
-            uid: meta.uid(),
-            gid: meta.gid(),
-        })
+        Some(UserSpec { uid: meta.uid(), gid: meta.gid() })
     }
     #[cfg(not(unix))]
     pub fn caller() -> Option<UserSpec> {
@@ -97,38 +91,21 @@ impl LabSettings {
     /// paths must exist (the engine would otherwise create them, owned by root).
     pub fn resolve(args: &LabArgs, config: &Config, base: &Path) -> Result<LabSettings> {
         let variant = args.variant.or(config.variant).unwrap_or(Variant::Jupyter);
-        let gpus = GpuRequest::parse(
-            args.gpus
-                .as_deref()
-                .or(config.gpus.as_deref())
-                .unwrap_or("auto"),
-        )?;
+        let gpus = GpuRequest::parse(args.gpus.as_deref().or(config.gpus.as_deref()).unwrap_or("auto"))?;
         if args.port == Some(0) {
-            return Err(Error::usage("invalid --port 0").hint(
-                "give a port from 1 to 65535, or leave --port out for the first free one from 8888",
-            ));
+            return Err(Error::usage("invalid --port 0")
+                .hint("give a port from 1 to 65535, or leave --port out for the first free one from 8888"));
         }
         let listen = match &args.listen {
-            Some(text) => text
-                .trim_matches(['[', ']'])
-                .parse::<IpAddr>()
-                .map_err(|_| {
-                    Error::usage(format!("invalid --listen `{text}`")).hint(
-                        "give an IP address: 127.0.0.1 (default), 0.0.0.0 for every interface",
-                    )
-                })?,
+            Some(text) => text.trim_matches(['[', ']']).parse::<IpAddr>().map_err(|_| {
+                Error::usage(format!("invalid --listen `{text}`"))
+                    .hint("give an IP address: 127.0.0.1 (default), 0.0.0.0 for every interface")
+            })?,
             None => config.listen.unwrap_or(IpAddr::from([127, 0, 0, 1])),
         };
-        let workdir = existing_dir(
-            args.workdir.as_deref().unwrap_or(Path::new(".")),
-            base,
-            "--workdir",
-        )?;
-        let mut mounts = vec![BindMount {
-            source: workdir.clone(),
-            target: WORK_MOUNT.into(),
-            read_only: false,
-        }];
+        let workdir = existing_dir(args.workdir.as_deref().unwrap_or(Path::new(".")), base, "--workdir")?;
+        let mut mounts =
+            vec![BindMount { source: workdir.clone(), target: WORK_MOUNT.into(), read_only: false }];
         if let Some(data) = &args.data {
             mounts.push(BindMount {
                 source: existing_dir(data, base, "--data")?,
@@ -176,63 +153,34 @@ impl LabSettings {
 }
 
 pub fn container_name_for(workdir: &Path) -> String {
-    let base = workdir
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    let mut slug: String = base
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    slug = slug
-        .split('-')
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("-");
+    let base = workdir.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let mut slug: String = base.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    slug = slug.split('-').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-");
     slug.truncate(24);
-    let slug = if slug.is_empty() {
-        "root".to_string()
-    } else {
-        slug.trim_end_matches('-').to_string()
-    };
-    format!(
-        "dimtensor-up-{slug}-{:08x}",
-        fnv1a(workdir.to_string_lossy().as_bytes()) as u32
-    )
+    let slug = if slug.is_empty() { "root".to_string() } else { slug.trim_end_matches('-').to_string() };
+    format!("dimtensor-up-{slug}-{:08x}", fnv1a(workdir.to_string_lossy().as_bytes()) as u32)
 }
 
 /// FNV-1a: a hash that stays the same across Rust versions (names must survive upgrades).
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
 }
 
 fn existing_dir(path: &Path, base: &Path, flag: &str) -> Result<PathBuf> {
-    let full = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.join(path)
-    };
+    let full = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
     match std::fs::canonicalize(&full) {
         Ok(p) if p.is_dir() => Ok(p),
-        Ok(p) => Err(
-            Error::usage(format!("{flag} {} is not a folder", p.display())).hint("give a folder"),
-        ),
-        Err(_) => Err(
-            Error::usage(format!("{flag} {} does not exist", full.display())).hint(format!(
-                "create it first (mkdir -p {}): dimtensor-up never lets Docker create it as root",
-                shell_quote(&full)
-            )),
-        ),
+        Ok(p) => Err(Error::usage(format!("{flag} {} is not a folder", p.display())).hint("give a folder")),
+        Err(_) => Err(Error::usage(format!("{flag} {} does not exist", full.display())).hint(format!(
+            "create it first (mkdir -p {}): dimtensor-up never lets Docker create it as root",
+            shell_quote(&full)
+        ))),
     }
 }
 
 fn shell_quote(p: &Path) -> String {
     let s = p.to_string_lossy();
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
-    {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c)) {
         s.into_owned()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -242,16 +190,16 @@ fn shell_quote(p: &Path) -> String {
 /// Parses -v HOST:CONTAINER[:ro|rw]. HOST may itself hold colons; CONTAINER must be absolute.
 pub fn parse_volume(spec: &str, base: &Path) -> Result<BindMount> {
     let bad = |why: &str| {
-        Error::usage(format!("invalid volume `{spec}`: {why}")).hint("use -v HOST:CONTAINER or -v HOST:CONTAINER:ro, e.g. -v ~/datasets:/home/dimtensor/datasets:ro")
+        Error::usage(format!("invalid volume `{spec}`: {why}")).hint(
+            "use -v HOST:CONTAINER or -v HOST:CONTAINER:ro, e.g. -v ~/datasets:/home/dimtensor/datasets:ro",
+        )
     };
     let (rest, read_only) = match spec.rsplit_once(':') {
         Some((rest, "ro")) => (rest, true),
         Some((rest, "rw")) => (rest, false),
         _ => (spec, false),
     };
-    let (host, target) = rest
-        .rsplit_once(':')
-        .ok_or_else(|| bad("expected HOST:CONTAINER"))?;
+    let (host, target) = rest.rsplit_once(':').ok_or_else(|| bad("expected HOST:CONTAINER"))?;
     if host.is_empty() {
         return Err(bad("the host path is empty"));
     }
@@ -262,20 +210,12 @@ pub fn parse_volume(spec: &str, base: &Path) -> Result<BindMount> {
         return Err(bad("the container path must be a folder below /"));
     }
     let host_path = expand_home(host);
-    let full = if host_path.is_absolute() {
-        host_path
-    } else {
-        base.join(host_path)
-    };
+    let full = if host_path.is_absolute() { host_path } else { base.join(host_path) };
     let source = std::fs::canonicalize(&full).map_err(|_| {
         Error::usage(format!("volume source {} does not exist", full.display()))
             .hint("create it first: dimtensor-up never lets Docker create it as root")
     })?;
-    Ok(BindMount {
-        source,
-        target: target.trim_end_matches('/').to_string(),
-        read_only,
-    })
+    Ok(BindMount { source, target: target.trim_end_matches('/').to_string(), read_only })
 }
 
 fn expand_home(path: &str) -> PathBuf {
@@ -309,14 +249,8 @@ impl LaunchPlan {
     ) -> LaunchPlan {
         let labels = BTreeMap::from([
             (labels::MANAGED.to_string(), "true".to_string()),
-            (
-                labels::WORKDIR.to_string(),
-                settings.workdir.display().to_string(),
-            ),
-            (
-                labels::VARIANT.to_string(),
-                settings.variant.name().to_string(),
-            ),
+            (labels::WORKDIR.to_string(), settings.workdir.display().to_string()),
+            (labels::VARIANT.to_string(), settings.variant.name().to_string()),
             (labels::PORT.to_string(), host_port.to_string()),
             (labels::LISTEN.to_string(), settings.listen.to_string()),
             (labels::GPUS.to_string(), gpu.describe()),
@@ -440,11 +374,7 @@ mod tests {
         assert_eq!(s.gpus, GpuRequest::Auto);
         assert_eq!(
             s.mounts,
-            vec![BindMount {
-                source: base.clone(),
-                target: WORK_MOUNT.into(),
-                read_only: false
-            }]
+            vec![BindMount { source: base.clone(), target: WORK_MOUNT.into(), read_only: false }]
         );
         assert_eq!(s.image, ImageId::Jupyter);
     }
@@ -453,57 +383,21 @@ mod tests {
     fn bad_values_are_usage_errors_with_hints() {
         let base = tmp();
         let cases: Vec<LabArgs> = vec![
-            LabArgs {
-                port: Some(0),
-                ..Default::default()
-            },
-            LabArgs {
-                listen: Some("localhost".into()),
-                ..Default::default()
-            },
-            LabArgs {
-                gpus: Some("lots".into()),
-                ..Default::default()
-            },
-            LabArgs {
-                workdir: Some("does-not-exist".into()),
-                ..Default::default()
-            },
-            LabArgs {
-                data: Some("/nonexistent/data".into()),
-                ..Default::default()
-            },
-            LabArgs {
-                user: Some("me".into()),
-                ..Default::default()
-            },
-            LabArgs {
-                user: Some("1000".into()),
-                ..Default::default()
-            },
-            LabArgs {
-                volumes: vec!["nocolon".into()],
-                ..Default::default()
-            },
-            LabArgs {
-                volumes: vec![".:relative".into()],
-                ..Default::default()
-            },
-            LabArgs {
-                volumes: vec!["/nonexistent:/x".into()],
-                ..Default::default()
-            },
-            LabArgs {
-                volumes: vec![".:/home/dimtensor/work".into()],
-                ..Default::default()
-            },
+            LabArgs { port: Some(0), ..Default::default() },
+            LabArgs { listen: Some("localhost".into()), ..Default::default() },
+            LabArgs { gpus: Some("lots".into()), ..Default::default() },
+            LabArgs { workdir: Some("does-not-exist".into()), ..Default::default() },
+            LabArgs { data: Some("/nonexistent/data".into()), ..Default::default() },
+            LabArgs { user: Some("me".into()), ..Default::default() },
+            LabArgs { user: Some("1000".into()), ..Default::default() },
+            LabArgs { volumes: vec!["nocolon".into()], ..Default::default() },
+            LabArgs { volumes: vec![".:relative".into()], ..Default::default() },
+            LabArgs { volumes: vec!["/nonexistent:/x".into()], ..Default::default() },
+            LabArgs { volumes: vec![".:/home/dimtensor/work".into()], ..Default::default() },
         ];
         for args in cases {
             let err = LabSettings::resolve(
-                &LabArgs {
-                    variant: Some(Variant::Base),
-                    ..args.clone()
-                },
+                &LabArgs { variant: Some(Variant::Base), ..args.clone() },
                 &Config::default(),
                 &base,
             )
@@ -519,15 +413,9 @@ mod tests {
         let odd = base.join("a:b c$d-é");
         std::fs::create_dir_all(&odd).unwrap();
         let m = parse_volume(&format!("{}:/data:ro", odd.display()), &base).unwrap();
-        assert_eq!(
-            (m.source, m.target.as_str(), m.read_only),
-            (odd.clone(), "/data", true)
-        );
+        assert_eq!((m.source, m.target.as_str(), m.read_only), (odd.clone(), "/data", true));
         let m = parse_volume("a:b c$d-é:/x/", &base).unwrap();
-        assert_eq!(
-            (m.source, m.target.as_str(), m.read_only),
-            (odd, "/x", false)
-        );
+        assert_eq!((m.source, m.target.as_str(), m.read_only), (odd, "/x", false));
     }
 
     #[test]
@@ -552,15 +440,9 @@ mod tests {
     #[test]
     fn create_body_is_loopback_nonroot_and_token_free() {
         let base = tmp();
-        let args = LabArgs {
-            user: Some("1234:1234".into()),
-            ..Default::default()
-        };
+        let args = LabArgs { user: Some("1234:1234".into()), ..Default::default() };
         let s = LabSettings::resolve(
-            &LabArgs {
-                variant: Some(Variant::Base),
-                ..args.clone()
-            },
+            &LabArgs { variant: Some(Variant::Base), ..args.clone() },
             &Config::default(),
             &base,
         )
@@ -575,21 +457,12 @@ mod tests {
         );
         assert_eq!(json["HostConfig"]["DeviceRequests"][0]["Count"], -1);
         assert_eq!(json["HostConfig"]["CapDrop"], serde_json::json!(["ALL"]));
-        assert_eq!(
-            json["HostConfig"]["SecurityOpt"],
-            serde_json::json!(["no-new-privileges:true"])
-        );
-        assert_eq!(
-            json["Env"],
-            serde_json::json!(["JUPYTER_TOKEN_FILE=/run/secrets/jupyter_token"])
-        );
+        assert_eq!(json["HostConfig"]["SecurityOpt"], serde_json::json!(["no-new-privileges:true"]));
+        assert_eq!(json["Env"], serde_json::json!(["JUPYTER_TOKEN_FILE=/run/secrets/jupyter_token"]));
         assert_eq!(json["HostConfig"]["Mounts"][1]["Target"], TOKEN_MOUNT);
         assert_eq!(json["HostConfig"]["Mounts"][1]["ReadOnly"], true);
         assert_eq!(json["Labels"][labels::WORKDIR], base.display().to_string());
         assert_eq!(plan.url("abc"), "http://127.0.0.1:8890/lab?token=abc");
-        assert_eq!(
-            lab_url("0.0.0.0".parse().unwrap(), 9000, "t"),
-            "http://127.0.0.1:9000/lab?token=t"
-        );
+        assert_eq!(lab_url("0.0.0.0".parse().unwrap(), 9000, "t"), "http://127.0.0.1:9000/lab?token=t");
     }
 }

@@ -24,17 +24,13 @@ pub fn token_dir() -> Result<PathBuf> {
         None => directories::ProjectDirs::from("org", "dimtensor", "dimtensor-up")
             .map(|d| d.data_local_dir().to_path_buf())
             .ok_or_else(|| {
-                Error::new(
-                    Kind::Config,
-                    "cannot find a home folder for dimtensor-up's state",
-                )
-                .hint("set DIMTENSOR_UP_STATE_DIR")
+                Error::new(Kind::Config, "cannot find a home folder for dimtensor-up's state")
+                    .hint("set DIMTENSOR_UP_STATE_DIR")
             })?,
     };
     let dir = base.join("tokens");
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        Error::new(Kind::Config, format!("cannot create {}", dir.display())).cause(e)
-    })?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::new(Kind::Config, format!("cannot create {}", dir.display())).cause(e))?;
     restrict(&dir, 0o700)?;
     Ok(dir)
 }
@@ -43,29 +39,21 @@ pub fn token_dir() -> Result<PathBuf> {
 /// host user can reach it, while the container's user (any UID) can read the bind-mounted file.
 pub fn write_token_file(container: &str, token: &str) -> Result<PathBuf> {
     let path = token_dir()?.join(container);
-    std::fs::write(&path, token).map_err(|e| {
-        Error::new(Kind::Config, format!("cannot write {}", path.display())).cause(e)
-    })?;
+    std::fs::write(&path, token)
+        .map_err(|e| Error::new(Kind::Config, format!("cannot write {}", path.display())).cause(e))?;
     restrict(&path, 0o644)?;
     Ok(path)
 }
 
 pub fn read_token_file(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
+    std::fs::read_to_string(path).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
 
 #[cfg(unix)]
 pub fn restrict(path: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| {
-        Error::new(
-            Kind::Config,
-            format!("cannot set permissions on {}", path.display()),
-        )
-        .cause(e)
+        Error::new(Kind::Config, format!("cannot set permissions on {}", path.display())).cause(e)
     })
 }
 

@@ -21,12 +21,7 @@ pub fn wanted(lab: &LabArgs, config: &Config) -> bool {
 }
 
 /// Asks what the flags left open; returns the flags with the answers filled in.
-pub async fn ask(
-    lab: &LabArgs,
-    config: &Config,
-    engine: Option<&Engine>,
-    cwd: &Path,
-) -> Result<LabArgs> {
+pub async fn ask(lab: &LabArgs, config: &Config, engine: Option<&Engine>, cwd: &Path) -> Result<LabArgs> {
     let mut answered = lab.clone();
     let mut items = Vec::new();
     for v in Variant::ALL {

@@ -9,19 +9,10 @@ use crate::reporter::Reporter;
 pub async fn run(global: &GlobalArgs, args: BuildArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
     let (config, _) = super::load_config()?;
-    let mut opts = BuildOptions::new(
-        &config,
-        args.dimtensor_version,
-        args.python_image,
-        args.ca_cert,
-    )?;
+    let mut opts = BuildOptions::new(&config, args.dimtensor_version, args.python_image, args.ca_cert)?;
     opts.no_cache = args.no_cache;
     opts.platform = args.platform;
-    let images: Vec<ImageId> = if args.all {
-        IMAGES.iter().map(|s| s.id).collect()
-    } else {
-        args.images
-    };
+    let images: Vec<ImageId> = if args.all { IMAGES.iter().map(|s| s.id).collect() } else { args.images };
     if let Some(ca) = &opts.ca_cert {
         reporter.note(format!(
             "using the CA bundle {} for PyPI (build-time only, not stored in the image)",

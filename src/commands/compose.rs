@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::cli::{ComposeArgs, GlobalArgs};
 use crate::compose::{default_output, env_file, render, token_from_env_file};
 use crate::error::{Error, Kind, Result};
-use crate::gpu::{self, GpuAttach};
+use crate::gpu;
 use crate::reporter::Reporter;
 use crate::settings::{self, LabSettings, LaunchPlan, UserSpec};
 
@@ -18,24 +18,13 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
     let (config, _) = super::load_config()?;
     let cwd = super::current_dir()?;
-    let output = args
-        .output
-        .clone()
-        .map(|o| cwd.join(o))
-        .unwrap_or_else(|| default_output(&cwd));
-    let compose_dir = output
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| cwd.clone());
+    let output = args.output.clone().map(|o| cwd.join(o)).unwrap_or_else(|| default_output(&cwd));
+    let compose_dir = output.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.clone());
     let compose_dir = std::fs::canonicalize(&compose_dir).map_err(|_| {
         Error::usage(format!("folder {} does not exist", compose_dir.display()))
             .hint("create it, or choose another -o")
     })?;
-    let output = compose_dir.join(
-        output
-            .file_name()
-            .ok_or_else(|| Error::usage("-o needs a file name"))?,
-    );
+    let output = compose_dir.join(output.file_name().ok_or_else(|| Error::usage("-o needs a file name"))?);
     let env_path = compose_dir.join(".env");
     // Relative --workdir/--data/-v are taken from the compose file's folder, like compose does.
     let mut lab = match crate::wizard::wanted(&args.lab, &config) {
@@ -59,43 +48,17 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
 
     // The GPU decision and the user need the engine only where `auto`/defaults must look.
     let needs_engine = args.up || settings.gpus == gpu::GpuRequest::Auto || settings.user.is_none();
-    let engine = if needs_engine {
-        Some(super::connect(global).await?)
-    } else {
-        None
+    let engine = if needs_engine { Some(super::connect(global).await?) } else { None };
+    let gpu_capable = settings.image.spec().gpu_capable;
+    let decision = match &engine {
+        Some(engine) => gpu::decide_on(engine, &settings.gpus, gpu_capable, variant.name()).await?,
+        // Explicit requests need no engine to be written down.
+        None => gpu::decide(&settings.gpus, None, &Default::default(), gpu_capable, variant.name())?,
     };
-    let attach = match (&settings.gpus, &engine) {
-        (gpu::GpuRequest::None, _) => GpuAttach::None,
-        (request, Some(engine)) => {
-            let info = engine
-                .docker
-                .info()
-                .await
-                .map_err(|e| engine.fail("reading the engine's info", e))?;
-            let local = engine.endpoint.is_local();
-            let d = gpu::decide(
-                request,
-                local.then(gpu::probe_host).as_ref(),
-                &gpu::engine_state(&info, local),
-                settings.image.spec().gpu_capable,
-                variant.name(),
-            )?;
-            if let Some(note) = d.note {
-                reporter.note(format!("{note} (compose file written accordingly)"));
-            }
-            d.attach
-        }
-        (request, None) => {
-            gpu::decide(
-                request,
-                None,
-                &Default::default(),
-                settings.image.spec().gpu_capable,
-                variant.name(),
-            )?
-            .attach
-        }
-    };
+    if let Some(note) = &decision.note {
+        reporter.note(format!("{note} (compose file written accordingly)"));
+    }
+    let attach = decision.attach;
     let user: Option<UserSpec> = match (settings.user, &engine) {
         (Some(u), _) => Some(u),
         (None, Some(engine)) => super::jupyter::default_user(engine).await?,
@@ -112,26 +75,16 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     // Keep an existing token when overwriting with --force: open browsers keep working.
     let token = token_from_env_file(&env_path).unwrap_or_else(crate::token::new_token);
     write_private(&env_path, &env_file(&token, user))?;
-    std::fs::write(&output, yaml).map_err(|e| {
-        Error::new(Kind::Usage, format!("cannot write {}", output.display())).cause(e)
-    })?;
-    reporter.note(format!(
-        "wrote {} and {} (token inside, mode 600)",
-        output.display(),
-        env_path.display()
-    ));
+    std::fs::write(&output, yaml)
+        .map_err(|e| Error::new(Kind::Usage, format!("cannot write {}", output.display())).cause(e))?;
+    reporter.note(format!("wrote {} and {} (token inside, mode 600)", output.display(), env_path.display()));
     if !args.up {
         println!("{}", output.display());
         return Ok(0);
     }
     let engine = engine.expect("--up connects");
     compose_up(global, &output, &reporter)?;
-    let server = wait_for_service(
-        &engine,
-        &settings.workdir,
-        Duration::from_secs(args.timeout),
-    )
-    .await?;
+    let server = wait_for_service(&engine, &settings.workdir, Duration::from_secs(args.timeout)).await?;
     crate::lab::wait_ready(
         &engine,
         &server.id,
@@ -150,9 +103,8 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {
-    let fail = |e: std::io::Error| {
-        Error::new(Kind::Usage, format!("cannot write {}", path.display())).cause(e)
-    };
+    let fail =
+        |e: std::io::Error| Error::new(Kind::Usage, format!("cannot write {}", path.display())).cause(e);
     #[cfg(unix)]
     {
         use std::io::Write;
@@ -190,12 +142,7 @@ fn compose_up(global: &GlobalArgs, file: &Path, reporter: &Reporter) -> Result<(
     };
     reporter.note(format!(
         "running {} -f {} up -d",
-        [program]
-            .iter()
-            .chain(&pre)
-            .copied()
-            .collect::<Vec<_>>()
-            .join(" "),
+        [program].iter().chain(&pre).copied().collect::<Vec<_>>().join(" "),
         file.display()
     ));
     let mut cmd = std::process::Command::new(program);
@@ -203,20 +150,11 @@ fn compose_up(global: &GlobalArgs, file: &Path, reporter: &Reporter) -> Result<(
     if let Some(host) = &global.host {
         cmd.env("DOCKER_HOST", host);
     }
-    let out = cmd
-        .output()
-        .map_err(|e| Error::new(Kind::Engine, format!("cannot run {program}")).cause(e))?;
+    let out = cmd.output().map_err(|e| Error::new(Kind::Engine, format!("cannot run {program}")).cause(e))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let mut err = Error::new(Kind::Container, "docker compose up failed");
-        for line in stderr
-            .lines()
-            .rev()
-            .take(6)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-        {
+        for line in stderr.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev() {
             err = err.cause(line);
         }
         return Err(err.hint("check the compose file with `docker compose config`"));
@@ -237,10 +175,8 @@ async fn wait_for_service(
             }
         }
         if start.elapsed() > timeout {
-            return Err(
-                Error::new(Kind::Container, "the compose service did not start")
-                    .hint("see `docker compose logs`"),
-            );
+            return Err(Error::new(Kind::Container, "the compose service did not start")
+                .hint("see `docker compose logs`"));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -11,11 +11,7 @@ use crate::settings::{port_is_free, FIRST_PORT};
 
 pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
     let (config, config_path) = super::load_config()?;
-    let endpoint = resolve(
-        global.host.as_deref(),
-        &|k| std::env::var(k).ok(),
-        &docker_config_dir(),
-    )?;
+    let endpoint = resolve(global.host.as_deref(), &|k| std::env::var(k).ok(), &docker_config_dir())?;
     let host_gpu = endpoint.is_local().then(gpu::probe_host);
     let port_free = port_is_free([127, 0, 0, 1].into(), FIRST_PORT);
     let mut report = json!({
@@ -28,65 +24,35 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         Ok(engine) => engine,
         Err(err) => {
             report["engine"]["error"] = json!(err.message);
-            report["gpu"] = json!({ "host": host_gpu, "usable": false, "verdict": "unknown: the engine is unreachable" });
+            report["gpu"] =
+                json!({ "host": host_gpu, "usable": false, "verdict": "unknown: the engine is unreachable" });
             print_report(&report, args.json);
             return Err(err);
         }
     };
-    let info = engine
-        .docker
-        .info()
-        .await
-        .map_err(|e| engine.fail("reading the engine's info", e))?;
-    let version = engine
-        .docker
-        .version()
-        .await
-        .map_err(|e| engine.fail("reading the engine's version", e))?;
-    let rootless = info
-        .security_options
-        .clone()
-        .unwrap_or_default()
-        .iter()
-        .any(|o| o.contains("rootless"));
+    let info = engine.docker.info().await.map_err(|e| engine.fail("reading the engine's info", e))?;
+    let version =
+        engine.docker.version().await.map_err(|e| engine.fail("reading the engine's version", e))?;
+    let rootless = info.security_options.clone().unwrap_or_default().iter().any(|o| o.contains("rootless"));
     let engine_gpu = gpu::engine_state(&info, engine.endpoint.is_local());
-    let decision = gpu::decide(
-        &gpu::GpuRequest::Auto,
-        host_gpu.as_ref(),
-        &engine_gpu,
-        true,
-        "ml",
-    );
+    let decision = gpu::decide(&gpu::GpuRequest::Auto, host_gpu.as_ref(), &engine_gpu, true, "ml");
     let (usable, verdict) = match decision {
         Ok(d) if d.attach != gpu::GpuAttach::None => (
             true,
-            "yes: GPU variants (ml, full, jupyter, jupyter-ml) get all GPUs with --gpus auto"
-                .to_string(),
+            "yes: GPU variants (ml, full, jupyter, jupyter-ml) get all GPUs with --gpus auto".to_string(),
         ),
         Ok(d) => (
             false,
-            format!(
-                "no because {}",
-                d.note
-                    .unwrap_or_default()
-                    .trim_start_matches("running on CPU: ")
-            ),
+            format!("no because {}", d.note.unwrap_or_default().trim_start_matches("running on CPU: ")),
         ),
         Err(e) => (false, format!("no because {}", e.message)),
     };
     let data_root = info.docker_root_dir.clone().unwrap_or_default();
-    let free_disk = if engine.endpoint.is_local() {
-        free_bytes(&data_root)
-    } else {
-        None
-    };
+    let free_disk = if engine.endpoint.is_local() { free_bytes(&data_root) } else { None };
     let mut images = serde_json::Map::new();
     for spec in &IMAGES {
         let reference = spec.id.reference(config.registry());
-        images.insert(
-            spec.tag.to_string(),
-            json!(engine.docker.inspect_image(&reference).await.is_ok()),
-        );
+        images.insert(spec.tag.to_string(), json!(engine.docker.inspect_image(&reference).await.is_ok()));
     }
     report["engine"] = json!({
         "address": engine.endpoint.address, "chosen_by": engine.endpoint.source, "reachable": true,
@@ -107,21 +73,9 @@ fn print_report(r: &Value, json: bool) {
         return;
     }
     let e = &r["engine"];
-    let s = |v: &Value| {
-        v.as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| v.to_string())
-    };
-    println!(
-        "dimtensor-up {}   settings: {}",
-        s(&r["dimtensor_up"]),
-        s(&r["config_file"])
-    );
-    println!(
-        "engine        {} (chosen by {})",
-        s(&e["address"]),
-        s(&e["chosen_by"])
-    );
+    let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+    println!("dimtensor-up {}   settings: {}", s(&r["dimtensor_up"]), s(&r["config_file"]));
+    println!("engine        {} (chosen by {})", s(&e["address"]), s(&e["chosen_by"]));
     if e["reachable"] == json!(true) {
         println!(
             "  version     Docker {} (API {}; using {})",
@@ -135,18 +89,10 @@ fn print_report(r: &Value, json: bool) {
             s(&e["arch"]),
             s(&e["os_type"]),
             s(&e["storage_driver"]),
-            if e["rootless"] == json!(true) {
-                "rootless"
-            } else {
-                "rootful"
-            }
+            if e["rootless"] == json!(true) { "rootless" } else { "rootful" }
         );
         if let Some(free) = e["data_root_free_bytes"].as_u64() {
-            println!(
-                "  disk        {:.1} GB free in {}",
-                free as f64 / 1e9,
-                s(&e["data_root"])
-            );
+            println!("  disk        {:.1} GB free in {}", free as f64 / 1e9, s(&e["data_root"]));
         }
     } else {
         println!("  unreachable: {}", s(&e["error"]));
@@ -159,9 +105,7 @@ fn print_report(r: &Value, json: bool) {
             ),
             None => println!(
                 "gpu host      {}",
-                host.get("problem")
-                    .and_then(Value::as_str)
-                    .unwrap_or("no NVIDIA GPU")
+                host.get("problem").and_then(Value::as_str).unwrap_or("no NVIDIA GPU")
             ),
         }
     }
@@ -196,8 +140,7 @@ fn free_bytes(path: &str) -> Option<u64> {
     let c = std::ffi::CString::new(path).ok()?;
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: c is a valid NUL-terminated path and st a writable statvfs.
-    (unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0)
-        .then(|| st.f_bavail as u64 * st.f_frsize as u64)
+    (unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }
 
 #[cfg(not(unix))]

@@ -53,9 +53,7 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
     if args.detach || started.reused {
         return Ok(0);
     }
-    reporter.note(
-        "JupyterLab runs until Ctrl-C (or run with --detach); your files stay in the folder.",
-    );
+    reporter.note("JupyterLab runs until Ctrl-C (or run with --detach); your files stay in the folder.");
     serve_until_interrupted(&engine, &started).await
 }
 
@@ -81,29 +79,17 @@ async fn start(
         if existing.running() {
             return reuse(engine, existing, settings, args, reporter, timeout).await;
         }
-        reporter.detail(format!(
-            "removing the stopped container {name} (left by an earlier run)"
-        ));
+        reporter.detail(format!("removing the stopped container {name} (left by an earlier run)"));
         lab::remove(engine, &existing.id, existing.token_file.as_deref()).await?;
     }
     // A server for this folder started another way (`dimtensor-up compose --up`) counts too.
-    if let Some(other) = lab::for_workdir(engine, &settings.workdir)
-        .await?
-        .filter(Server::running)
-    {
+    if let Some(other) = lab::for_workdir(engine, &settings.workdir).await?.filter(Server::running) {
         return reuse(engine, other, settings, args, reporter, timeout).await;
     }
 
     let policy = args.source.pull.or(config.pull).unwrap_or_default();
-    let (image_ref, source) = crate::image::ensure(
-        engine,
-        settings.image,
-        config,
-        policy,
-        args.source.build,
-        reporter,
-    )
-    .await?;
+    let (image_ref, source) =
+        crate::image::ensure(engine, settings.image, config, policy, args.source.build, reporter).await?;
     reporter.detail(format!("image {image_ref} ({source:?})"));
 
     let gpu = decide_gpu(engine, settings, reporter).await?;
@@ -124,9 +110,7 @@ async fn start(
             Err(CreateError::NameTaken) => {
                 // Another start in this folder won the race: use its server.
                 let _ = std::fs::remove_file(&token_file);
-                reporter.note(
-                    "another dimtensor-up is starting JupyterLab in this folder; waiting for it",
-                );
+                reporter.note("another dimtensor-up is starting JupyterLab in this folder; waiting for it");
                 let server = wait_for_named(engine, &name, timeout).await?;
                 return reuse(engine, server, settings, args, reporter, timeout).await;
             }
@@ -138,31 +122,21 @@ async fn start(
         *created = Some((id.clone(), token_file.clone()));
         match engine
             .docker
-            .start_container(
-                &id,
-                None::<bollard::query_parameters::StartContainerOptions>,
-            )
+            .start_container(&id, None::<bollard::query_parameters::StartContainerOptions>)
             .await
         {
             Ok(()) => {}
             Err(e) => {
-                let message = api_status(&e)
-                    .map(|(_, m)| m.to_string())
-                    .unwrap_or_else(|| e.to_string());
+                let message = api_status(&e).map(|(_, m)| m.to_string()).unwrap_or_else(|| e.to_string());
                 lab::remove(engine, &id, None).await?;
                 *created = None;
                 if settings.port.is_none() && is_port_clash(&message) && attempts < 5 {
-                    reporter.detail(format!(
-                        "port {port} was taken meanwhile; trying the next one"
-                    ));
+                    reporter.detail(format!("port {port} was taken meanwhile; trying the next one"));
                     continue;
                 }
                 if gpu::is_engine_gpu_error(&message) {
                     if settings.gpus == gpu::GpuRequest::Auto && attempts < 5 {
-                        gpu = GpuDecision {
-                            attach: GpuAttach::None,
-                            note: None,
-                        };
+                        gpu = GpuDecision { attach: GpuAttach::None, note: None };
                         reporter.note(format!(
                             "running on CPU: the engine cannot attach GPUs ({})",
                             crate::engine::first_line(&message)
@@ -190,16 +164,10 @@ async fn start(
         let ready = lab::wait_ready(engine, &id, settings.listen, port, &token, timeout).await;
         spinner.finish_and_clear();
         ready?;
-        let server = lab::by_name(engine, &name).await?.ok_or_else(|| {
-            Error::new(Kind::Container, "the container disappeared while starting")
-        })?;
-        return Ok(Started {
-            url: plan.url(&token),
-            server,
-            token,
-            reused: false,
-            token_file,
-        });
+        let server = lab::by_name(engine, &name)
+            .await?
+            .ok_or_else(|| Error::new(Kind::Container, "the container disappeared while starting"))?;
+        return Ok(Started { url: plan.url(&token), server, token, reused: false, token_file });
     }
 }
 
@@ -214,14 +182,8 @@ async fn create(
     token_file: &Path,
 ) -> std::result::Result<String, CreateError> {
     use bollard::query_parameters::CreateContainerOptionsBuilder;
-    let opts = CreateContainerOptionsBuilder::default()
-        .name(&plan.name)
-        .build();
-    match engine
-        .docker
-        .create_container(Some(opts), plan.create_body(token_file))
-        .await
-    {
+    let opts = CreateContainerOptionsBuilder::default().name(&plan.name).build();
+    match engine.docker.create_container(Some(opts), plan.create_body(token_file)).await {
         Ok(r) => Ok(r.id),
         Err(e) if api_status(&e).is_some_and(|(c, _)| c == 409) => Err(CreateError::NameTaken),
         Err(e) => Err(CreateError::Other(engine.fail("creating the container", e))),
@@ -237,22 +199,14 @@ async fn wait_for_named(engine: &Engine, name: &str, timeout: Duration) -> Resul
     let start = std::time::Instant::now();
     while start.elapsed() < timeout {
         if let Some(s) = lab::by_name(engine, name).await? {
-            if s.running()
-                && s.token_file
-                    .as_deref()
-                    .and_then(crate::token::read_token_file)
-                    .is_some()
-            {
+            if s.running() && s.token_file.as_deref().and_then(crate::token::read_token_file).is_some() {
                 return Ok(s);
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err(Error::new(
-        Kind::Container,
-        format!("the other start of {name} did not finish"),
-    )
-    .hint("run `dimtensor-up ps`, then `dimtensor-up stop` and try again"))
+    Err(Error::new(Kind::Container, format!("the other start of {name} did not finish"))
+        .hint("run `dimtensor-up ps`, then `dimtensor-up stop` and try again"))
 }
 
 async fn reuse(
@@ -269,27 +223,10 @@ async fn reuse(
         reporter.warn(format!("this folder's server already runs ({} on port {}); `dimtensor-up stop` first to start it differently", server.variant, server.port));
     }
     let token = lab::token(engine, &server).await?;
-    lab::wait_ready(
-        engine,
-        &server.id,
-        server.listen_ip(),
-        server.port,
-        &token,
-        timeout,
-    )
-    .await?;
-    reporter.note(format!(
-        "JupyterLab already runs for this folder ({})",
-        server.name
-    ));
+    lab::wait_ready(engine, &server.id, server.listen_ip(), server.port, &token, timeout).await?;
+    reporter.note(format!("JupyterLab already runs for this folder ({})", server.name));
     let token_file = server.token_file.clone().unwrap_or_default();
-    Ok(Started {
-        url: lab::url(&server, &token),
-        server,
-        token,
-        reused: true,
-        token_file,
-    })
+    Ok(Started { url: lab::url(&server, &token), server, token, reused: true, token_file })
 }
 
 fn report(started: &Started, args: &JupyterArgs, reporter: &Reporter) {
@@ -312,9 +249,7 @@ fn report(started: &Started, args: &JupyterArgs, reporter: &Reporter) {
 async fn serve_until_interrupted(engine: &Engine, started: &Started) -> Result<u8> {
     use bollard::query_parameters::WaitContainerOptions;
     use futures_util::StreamExt;
-    let mut wait = engine
-        .docker
-        .wait_container(&started.server.id, None::<WaitContainerOptions>);
+    let mut wait = engine.docker.wait_container(&started.server.id, None::<WaitContainerOptions>);
     tokio::select! {
         _ = crate::error::stop_signal() => {
             eprintln!("stopping JupyterLab ({})", started.server.name);
@@ -334,33 +269,10 @@ async fn serve_until_interrupted(engine: &Engine, started: &Started) -> Result<u
     }
 }
 
-async fn decide_gpu(
-    engine: &Engine,
-    settings: &LabSettings,
-    reporter: &Reporter,
-) -> Result<GpuDecision> {
-    if settings.gpus == gpu::GpuRequest::None {
-        return Ok(GpuDecision {
-            attach: GpuAttach::None,
-            note: None,
-        });
-    }
-    let info = engine
-        .docker
-        .info()
-        .await
-        .map_err(|e| engine.fail("reading the engine's info", e))?;
-    let local = engine.endpoint.is_local();
-    let host = local.then(gpu::probe_host);
-    let engine_state = gpu::engine_state(&info, local);
-    let spec = settings.image.spec();
-    let decision = gpu::decide(
-        &settings.gpus,
-        host.as_ref(),
-        &engine_state,
-        spec.gpu_capable,
-        settings.variant.name(),
-    )?;
+async fn decide_gpu(engine: &Engine, settings: &LabSettings, reporter: &Reporter) -> Result<GpuDecision> {
+    let decision =
+        gpu::decide_on(engine, &settings.gpus, settings.image.spec().gpu_capable, settings.variant.name())
+            .await?;
     if let Some(note) = &decision.note {
         reporter.note(note);
     }
@@ -373,16 +285,8 @@ pub async fn default_user(engine: &Engine) -> Result<Option<UserSpec>> {
     if !cfg!(target_os = "linux") || !engine.endpoint.is_local() {
         return Ok(None);
     }
-    let info = engine
-        .docker
-        .info()
-        .await
-        .map_err(|e| engine.fail("reading the engine's info", e))?;
-    let rootless = info
-        .security_options
-        .unwrap_or_default()
-        .iter()
-        .any(|o| o.contains("rootless"));
+    let info = engine.docker.info().await.map_err(|e| engine.fail("reading the engine's info", e))?;
+    let rootless = info.security_options.unwrap_or_default().iter().any(|o| o.contains("rootless"));
     if rootless {
         return Ok(Some(UserSpec { uid: 0, gid: 0 }));
     }
@@ -397,14 +301,15 @@ async fn pick_port(engine: &Engine, settings: &LabSettings) -> Result<u16> {
         }
         return Err(port_taken_error(engine, settings.listen, port).await);
     }
-    let taken: Vec<u16> = servers
-        .iter()
-        .filter(|s| s.running())
-        .map(|s| s.port)
-        .collect();
+    let taken: Vec<u16> = servers.iter().filter(|s| s.running()).map(|s| s.port).collect();
     settings::choose_port(&taken, &|p| settings::port_is_free(settings.listen, p)).ok_or_else(|| {
-        Error::usage(format!("no free port from {} to {} on {}", settings::FIRST_PORT, settings::FIRST_PORT + settings::PORT_RANGE - 1, settings.listen))
-            .hint("pass --port N with a free port, or stop servers you no longer need (dimtensor-up ps)")
+        Error::usage(format!(
+            "no free port from {} to {} on {}",
+            settings::FIRST_PORT,
+            settings::FIRST_PORT + settings::PORT_RANGE - 1,
+            settings.listen
+        ))
+        .hint("pass --port N with a free port, or stop servers you no longer need (dimtensor-up ps)")
     })
 }
 
@@ -416,13 +321,9 @@ async fn port_taken_error(engine: &Engine, listen: IpAddr, port: u16) -> Error {
             .map(|s| format!("dimtensor-up server {} (folder {})", s.name, s.workdir)),
         Err(_) => None,
     };
-    let holder = holder
-        .or_else(|| process_holding_port(port))
-        .unwrap_or_else(|| "another program".into());
-    Error::usage(format!(
-        "port {port} on {listen} is already in use by {holder}"
-    ))
-    .hint("pick another with --port, or leave --port out to take the first free one")
+    let holder = holder.or_else(|| process_holding_port(port)).unwrap_or_else(|| "another program".into());
+    Error::usage(format!("port {port} on {listen} is already in use by {holder}"))
+        .hint("pick another with --port, or leave --port out to take the first free one")
 }
 
 /// The process listening on a TCP port (Linux: /proc/net/tcp* inode → /proc/PID/fd).
@@ -434,11 +335,7 @@ fn process_holding_port(port: u16) -> Option<String> {
             let f: Vec<&str> = line.split_whitespace().collect();
             if f.len() > 9
                 && f[3] == "0A"
-                && f[1]
-                    .rsplit(':')
-                    .next()
-                    .and_then(|p| u16::from_str_radix(p, 16).ok())
-                    == Some(port)
+                && f[1].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok()) == Some(port)
             {
                 inodes.push(format!("socket:[{}]", f[9]));
             }
@@ -449,15 +346,10 @@ fn process_holding_port(port: u16) -> Option<String> {
             continue;
         };
         for fd in fds.flatten() {
-            if std::fs::read_link(fd.path())
-                .is_ok_and(|l| inodes.contains(&l.to_string_lossy().to_string()))
+            if std::fs::read_link(fd.path()).is_ok_and(|l| inodes.contains(&l.to_string_lossy().to_string()))
             {
                 let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-                return Some(format!(
-                    "{} (pid {})",
-                    comm.trim(),
-                    entry.file_name().to_string_lossy()
-                ));
+                return Some(format!("{} (pid {})", comm.trim(), entry.file_name().to_string_lossy()));
             }
         }
     }

@@ -9,11 +9,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<u8> {
     use bollard::query_parameters::LogsOptionsBuilder;
     let engine = super::connect(global).await?;
     let server = super::target_server(&engine, args.name.as_deref(), None).await?;
-    let opts = LogsOptionsBuilder::default()
-        .stdout(true)
-        .stderr(true)
-        .follow(args.follow)
-        .build();
+    let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).follow(args.follow).build();
     let mut stream = engine.docker.logs(&server.id, Some(opts));
     loop {
         tokio::select! {

@@ -7,8 +7,7 @@ use crate::reporter::Reporter;
 pub async fn run(global: &GlobalArgs, args: TargetArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
     let engine = super::connect(global).await?;
-    let server =
-        super::target_server(&engine, args.name.as_deref(), args.workdir.as_deref()).await?;
+    let server = super::target_server(&engine, args.name.as_deref(), args.workdir.as_deref()).await?;
     if !server.running() {
         return Err(Error::new(
             Kind::Container,

@@ -7,20 +7,14 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
     let engine = super::connect(global).await?;
     let servers = crate::lab::list(&engine).await?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&servers).expect("servers serialise")
-        );
+        println!("{}", serde_json::to_string_pretty(&servers).expect("servers serialise"));
         return Ok(0);
     }
     if servers.is_empty() {
         eprintln!("no dimtensor-up servers (start one with `dimtensor-up jupyter`)");
         return Ok(0);
     }
-    println!(
-        "{:<40} {:<9} {:<8} {:<21} {:<6} FOLDER",
-        "NAME", "STATE", "VARIANT", "ADDRESS", "GPUS"
-    );
+    println!("{:<40} {:<9} {:<8} {:<21} {:<6} FOLDER", "NAME", "STATE", "VARIANT", "ADDRESS", "GPUS");
     for s in servers {
         println!(
             "{:<40} {:<9} {:<8} {:<21} {:<6} {}",

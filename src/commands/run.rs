@@ -30,40 +30,15 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
     let settings = LabSettings::resolve(&lab, &config, &cwd)?;
     let engine = super::connect(global).await?;
     let policy = args.source.pull.or(config.pull).unwrap_or_default();
-    let (image_ref, _) = crate::image::ensure(
-        &engine,
-        args.image,
-        &config,
-        policy,
-        args.source.build,
-        &reporter,
-    )
-    .await?;
+    let (image_ref, _) =
+        crate::image::ensure(&engine, args.image, &config, policy, args.source.build, &reporter).await?;
     let spec = args.image.spec();
-    let gpu = if settings.gpus == gpu::GpuRequest::None {
-        gpu::GpuAttach::None
-    } else {
-        let info = engine
-            .docker
-            .info()
-            .await
-            .map_err(|e| engine.fail("reading the engine's info", e))?;
-        let local = engine.endpoint.is_local();
-        let d = gpu::decide(
-            &settings.gpus,
-            local.then(gpu::probe_host).as_ref(),
-            &gpu::engine_state(&info, local),
-            spec.gpu_capable,
-            spec.tag,
-        )?;
-        if let Some(n) = d.note {
-            reporter.detail(n);
-        }
-        d.attach
-    };
-    let user = settings
-        .user
-        .or(super::jupyter::default_user(&engine).await?);
+    let decision = gpu::decide_on(&engine, &settings.gpus, spec.gpu_capable, spec.tag).await?;
+    if let Some(note) = decision.note {
+        reporter.detail(note);
+    }
+    let gpu = decision.attach;
+    let user = settings.user.or(super::jupyter::default_user(&engine).await?);
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let plan = LaunchPlan::new(&settings, image_ref, 0, user, gpu);
     let body = bollard::models::ContainerCreateBody {
@@ -103,10 +78,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
     let remove = || async {
         let _ = engine
             .docker
-            .remove_container(
-                &id,
-                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-            )
+            .remove_container(&id, Some(RemoveContainerOptionsBuilder::default().force(true).build()))
             .await;
     };
     let attach = engine
@@ -123,28 +95,19 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
             ),
         )
         .await;
-    let AttachContainerResults {
-        mut output,
-        mut input,
-    } = match attach {
+    let AttachContainerResults { mut output, mut input } = match attach {
         Ok(a) => a,
         Err(e) => {
             remove().await;
             return Err(engine.fail("attaching to the container", e));
         }
     };
-    if let Err(e) = engine
-        .docker
-        .start_container(
-            &id,
-            None::<bollard::query_parameters::StartContainerOptions>,
-        )
-        .await
+    if let Err(e) =
+        engine.docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await
     {
         remove().await;
-        let message = crate::error::api_status(&e)
-            .map(|(_, m)| m.to_string())
-            .unwrap_or_else(|| e.to_string());
+        let message =
+            crate::error::api_status(&e).map(|(_, m)| m.to_string()).unwrap_or_else(|| e.to_string());
         if gpu::is_engine_gpu_error(&message) {
             return Err(gpu::engine_gpu_error(&message));
         }
@@ -180,9 +143,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
         remove().await;
         return Err(Error::interrupted());
     }
-    let mut wait = engine
-        .docker
-        .wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>);
+    let mut wait = engine.docker.wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>);
     let code = match wait.next().await {
         Some(Ok(r)) => r.status_code,
         Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,

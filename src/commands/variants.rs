@@ -26,10 +26,7 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
         return Ok(0);
     }
-    println!(
-        "{:<13} {:<8} {:<4} {:<10} SUMMARY",
-        "NAME", "SIZE", "GPU", "LOCAL"
-    );
+    println!("{:<13} {:<8} {:<4} {:<10} SUMMARY", "NAME", "SIZE", "GPU", "LOCAL");
     for (spec, row) in IMAGES.iter().zip(&rows) {
         let local = row["local_size_bytes"]
             .as_i64()
