@@ -387,6 +387,19 @@ mod tests {
     }
 
     #[test]
+    fn parses_output_captured_on_a_real_h100() {
+        let (driver, gpus) =
+            parse_nvidia_smi_csv(include_str!("../tests/data/gpu/h100-nvidia-smi-query.csv"));
+        assert_eq!(driver.as_deref(), Some("580.159.04"));
+        assert_eq!(
+            gpus,
+            vec![HostGpu { index: 0, name: "NVIDIA H100 80GB HBM3".into(), memory_mib: Some(81559) }]
+        );
+        let proc_text = include_str!("../tests/data/gpu/h100-proc-driver-nvidia-version.txt");
+        assert_eq!(parse_proc_driver_version(proc_text).as_deref(), Some("580.159.04"));
+    }
+
+    #[test]
     fn parses_proc_driver_version() {
         let text = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\nGCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n";
         assert_eq!(parse_proc_driver_version(text).as_deref(), Some("550.54.15"));

@@ -24,8 +24,7 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         Ok(engine) => engine,
         Err(err) => {
             report["engine"]["error"] = json!(err.message);
-            report["gpu"] =
-                json!({ "host": host_gpu, "usable": false, "verdict": "unknown: the engine is unreachable" });
+            report["gpu"] = json!({ "host": host_gpu, "usable": false, "verdict": "GPU usable: unknown (the engine is unreachable)" });
             print_report(&report, args.json);
             return Err(err);
         }
