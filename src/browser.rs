@@ -27,39 +27,72 @@ pub fn choose(env: &dyn Fn(&str) -> Option<String>, linux: bool) -> BrowserActio
     BrowserAction::System
 }
 
-/// Opens the URL or explains why not; a failure is a warning, never an error.
+/// Opens the URL or explains why not; a failure is a warning, never an error. The browser gets
+/// a 0600 page that redirects to the URL (as Jupyter's own launcher does), so the token never
+/// shows on a command line, which `ps` shows to every user. Nothing waits for the browser.
 pub fn open_url(url: &str, port: u16, reporter: &Reporter) {
-    match choose(&|k| std::env::var(k).ok(), cfg!(target_os = "linux")) {
+    let action = choose(&|k| std::env::var(k).ok(), cfg!(target_os = "linux"));
+    if let BrowserAction::Headless(why) = action {
+        reporter.note(format!("not opening a browser: {why}. From your own machine: ssh -L {port}:127.0.0.1:{port} THIS-HOST, then open the URL."));
+        return;
+    }
+    let page = match redirect_page(url, port) {
+        Ok(p) => p,
+        Err(e) => {
+            return reporter.warn(format!(
+                "cannot write the page for the browser ({}); open the URL yourself",
+                e.message
+            ))
+        }
+    };
+    let target = page.display().to_string();
+    match action {
         BrowserAction::Command(cmd) => {
             // $BROWSER may be "prog --flag" or a colon-separated list (the first entry is used).
             let first = cmd.split(':').next().unwrap_or(&cmd).to_string();
             let mut words = first.split_whitespace();
             let Some(program) = words.next() else { return };
-            let status = std::process::Command::new(program)
+            let spawned = std::process::Command::new(program)
                 .args(words)
-                .arg(url)
+                .arg(&target)
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
-                .status();
-            match status {
-                Ok(s) if s.success() => reporter.detail(format!("opened with $BROWSER ({program})")),
-                Ok(s) => {
-                    reporter.warn(format!("$BROWSER ({program}) exited with {s}; open the URL yourself"))
-                }
-                Err(e) => {
-                    reporter.warn(format!("cannot run $BROWSER ({program}): {e}; open the URL yourself"))
-                }
+                .spawn();
+            if let Err(e) = spawned {
+                reporter.warn(format!("cannot run $BROWSER ({program}): {e}; open the URL yourself"));
             }
         }
         BrowserAction::System => {
-            if let Err(e) = open::that_detached(url) {
+            if let Err(e) = open::that_detached(&target) {
                 reporter.warn(format!("cannot open a browser ({e}); open the URL yourself"));
             }
         }
-        BrowserAction::Headless(why) => {
-            reporter.note(format!("not opening a browser: {why}. From your own machine: ssh -L {port}:127.0.0.1:{port} THIS-HOST, then open the URL below."));
-        }
+        BrowserAction::Headless(_) => unreachable!("handled above"),
     }
+}
+
+fn redirect_page(url: &str, port: u16) -> crate::error::Result<std::path::PathBuf> {
+    let path = crate::token::token_dir()?.join(format!("open-{port}.html"));
+    let html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={url}\"><title>JupyterLab</title></head>\n<body><p><a href=\"{url}\">Open JupyterLab</a></p></body></html>\n"
+    );
+    let fail = |e: std::io::Error| {
+        crate::error::Error::new(crate::error::Kind::Config, format!("cannot write {}", path.display()))
+            .cause(e)
+    };
+    // Created 0600 before the token is written into it.
+    let _ = std::fs::remove_file(&path);
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(fail)?;
+        f.write_all(html.as_bytes()).map_err(fail)?;
+    }
+    #[cfg(not(unix))]
+    std::fs::write(&path, html).map_err(fail)?;
+    Ok(path)
 }
 
 #[cfg(test)]

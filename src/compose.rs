@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use crate::gpu::GpuAttach;
-use crate::settings::{labels, LaunchPlan, CONTAINER_PORT, HOME, TOKEN_MOUNT};
+use crate::settings::{labels, LaunchPlan, CONTAINER_PORT, HOME};
 
 pub const SERVICE: &str = "jupyter";
 pub const SETTINGS_VOLUME: &str = "jupyter-settings";
@@ -31,7 +31,7 @@ struct Service {
     user: Option<String>,
     ports: Vec<String>,
     volumes: Vec<VolumeEntry>,
-    environment: BTreeMap<&'static str, String>,
+    environment: BTreeMap<String, String>,
     secrets: Vec<&'static str>,
     restart: &'static str,
     init: bool,
@@ -143,7 +143,11 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
         user: plan.user.map(|_| "${DIMTENSOR_UID}:${DIMTENSOR_GID}".to_string()),
         ports: vec![format!("{}:{}:{CONTAINER_PORT}", bind_host(plan), plan.host_port)],
         volumes,
-        environment: BTreeMap::from([("JUPYTER_TOKEN_FILE", TOKEN_MOUNT.to_string())]),
+        environment: plan
+            .env()
+            .into_iter()
+            .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect(),
         secrets: vec!["jupyter_token"],
         restart: "unless-stopped",
         init: true,
@@ -203,11 +207,18 @@ pub fn relative_to(path: &Path, base: &Path) -> String {
     }
 }
 
-/// The `.env` beside the compose file: the token (and the UID/GID the service runs as).
-pub fn env_file(token: &str, user: Option<crate::settings::UserSpec>) -> String {
-    let mut out = String::from(
-        "# Written by dimtensor-up compose. Keep it private (mode 600) and out of version control.\n",
-    );
+const ENV_HEADER: &str = "# JUPYTER_TOKEN and DIMTENSOR_UID/GID are written by dimtensor-up compose. Keep this file private (mode 600) and out of version control.";
+
+/// The `.env` beside the compose file: the user's own lines kept, ours (token, UID/GID) replaced.
+pub fn merge_env_file(existing: &str, token: &str, user: Option<crate::settings::UserSpec>) -> String {
+    let ours = ["JUPYTER_TOKEN=", "DIMTENSOR_UID=", "DIMTENSOR_GID="];
+    let mut out: String = existing
+        .lines()
+        .filter(|l| *l != ENV_HEADER && !ours.iter().any(|k| l.trim_start().starts_with(k)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out.push_str(ENV_HEADER);
+    out.push('\n');
     out.push_str(&format!("JUPYTER_TOKEN={token}\n"));
     if let Some(u) = user {
         out.push_str(&format!("DIMTENSOR_UID={}\nDIMTENSOR_GID={}\n", u.uid, u.gid));
@@ -215,13 +226,12 @@ pub fn env_file(token: &str, user: Option<crate::settings::UserSpec>) -> String 
     out
 }
 
-/// Reads JUPYTER_TOKEN from a .env file.
-pub fn token_from_env_file(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("JUPYTER_TOKEN="))
-        .map(|t| t.trim().trim_matches('"').to_string())
+/// The JUPYTER_TOKEN of a `.env`, when it is one dimtensor-up could have made (at least 128 bits
+/// of hex): an empty or weak value is never kept, since an empty token turns authentication off.
+pub fn strong_token_in(env_text: &str) -> Option<String> {
+    let token = env_text.lines().find_map(|l| l.trim_start().strip_prefix("JUPYTER_TOKEN="))?;
+    let token = token.trim().trim_matches('"');
+    (token.len() >= 32 && token.chars().all(|c| c.is_ascii_hexdigit())).then(|| token.to_string())
 }
 
 /// The examples in the repository's compose/ folder: the same renderer, fixed inputs.
@@ -239,23 +249,20 @@ pub fn example(variant: crate::catalog::Variant) -> String {
             (GpuAttach::None, "JupyterLab on the full image (every dimtensor integration), with a read-only ./data folder.\nGPU: add the `deploy:` block from docker-compose.ml.yml.")
         }
     };
-    let plan = LaunchPlan {
-        name: String::new(),
-        image_ref: variant.lab_image().reference(DEFAULT_REGISTRY),
+    let settings = crate::settings::LabSettings {
         variant,
+        gpus: crate::gpu::GpuRequest::Auto,
+        port: None,
         listen: std::net::IpAddr::from([127, 0, 0, 1]),
-        host_port: crate::settings::FIRST_PORT,
+        workdir: here.to_path_buf(),
         mounts,
-        user: Some(UserSpec { uid: 1000, gid: 1000 }),
-        gpu: gpu.clone(),
-        labels: BTreeMap::from([
-            (labels::MANAGED.to_string(), "true".to_string()),
-            (labels::VARIANT.to_string(), variant.name().to_string()),
-            (labels::PORT.to_string(), crate::settings::FIRST_PORT.to_string()),
-            (labels::LISTEN.to_string(), "127.0.0.1".to_string()),
-            (labels::GPUS.to_string(), gpu.describe()),
-        ]),
+        user: None,
     };
+    let image_ref = variant.lab_image().reference(DEFAULT_REGISTRY);
+    let user = Some(UserSpec { uid: 1000, gid: 1000 });
+    let mut plan = LaunchPlan::new(&settings, image_ref, crate::settings::FIRST_PORT, user, gpu);
+    // Whoever copies the example has their own folder: no folder label.
+    plan.labels.remove(labels::WORKDIR);
     let header = format!(
         "Example from dimtensor-up (regenerate: DIMTENSOR_UP_BLESS=1 cargo test compose_examples).\n{what}\n\nUse: copy this file into your project folder as compose.yaml, create a .env beside it\n(mode 600, never committed) holding\n    JUPYTER_TOKEN=<python3 -c 'import secrets; print(secrets.token_hex(24))'>\n    DIMTENSOR_UID=<id -u>\n    DIMTENSOR_GID=<id -g>\nthen `docker compose up -d` and open http://127.0.0.1:8888/lab?token=<JUPYTER_TOKEN>.\n`dimtensor-up compose` writes both files for you. `docker compose down` keeps your files and\nthe jupyter-settings volume."
     );
@@ -316,8 +323,22 @@ mod tests {
     }
 
     #[test]
-    fn env_file_holds_token_and_ids() {
-        let text = env_file("abc", Some(UserSpec { uid: 5, gid: 6 }));
-        assert!(text.contains("JUPYTER_TOKEN=abc\nDIMTENSOR_UID=5\nDIMTENSOR_GID=6\n"));
+    fn env_file_keeps_the_users_lines_and_replaces_ours() {
+        let text = merge_env_file("", "abc", Some(UserSpec { uid: 5, gid: 6 }));
+        assert!(text.ends_with("JUPYTER_TOKEN=abc\nDIMTENSOR_UID=5\nDIMTENSOR_GID=6\n"), "{text}");
+        let again = merge_env_file(&format!("MY_VAR=1\n{text}"), "def", None);
+        assert!(again.starts_with("MY_VAR=1\n"), "{again}");
+        assert_eq!(again.matches("JUPYTER_TOKEN=").count(), 1);
+        assert!(again.contains("JUPYTER_TOKEN=def\n") && !again.contains("DIMTENSOR_UID="), "{again}");
+        assert_eq!(again.matches(ENV_HEADER).count(), 1);
+    }
+
+    #[test]
+    fn only_strong_tokens_are_kept() {
+        let strong = "0123456789abcdef0123456789abcdef";
+        assert_eq!(strong_token_in(&format!("A=1\nJUPYTER_TOKEN={strong}\n")).as_deref(), Some(strong));
+        assert_eq!(strong_token_in("JUPYTER_TOKEN=\n"), None);
+        assert_eq!(strong_token_in("JUPYTER_TOKEN=secret\n"), None);
+        assert_eq!(strong_token_in("OTHER=1\n"), None);
     }
 }

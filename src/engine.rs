@@ -139,6 +139,11 @@ fn context_endpoint(name: &str, docker_dir: &Path) -> Result<Endpoint> {
     Err(not_found())
 }
 
+/// `resolve` with this process's environment and docker CLI folder.
+pub fn resolve_from_env(host_flag: Option<&str>) -> Result<Endpoint> {
+    resolve(host_flag, &|k| std::env::var(k).ok(), &docker_config_dir())
+}
+
 /// The docker CLI's config folder.
 pub fn docker_config_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
@@ -157,7 +162,10 @@ pub struct Engine {
 
 impl Engine {
     pub async fn connect(host_flag: Option<&str>) -> Result<Engine> {
-        let endpoint = resolve(host_flag, &|k| std::env::var(k).ok(), &docker_config_dir())?;
+        Self::connect_to(resolve_from_env(host_flag)?).await
+    }
+
+    pub async fn connect_to(endpoint: Endpoint) -> Result<Engine> {
         let docker = client_for(&endpoint).map_err(|e| connect_error(&endpoint, &e))?;
         // Agree on the highest API version both sides speak (Docker 20.10 speaks 1.41).
         let docker = docker.negotiate_version().await.map_err(|e| connect_error(&endpoint, &e))?;

@@ -135,15 +135,16 @@ pub fn api_status(err: &bollard::errors::Error) -> Option<(u16, &str)> {
     }
 }
 
-/// Resolves on Ctrl-C, or on SIGTERM where there is one: both mean "stop cleanly".
+/// Resolves on Ctrl-C, SIGTERM or SIGHUP (the terminal closed): all mean "stop cleanly".
 pub async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+        if let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
+                _ = hup.recv() => {}
             }
             return;
         }

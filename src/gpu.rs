@@ -255,66 +255,51 @@ pub fn decide(
             })
         }
         explicit => {
+            let attach = match explicit {
+                GpuRequest::All => GpuAttach::All,
+                GpuRequest::Count(n) => GpuAttach::Count(*n),
+                GpuRequest::Devices(ids) => GpuAttach::Devices(ids.clone()),
+                GpuRequest::Auto | GpuRequest::None => unreachable!("handled above"),
+            };
             if let Some(host) = host {
-                if !host.has_driver() {
-                    return Err(Error::new(
-                        Kind::Gpu,
-                        format!(
-                            "--gpus {} asked for GPUs, but this machine has none usable",
-                            describe_request(explicit)
-                        ),
-                    )
-                    .cause(host.problem.clone().unwrap_or_else(|| "no NVIDIA GPU found".into()))
-                    .hint("install the NVIDIA driver (nvidia-smi must work), or pass --gpus none"));
-                }
-                if let GpuRequest::Count(n) = explicit {
-                    if *n as usize > host.gpus.len() {
-                        return Err(Error::new(
-                            Kind::Gpu,
-                            format!(
-                                "--gpus {n} asked for {n} GPUs, but this machine has {}",
-                                host.gpus.len()
-                            ),
-                        )
-                        .hint("ask for fewer, or --gpus all"));
-                    }
-                }
-                if let GpuRequest::Devices(ids) = explicit {
-                    let known: Vec<String> = host.gpus.iter().map(|g| g.index.to_string()).collect();
-                    if let Some(missing) =
-                        ids.iter().find(|id| id.chars().all(|c| c.is_ascii_digit()) && !known.contains(id))
-                    {
-                        return Err(Error::new(
-                            Kind::Gpu,
-                            format!(
-                                "GPU {missing} does not exist on this machine (it has {})",
-                                known.join(", ")
-                            ),
-                        )
-                        .hint("see `nvidia-smi -L` for the indexes"));
-                    }
-                }
+                check_host_has(&attach, host)?;
             }
-            Ok(GpuDecision {
-                attach: match explicit {
-                    GpuRequest::All => GpuAttach::All,
-                    GpuRequest::Count(n) => GpuAttach::Count(*n),
-                    GpuRequest::Devices(ids) => GpuAttach::Devices(ids.clone()),
-                    GpuRequest::Auto | GpuRequest::None => unreachable!("handled above"),
-                },
-                note: (!variant_gpu_capable).then(|| format!("the {variant} variant has no CUDA libraries: the GPUs are attached, but torch/jax are not there to use them")),
-            })
+            let note = (!variant_gpu_capable).then(|| {
+                format!("the {variant} variant has no CUDA libraries: the GPUs are attached, but torch/jax are not there to use them")
+            });
+            Ok(GpuDecision { attach, note })
         }
     }
 }
 
-fn describe_request(r: &GpuRequest) -> String {
-    match r {
-        GpuRequest::Auto => "auto".into(),
-        GpuRequest::All => "all".into(),
-        GpuRequest::None => "none".into(),
-        GpuRequest::Count(n) => n.to_string(),
-        GpuRequest::Devices(ids) => format!("device={}", ids.join(",")),
+/// An explicit request against this machine's GPUs: an error when it cannot be met.
+fn check_host_has(attach: &GpuAttach, host: &HostGpuState) -> Result<()> {
+    if !host.has_driver() {
+        return Err(Error::new(
+            Kind::Gpu,
+            format!("--gpus {} asked for GPUs, but this machine has none usable", attach.describe()),
+        )
+        .cause(host.problem.clone().unwrap_or_else(|| "no NVIDIA GPU found".into()))
+        .hint("install the NVIDIA driver (nvidia-smi must work), or pass --gpus none"));
+    }
+    match attach {
+        GpuAttach::Count(n) if *n as usize > host.gpus.len() => Err(Error::new(
+            Kind::Gpu,
+            format!("--gpus {n} asked for {n} GPUs, but this machine has {}", host.gpus.len()),
+        )
+        .hint("ask for fewer, or --gpus all")),
+        GpuAttach::Devices(ids) => {
+            let known: Vec<String> = host.gpus.iter().map(|g| g.index.to_string()).collect();
+            match ids.iter().find(|id| id.chars().all(|c| c.is_ascii_digit()) && !known.contains(id)) {
+                Some(missing) => Err(Error::new(
+                    Kind::Gpu,
+                    format!("GPU {missing} does not exist on this machine (it has {})", known.join(", ")),
+                )
+                .hint("see `nvidia-smi -L` for the indexes")),
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
     }
 }
 

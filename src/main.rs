@@ -24,6 +24,13 @@ use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    // Output into a closed pipe (`dimtensor-up logs -f | head`) ends the process quietly, as
+    // for other command-line tools, instead of a panic in println!.
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default action before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // Parse purely first: bad flags never touch the system.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -76,7 +76,6 @@ impl UserSpec {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LabSettings {
     pub variant: Variant,
-    pub image: ImageId,
     pub gpus: GpuRequest,
     /// None: the first free port from 8888.
     pub port: Option<u16>,
@@ -126,16 +125,12 @@ impl LabSettings {
             mounts.push(mount);
         }
         let user = args.user.as_deref().map(UserSpec::parse).transpose()?;
-        Ok(LabSettings {
-            variant,
-            image: variant.lab_image(),
-            gpus,
-            port: args.port,
-            listen,
-            workdir,
-            mounts,
-            user,
-        })
+        Ok(LabSettings { variant, gpus, port: args.port, listen, workdir, mounts, user })
+    }
+
+    /// The JupyterLab image of the variant.
+    pub fn image(&self) -> ImageId {
+        self.variant.lab_image()
     }
 
     /// A warning when the server would be reachable from other machines.
@@ -274,17 +269,7 @@ impl LaunchPlan {
         use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
         let mut labels = self.labels.clone();
         labels.insert(labels::TOKEN_FILE.into(), token_file.display().to_string());
-        let mut mounts: Vec<Mount> = self
-            .mounts
-            .iter()
-            .map(|m| Mount {
-                target: Some(m.target.clone()),
-                source: Some(m.source.display().to_string()),
-                typ: Some(MountType::BIND),
-                read_only: Some(m.read_only),
-                ..Default::default()
-            })
-            .collect();
+        let mut mounts = self.engine_mounts();
         mounts.push(Mount {
             target: Some(TOKEN_MOUNT.into()),
             source: Some(token_file.display().to_string()),
@@ -296,7 +281,7 @@ impl LaunchPlan {
         ContainerCreateBody {
             image: Some(self.image_ref.clone()),
             user: self.user.map(|u| u.render()),
-            env: Some(vec![format!("JUPYTER_TOKEN_FILE={TOKEN_MOUNT}")]),
+            env: Some(self.env()),
             labels: Some(labels.into_iter().collect()),
             exposed_ports: Some(vec![port_key.clone()]),
             working_dir: Some(WORK_MOUNT.into()),
@@ -322,6 +307,31 @@ impl LaunchPlan {
             }),
             ..Default::default()
         }
+    }
+
+    /// The container's environment: where the token is, and no GPU when none was decided (the
+    /// images set NVIDIA_VISIBLE_DEVICES=all, which an nvidia default runtime would otherwise honour).
+    pub fn env(&self) -> Vec<String> {
+        let mut env = vec![format!("JUPYTER_TOKEN_FILE={TOKEN_MOUNT}")];
+        if self.gpu == GpuAttach::None {
+            env.push("NVIDIA_VISIBLE_DEVICES=void".into());
+        }
+        env
+    }
+
+    /// The bind mounts as Engine API mounts (the Mounts API: any character in a path works).
+    pub fn engine_mounts(&self) -> Vec<bollard::models::Mount> {
+        use bollard::models::{Mount, MountType};
+        self.mounts
+            .iter()
+            .map(|m| Mount {
+                target: Some(m.target.clone()),
+                source: Some(m.source.display().to_string()),
+                typ: Some(MountType::BIND),
+                read_only: Some(m.read_only),
+                ..Default::default()
+            })
+            .collect()
     }
 
     pub fn url(&self, token: &str) -> String {
@@ -376,7 +386,7 @@ mod tests {
             s.mounts,
             vec![BindMount { source: base.clone(), target: WORK_MOUNT.into(), read_only: false }]
         );
-        assert_eq!(s.image, ImageId::Jupyter);
+        assert_eq!(s.image(), ImageId::Jupyter);
     }
 
     #[test]

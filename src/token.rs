@@ -45,6 +45,30 @@ pub fn write_token_file(container: &str, token: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// A token file that is deleted when dropped (an error, Ctrl-C) unless the server it belongs to
+/// is handed over with `keep`.
+pub struct TokenFile(Option<PathBuf>);
+
+impl TokenFile {
+    pub fn write(container: &str, token: &str) -> Result<TokenFile> {
+        write_token_file(container, token).map(|p| TokenFile(Some(p)))
+    }
+    pub fn path(&self) -> &Path {
+        self.0.as_deref().expect("a TokenFile holds its path until kept")
+    }
+    pub fn keep(mut self) -> PathBuf {
+        self.0.take().expect("a TokenFile holds its path until kept")
+    }
+}
+
+impl Drop for TokenFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 pub fn read_token_file(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }

@@ -17,7 +17,7 @@ stage "test tools (PyPI wheels)"
 if [ "$(id -u)" = 0 ]; then tools=/var/cache/dimtensor-up/test-tools; else tools="${XDG_CACHE_HOME:-$HOME/.cache}/dimtensor-up/test-tools"; fi
 if ! cmp -s tests/requirements.txt "$tools/requirements.txt" 2>/dev/null; then
   rm -rf "$tools"
-  python3 -m venv "$tools"
+  python3 -m venv "$tools" || { echo "error: python3 -m venv failed; hint: install python3-venv" >&2; exit 1; }
   "$tools/bin/pip" install -q -r tests/requirements.txt
   cp tests/requirements.txt "$tools/requirements.txt"
   chmod -R a+rX "$tools"
@@ -37,13 +37,18 @@ else
 fi
 
 stage "build dimtensor-up"
+# As root the CLI under test runs as a non-root user, who must be able to execute it.
+if [ "$(id -u)" = 0 ] && [ -z "${CARGO_TARGET_DIR:-}" ]; then export CARGO_TARGET_DIR=/var/cache/dimtensor-up/target; fi
 cargo build --locked
 bin="${CARGO_TARGET_DIR:-$repo/target}/debug/dimtensor-up"
 
-images=${DTU_IMAGES:-base ml full jupyter jupyter-base jupyter-ml}
+# The engine tests need base and jupyter-base, whatever DTU_IMAGES says.
+images=$(printf '%s\n' ${DTU_IMAGES:-base ml full jupyter jupyter-base jupyter-ml} base jupyter-base | awk '!seen[$0]++' | tr '\n' ' ')
 stage "build images: $images"
 for image in $images; do
-  /usr/bin/env time -f "  $image built in %e s" "$bin" build "$image"
+  t0=$SECONDS
+  "$bin" build "$image"
+  echo "  $image built in $((SECONDS - t0)) s"
 done
 
 stage "image smoke tests, sizes and secret scans"
@@ -59,8 +64,8 @@ bash docker/size-report.sh $images
 stage "GPU stub engine"
 if [ "$(id -u)" = 0 ]; then
   export DTU_GPU_DOCKER_HOST
-  DTU_GPU_DOCKER_HOST=$(bash tests/support/gpu-engine.sh start ghcr.io/marcoloco23/dimtensor:jupyter-base)
   trap 'bash tests/support/gpu-engine.sh stop' EXIT
+  DTU_GPU_DOCKER_HOST=$(bash tests/support/gpu-engine.sh start ghcr.io/marcoloco23/dimtensor:jupyter-base)
 else
   export DTU_SKIP_GPU_STUB="not root: a second dockerd with the stub NVIDIA hook needs root"
   echo "$DTU_SKIP_GPU_STUB"

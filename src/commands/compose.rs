@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::{ComposeArgs, GlobalArgs};
-use crate::compose::{default_output, env_file, render, token_from_env_file};
+use crate::compose::{default_output, merge_env_file, render, strong_token_in};
 use crate::error::{Error, Kind, Result};
 use crate::gpu;
 use crate::reporter::Reporter;
@@ -34,7 +34,7 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     if lab.workdir.is_none() {
         lab.workdir = Some(compose_dir.clone());
     }
-    let settings = LabSettings::resolve(&lab, &config, &cwd)?;
+    let settings = LabSettings::resolve(&lab, &config, &compose_dir)?;
     let variant = settings.variant;
     if let Some(warning) = settings.exposure_warning() {
         reporter.warn(warning);
@@ -49,7 +49,7 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     // The GPU decision and the user need the engine only where `auto`/defaults must look.
     let needs_engine = args.up || settings.gpus == gpu::GpuRequest::Auto || settings.user.is_none();
     let engine = if needs_engine { Some(super::connect(global).await?) } else { None };
-    let gpu_capable = settings.image.spec().gpu_capable;
+    let gpu_capable = settings.image().spec().gpu_capable;
     let decision = match &engine {
         Some(engine) => gpu::decide_on(engine, &settings.gpus, gpu_capable, variant.name()).await?,
         // Explicit requests need no engine to be written down.
@@ -64,8 +64,12 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
         (None, Some(engine)) => super::jupyter::default_user(engine).await?,
         (None, None) => None,
     };
-    let port = settings.port.unwrap_or(settings::FIRST_PORT);
-    let image_ref = settings.image.reference(config.registry());
+    // As `jupyter` picks it: --port, else the first free one from 8888 (8888 without an engine).
+    let port = match &engine {
+        Some(engine) => super::jupyter::pick_port(engine, &settings, &[]).await?,
+        None => settings.port.unwrap_or(settings::FIRST_PORT),
+    };
+    let image_ref = settings.image().reference(config.registry());
     let plan = LaunchPlan::new(&settings, image_ref, port, user, attach);
     let header = format!(
         "JupyterLab with dimtensor ({} variant), written by dimtensor-up {}.\nStart: docker compose up -d   Stop: docker compose down (your files and the `jupyter-settings` volume stay)\nURL:   http://{}:{port}/lab?token=<JUPYTER_TOKEN from .env>\nThe token is in .env beside this file (mode 600): keep .env out of version control.",
@@ -73,8 +77,9 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     );
     let yaml = render(&plan, &compose_dir, &header);
     // Keep an existing token when overwriting with --force: open browsers keep working.
-    let token = token_from_env_file(&env_path).unwrap_or_else(crate::token::new_token);
-    write_private(&env_path, &env_file(&token, user))?;
+    let existing_env = std::fs::read_to_string(&env_path).unwrap_or_default();
+    let token = strong_token_in(&existing_env).unwrap_or_else(crate::token::new_token);
+    write_private(&env_path, &merge_env_file(&existing_env, &token, user))?;
     std::fs::write(&output, yaml)
         .map_err(|e| Error::new(Kind::Usage, format!("cannot write {}", output.display())).cause(e))?;
     reporter.note(format!("wrote {} and {} (token inside, mode 600)", output.display(), env_path.display()));
@@ -102,25 +107,26 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// Writes a file that holds a secret: a new 0600 file beside it, then renamed over it, so the
+/// secret is never in a file others can read, not even for a moment.
 fn write_private(path: &Path, text: &str) -> Result<()> {
     let fail =
         |e: std::io::Error| Error::new(Kind::Usage, format!("cannot write {}", path.display())).cause(e);
+    let tmp = path.with_extension(format!("tmp-{}", crate::token::random_hex(4)));
     #[cfg(unix)]
     {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(fail)?;
+        let mut f =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(fail)?;
         f.write_all(text.as_bytes()).map_err(fail)?;
-        crate::token::restrict(path, 0o600)
     }
     #[cfg(not(unix))]
-    std::fs::write(path, text).map_err(fail)
+    std::fs::write(&tmp, text).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail(e)
+    })
 }
 
 /// `docker compose up -d` through the compose plugin, or a `docker-compose` binary.

@@ -4,14 +4,14 @@ use serde_json::{json, Value};
 
 use crate::catalog::IMAGES;
 use crate::cli::{GlobalArgs, JsonArgs};
-use crate::engine::{docker_config_dir, resolve, Engine};
+use crate::engine::{resolve_from_env, Engine};
 use crate::error::Result;
 use crate::gpu;
 use crate::settings::{port_is_free, FIRST_PORT};
 
 pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
     let (config, config_path) = super::load_config()?;
-    let endpoint = resolve(global.host.as_deref(), &|k| std::env::var(k).ok(), &docker_config_dir())?;
+    let endpoint = resolve_from_env(global.host.as_deref())?;
     let host_gpu = endpoint.is_local().then(gpu::probe_host);
     let port_free = port_is_free([127, 0, 0, 1].into(), FIRST_PORT);
     let mut report = json!({
@@ -20,7 +20,7 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         "engine": { "address": endpoint.address, "chosen_by": endpoint.source, "reachable": false },
         "port_8888_free": port_free,
     });
-    let engine = match Engine::connect(global.host.as_deref()).await {
+    let engine = match Engine::connect_to(endpoint.clone()).await {
         Ok(engine) => engine,
         Err(err) => {
             report["engine"]["error"] = json!(err.message);

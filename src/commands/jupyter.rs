@@ -14,6 +14,7 @@ use crate::gpu::{self, GpuAttach, GpuDecision};
 use crate::lab::{self, Server};
 use crate::reporter::Reporter;
 use crate::settings::{self, LabSettings, LaunchPlan, UserSpec};
+use crate::token::TokenFile;
 
 pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet || args.json, global.verbose);
@@ -33,18 +34,21 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
     if let Some(warning) = settings.exposure_warning() {
         reporter.warn(warning);
     }
-    // Ctrl-C at any point before the server is handed over removes what was created.
-    let mut created: Option<(String, std::path::PathBuf)> = None;
+    // Ctrl-C or SIGTERM at any point before the server is handed over removes what was
+    // created; one signal future for the whole run, so no signal falls between two of them.
+    let stop = crate::error::stop_signal();
+    tokio::pin!(stop);
+    let mut created: Option<String> = None;
     let outcome = tokio::select! {
         r = start(&engine, &settings, &config, &args, &reporter, &mut created) => r,
-        _ = crate::error::stop_signal() => Err(Error::interrupted()),
+        _ = &mut stop => Err(Error::interrupted()),
     };
     let started = match outcome {
         Ok(s) => s,
         Err(err) => {
-            if let Some((id, token_file)) = created.take() {
+            if let Some(name) = created.take() {
                 reporter.note("removing the half-started container");
-                let _ = lab::remove(&engine, &id, Some(&token_file)).await;
+                let _ = lab::remove(&engine, &name, None).await;
             }
             return Err(err);
         }
@@ -54,7 +58,7 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
         return Ok(0);
     }
     reporter.note("JupyterLab runs until Ctrl-C (or run with --detach); your files stay in the folder.");
-    serve_until_interrupted(&engine, &started).await
+    serve_until_interrupted(&engine, &started, stop).await
 }
 
 pub struct Started {
@@ -62,7 +66,6 @@ pub struct Started {
     pub token: String,
     pub url: String,
     pub reused: bool,
-    pub token_file: std::path::PathBuf,
 }
 
 async fn start(
@@ -71,16 +74,12 @@ async fn start(
     config: &Config,
     args: &JupyterArgs,
     reporter: &Reporter,
-    created: &mut Option<(String, std::path::PathBuf)>,
+    created: &mut Option<String>,
 ) -> Result<Started> {
     let name = settings.container_name();
     let timeout = Duration::from_secs(args.timeout);
-    if let Some(existing) = lab::by_name(engine, &name).await? {
-        if existing.running() {
-            return reuse(engine, existing, settings, args, reporter, timeout).await;
-        }
-        reporter.detail(format!("removing the stopped container {name} (left by an earlier run)"));
-        lab::remove(engine, &existing.id, existing.token_file.as_deref()).await?;
+    if let Some(server) = existing_server(engine, &name, timeout, reporter).await? {
+        return reuse(engine, server, settings, args, reporter, timeout).await;
     }
     // A server for this folder started another way (`dimtensor-up compose --up`) counts too.
     if let Some(other) = lab::for_workdir(engine, &settings.workdir).await?.filter(Server::running) {
@@ -89,71 +88,62 @@ async fn start(
 
     let policy = args.source.pull.or(config.pull).unwrap_or_default();
     let (image_ref, source) =
-        crate::image::ensure(engine, settings.image, config, policy, args.source.build, reporter).await?;
+        crate::image::ensure(engine, settings.image(), config, policy, args.source.build, reporter).await?;
     reporter.detail(format!("image {image_ref} ({source:?})"));
 
-    let gpu = decide_gpu(engine, settings, reporter).await?;
+    let mut gpu = decide_gpu(engine, settings, reporter).await?;
     let user = settings.user.or(default_user(engine).await?);
     let token = crate::token::new_token();
-    // A token file per start: two starts racing in one folder never share (or clobber) one.
-    let token_file =
-        crate::token::write_token_file(&format!("{name}-{}", crate::token::random_hex(4)), &token)?;
-
-    let mut attempts = 0;
-    let mut gpu = gpu;
-    loop {
-        attempts += 1;
-        let port = pick_port(engine, settings).await?;
+    // A token file per start (two starts racing in one folder never share one), removed on any
+    // failure or interruption until the server is handed over.
+    let token_file = TokenFile::write(&format!("{name}-{}", crate::token::random_hex(4)), &token)?;
+    let mut clashed_ports = Vec::new();
+    for _attempt in 0..5 {
+        let port = pick_port(engine, settings, &clashed_ports).await?;
         let plan = LaunchPlan::new(settings, image_ref.clone(), port, user, gpu.attach.clone());
-        let id = match create(engine, &plan, &token_file).await {
+        // Known before the request is sent: an interruption while it is in flight still cleans up.
+        *created = Some(name.clone());
+        let id = match create(engine, &plan, token_file.path()).await {
             Ok(id) => id,
             Err(CreateError::NameTaken) => {
-                // Another start in this folder won the race: use its server.
-                let _ = std::fs::remove_file(&token_file);
+                *created = None;
                 reporter.note("another dimtensor-up is starting JupyterLab in this folder; waiting for it");
-                let server = wait_for_named(engine, &name, timeout).await?;
-                return reuse(engine, server, settings, args, reporter, timeout).await;
+                match wait_for_named(engine, &name, timeout).await? {
+                    Some(server) => return reuse(engine, server, settings, args, reporter, timeout).await,
+                    None => continue,
+                }
             }
             Err(CreateError::Other(e)) => {
-                let _ = std::fs::remove_file(&token_file);
+                *created = None;
                 return Err(e);
             }
         };
-        *created = Some((id.clone(), token_file.clone()));
-        match engine
-            .docker
-            .start_container(&id, None::<bollard::query_parameters::StartContainerOptions>)
-            .await
+        if let Err(e) =
+            engine.docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await
         {
-            Ok(()) => {}
-            Err(e) => {
-                let message = api_status(&e).map(|(_, m)| m.to_string()).unwrap_or_else(|| e.to_string());
-                lab::remove(engine, &id, None).await?;
-                *created = None;
-                if settings.port.is_none() && is_port_clash(&message) && attempts < 5 {
-                    reporter.detail(format!("port {port} was taken meanwhile; trying the next one"));
-                    continue;
-                }
-                if gpu::is_engine_gpu_error(&message) {
-                    if settings.gpus == gpu::GpuRequest::Auto && attempts < 5 {
-                        gpu = GpuDecision { attach: GpuAttach::None, note: None };
-                        reporter.note(format!(
-                            "running on CPU: the engine cannot attach GPUs ({})",
-                            crate::engine::first_line(&message)
-                        ));
-                        continue;
-                    }
-                    let _ = std::fs::remove_file(&token_file);
-                    return Err(gpu::engine_gpu_error(&message));
-                }
-                let _ = std::fs::remove_file(&token_file);
-                if is_port_clash(&message) {
-                    return Err(port_taken_error(engine, settings.listen, port).await);
-                }
-                return Err(Error::new(Kind::Container, "the container did not start")
-                    .cause(crate::engine::first_line(&message))
-                    .hint("`dimtensor-up doctor` checks the setup"));
+            let message = api_status(&e).map(|(_, m)| m.to_string()).unwrap_or_else(|| e.to_string());
+            lab::remove(engine, &id, None).await?;
+            *created = None;
+            if settings.port.is_none() && is_port_clash(&message) {
+                reporter.detail(format!("port {port} was taken meanwhile; trying the next one"));
+                clashed_ports.push(port);
+                continue;
             }
+            if gpu::is_engine_gpu_error(&message)
+                && settings.gpus == gpu::GpuRequest::Auto
+                && gpu.attach != GpuAttach::None
+            {
+                reporter.note(format!(
+                    "running on CPU: the engine cannot attach GPUs ({})",
+                    crate::engine::first_line(&message)
+                ));
+                gpu = GpuDecision { attach: GpuAttach::None, note: None };
+                continue;
+            }
+            if is_port_clash(&message) {
+                return Err(port_taken_error(engine, settings.listen, port).await);
+            }
+            return Err(start_error(&message));
         }
         reporter.note(format!(
             "starting JupyterLab ({}) on {}:{port}",
@@ -167,7 +157,46 @@ async fn start(
         let server = lab::by_name(engine, &name)
             .await?
             .ok_or_else(|| Error::new(Kind::Container, "the container disappeared while starting"))?;
-        return Ok(Started { url: plan.url(&token), server, token, reused: false, token_file });
+        token_file.keep();
+        return Ok(Started { url: plan.url(&token), server, token, reused: false });
+    }
+    Err(Error::new(
+        Kind::Container,
+        "JupyterLab could not be started in 5 tries (ports or containers kept changing)",
+    )
+    .hint("run `dimtensor-up ps` to see what runs, then try again"))
+}
+
+/// Why a container did not start, as the user should read it.
+pub fn start_error(message: &str) -> Error {
+    if gpu::is_engine_gpu_error(message) {
+        return gpu::engine_gpu_error(message);
+    }
+    Error::new(Kind::Container, "the container did not start")
+        .cause(crate::engine::first_line(message))
+        .hint("`dimtensor-up doctor` checks the setup")
+}
+
+/// This folder's container: running → re-use; being started by another dimtensor-up → wait for
+/// it; stopped (an engine restart, an earlier failure) → removed, so a fresh one is made.
+async fn existing_server(
+    engine: &Engine,
+    name: &str,
+    timeout: Duration,
+    reporter: &Reporter,
+) -> Result<Option<Server>> {
+    let Some(existing) = lab::by_name(engine, name).await? else { return Ok(None) };
+    match existing.state.as_str() {
+        "running" => Ok(Some(existing)),
+        "created" | "restarting" => {
+            reporter.note("another dimtensor-up is starting JupyterLab in this folder; waiting for it");
+            wait_for_named(engine, name, timeout).await
+        }
+        _ => {
+            reporter.detail(format!("removing the stopped container {name} (left by an earlier run)"));
+            lab::remove(engine, &existing.id, existing.token_file.as_deref()).await?;
+            Ok(None)
+        }
     }
 }
 
@@ -195,18 +224,28 @@ fn is_port_clash(message: &str) -> bool {
     m.contains("port is already allocated") || m.contains("address already in use")
 }
 
-async fn wait_for_named(engine: &Engine, name: &str, timeout: Duration) -> Result<Server> {
+/// Waits for another start of this folder's container. None: it is gone (that start failed, or
+/// it was a creation abandoned by a killed dimtensor-up), so the caller creates its own.
+async fn wait_for_named(engine: &Engine, name: &str, timeout: Duration) -> Result<Option<Server>> {
+    /// A start takes well under a second from create to running; longer means abandoned.
+    const ABANDONED_AFTER: Duration = Duration::from_secs(10);
     let start = std::time::Instant::now();
-    while start.elapsed() < timeout {
-        if let Some(s) = lab::by_name(engine, name).await? {
-            if s.running() && s.token_file.as_deref().and_then(crate::token::read_token_file).is_some() {
-                return Ok(s);
+    loop {
+        match lab::by_name(engine, name).await? {
+            None => return Ok(None),
+            Some(s) if s.running() => return Ok(Some(s)),
+            Some(s) if s.state == "exited" || s.state == "dead" || start.elapsed() > ABANDONED_AFTER => {
+                lab::remove(engine, &s.id, s.token_file.as_deref()).await?;
+                return Ok(None);
             }
+            Some(_) => {}
+        }
+        if start.elapsed() >= timeout {
+            return Err(Error::new(Kind::Container, format!("the other start of {name} did not finish"))
+                .hint("run `dimtensor-up ps`, then `dimtensor-up stop` and try again"));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err(Error::new(Kind::Container, format!("the other start of {name} did not finish"))
-        .hint("run `dimtensor-up ps`, then `dimtensor-up stop` and try again"))
 }
 
 async fn reuse(
@@ -217,22 +256,26 @@ async fn reuse(
     reporter: &Reporter,
     timeout: Duration,
 ) -> Result<Started> {
-    if args.lab.variant.is_some() && server.variant != settings.variant.name()
+    let differs = args.lab.variant.is_some() && server.variant != settings.variant.name()
         || settings.port.is_some_and(|p| p != server.port)
-    {
-        reporter.warn(format!("this folder's server already runs ({} on port {}); `dimtensor-up stop` first to start it differently", server.variant, server.port));
+        || server.listen_ip() != settings.listen;
+    if differs {
+        reporter.warn(format!(
+            "this folder's server already runs ({} on {}:{}); `dimtensor-up stop` first to start it differently",
+            server.variant, server.listen, server.port
+        ));
+    }
+    if !server.listen_ip().is_loopback() {
+        reporter.warn(format!("this server listens on {}: other machines can reach it", server.listen));
     }
     let token = lab::token(engine, &server).await?;
     lab::wait_ready(engine, &server.id, server.listen_ip(), server.port, &token, timeout).await?;
     reporter.note(format!("JupyterLab already runs for this folder ({})", server.name));
-    let token_file = server.token_file.clone().unwrap_or_default();
-    Ok(Started { url: lab::url(&server, &token), server, token, reused: true, token_file })
+    Ok(Started { url: lab::url(&server, &token), server, token, reused: true })
 }
 
+/// The URL (or JSON) on stdout first, then the browser.
 fn report(started: &Started, args: &JupyterArgs, reporter: &Reporter) {
-    if !args.no_browser {
-        crate::browser::open_url(&started.url, started.server.port, reporter);
-    }
     if args.json {
         let s = &started.server;
         let value = json!({
@@ -243,35 +286,44 @@ fn report(started: &Started, args: &JupyterArgs, reporter: &Reporter) {
     } else {
         println!("{}", started.url);
     }
+    if !args.no_browser {
+        crate::browser::open_url(&started.url, started.server.port, reporter);
+    }
 }
 
 /// Foreground: serve until Ctrl-C (then stop and remove; files stay) or until the server stops.
-async fn serve_until_interrupted(engine: &Engine, started: &Started) -> Result<u8> {
+async fn serve_until_interrupted(
+    engine: &Engine,
+    started: &Started,
+    stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) -> Result<u8> {
     use bollard::query_parameters::WaitContainerOptions;
     use futures_util::StreamExt;
+    let token_file = started.server.token_file.as_deref();
     let mut wait = engine.docker.wait_container(&started.server.id, None::<WaitContainerOptions>);
     tokio::select! {
-        _ = crate::error::stop_signal() => {
+        _ = stop => {
             eprintln!("stopping JupyterLab ({})", started.server.name);
-            lab::remove(engine, &started.server.id, Some(&started.token_file)).await?;
+            lab::remove(engine, &started.server.id, token_file).await?;
             Ok(0)
         }
         result = wait.next() => {
-            let _ = lab::remove(engine, &started.server.id, Some(&started.token_file)).await;
+            let _ = lab::remove(engine, &started.server.id, token_file).await;
             let detail = match result {
                 Some(Ok(r)) => format!("exit code {}", r.status_code),
                 Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => format!("exit code {code}"),
                 Some(Err(e)) => e.to_string(),
                 None => "the engine closed the connection".into(),
             };
-            Err(Error::new(Kind::Container, format!("JupyterLab stopped ({detail})")).hint("`dimtensor-up jupyter` starts it again; your files are in the folder"))
+            Err(Error::new(Kind::Container, format!("JupyterLab stopped ({detail})"))
+                .hint("`dimtensor-up jupyter` starts it again; your files are in the folder"))
         }
     }
 }
 
 async fn decide_gpu(engine: &Engine, settings: &LabSettings, reporter: &Reporter) -> Result<GpuDecision> {
     let decision =
-        gpu::decide_on(engine, &settings.gpus, settings.image.spec().gpu_capable, settings.variant.name())
+        gpu::decide_on(engine, &settings.gpus, settings.image().spec().gpu_capable, settings.variant.name())
             .await?;
     if let Some(note) = &decision.note {
         reporter.note(note);
@@ -293,15 +345,18 @@ pub async fn default_user(engine: &Engine) -> Result<Option<UserSpec>> {
     Ok(UserSpec::caller())
 }
 
-async fn pick_port(engine: &Engine, settings: &LabSettings) -> Result<u16> {
-    let servers = lab::list(engine).await?;
+/// `--port`, checked; else the first free port from 8888 that no running server of ours holds
+/// and that did not just clash (`clashed`: the engine can hold a port the bind probe cannot see).
+pub async fn pick_port(engine: &Engine, settings: &LabSettings, clashed: &[u16]) -> Result<u16> {
     if let Some(port) = settings.port {
         if settings::port_is_free(settings.listen, port) {
             return Ok(port);
         }
         return Err(port_taken_error(engine, settings.listen, port).await);
     }
-    let taken: Vec<u16> = servers.iter().filter(|s| s.running()).map(|s| s.port).collect();
+    let servers = lab::list(engine).await?;
+    let mut taken: Vec<u16> = servers.iter().filter(|s| s.running()).map(|s| s.port).collect();
+    taken.extend_from_slice(clashed);
     settings::choose_port(&taken, &|p| settings::port_is_free(settings.listen, p)).ok_or_else(|| {
         Error::usage(format!(
             "no free port from {} to {} on {}",
@@ -330,7 +385,7 @@ async fn port_taken_error(engine: &Engine, listen: IpAddr, port: u16) -> Error {
 fn process_holding_port(port: u16) -> Option<String> {
     let mut inodes = Vec::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let text = std::fs::read_to_string(table).ok()?;
+        let Ok(text) = std::fs::read_to_string(table) else { continue };
         for line in text.lines().skip(1) {
             let f: Vec<&str> = line.split_whitespace().collect();
             if f.len() > 9

@@ -3,20 +3,18 @@
 
 use std::io::IsTerminal;
 
+use bollard::container::AttachContainerResults;
+use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptions};
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::cli::{GlobalArgs, LabArgs, RunArgs};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::gpu;
 use crate::reporter::Reporter;
 use crate::settings::{LabSettings, LaunchPlan};
 
 pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
-    use bollard::container::AttachContainerResults;
-    use bollard::query_parameters::{
-        AttachContainerOptionsBuilder, CreateContainerOptions, RemoveContainerOptionsBuilder,
-    };
     let reporter = Reporter::new(global.quiet, global.verbose);
     let (config, _) = super::load_config()?;
     let cwd = super::current_dir()?;
@@ -53,15 +51,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         host_config: Some(bollard::models::HostConfig {
-            mounts: plan
-                .create_body(std::path::Path::new("/dev/null"))
-                .host_config
-                .and_then(|h| h.mounts)
-                .map(|m| {
-                    m.into_iter()
-                        .filter(|m| m.target.as_deref() != Some(crate::settings::TOKEN_MOUNT))
-                        .collect()
-                }),
+            mounts: Some(plan.engine_mounts()),
             device_requests: plan.gpu.device_request().map(|d| vec![d]),
             security_opt: Some(vec!["no-new-privileges:true".into()]),
             init: Some(true),
@@ -75,52 +65,46 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
         .await
         .map_err(|e| engine.fail("creating the container", e))?
         .id;
-    let remove = || async {
-        let _ = engine
-            .docker
-            .remove_container(&id, Some(RemoveContainerOptionsBuilder::default().force(true).build()))
-            .await;
-    };
-    let attach = engine
+    // From here on every way out removes the container (`docker run --rm`).
+    let result = attach_and_wait(&engine, &id, interactive).await;
+    let _ = crate::lab::remove(&engine, &id, None).await;
+    result
+}
+
+/// Streams the container's output, feeds it stdin, and returns its exit code.
+async fn attach_and_wait(engine: &crate::engine::Engine, id: &str, interactive: bool) -> Result<u8> {
+    let stop = crate::error::stop_signal();
+    tokio::pin!(stop);
+    let options =
+        AttachContainerOptionsBuilder::default().stdin(true).stdout(true).stderr(true).stream(true).build();
+    let AttachContainerResults { mut output, mut input } = engine
         .docker
-        .attach_container(
-            &id,
-            Some(
-                AttachContainerOptionsBuilder::default()
-                    .stdin(true)
-                    .stdout(true)
-                    .stderr(true)
-                    .stream(true)
-                    .build(),
-            ),
-        )
-        .await;
-    let AttachContainerResults { mut output, mut input } = match attach {
-        Ok(a) => a,
-        Err(e) => {
-            remove().await;
-            return Err(engine.fail("attaching to the container", e));
-        }
-    };
+        .attach_container(id, Some(options))
+        .await
+        .map_err(|e| engine.fail("attaching to the container", e))?;
     if let Err(e) =
-        engine.docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await
+        engine.docker.start_container(id, None::<bollard::query_parameters::StartContainerOptions>).await
     {
-        remove().await;
         let message =
             crate::error::api_status(&e).map(|(_, m)| m.to_string()).unwrap_or_else(|| e.to_string());
-        if gpu::is_engine_gpu_error(&message) {
-            return Err(gpu::engine_gpu_error(&message));
-        }
-        return Err(Error::new(Kind::Container, "the container did not start")
-            .cause(crate::engine::first_line(&message)));
+        return Err(super::jupyter::start_error(&message));
     }
-    let _raw = interactive.then(RawMode::enable);
-    let stdin_task = tokio::spawn(async move {
-        let mut stdin = tokio::io::stdin();
+    let raw = interactive.then(RawMode::enable);
+    // stdin is read on a plain thread: a blocking read there never holds up the exit.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin();
         let mut buf = [0u8; 4096];
-        while let Ok(n) = stdin.read(&mut buf).await {
-            if n == 0 || input.write_all(&buf[..n]).await.is_err() {
+        while let Ok(n) = std::io::Read::read(&mut stdin, &mut buf) {
+            if n == 0 || tx.blocking_send(buf[..n].to_vec()).is_err() {
                 break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Some(chunk) = rx.recv().await {
+            if input.write_all(&chunk).await.is_err() {
+                return;
             }
         }
         let _ = input.shutdown().await;
@@ -130,26 +114,30 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
     let interrupted = loop {
         tokio::select! {
             item = output.next() => match item {
-                Some(Ok(bollard::container::LogOutput::StdErr { message })) => { let _ = stderr.write_all(&message).await; let _ = stderr.flush().await; }
-                Some(Ok(out)) => { let _ = stdout.write_all(&out.into_bytes()).await; let _ = stdout.flush().await; }
+                Some(Ok(bollard::container::LogOutput::StdErr { message })) => {
+                    let _ = stderr.write_all(&message).await;
+                    let _ = stderr.flush().await;
+                }
+                Some(Ok(out)) => {
+                    let _ = stdout.write_all(&out.into_bytes()).await;
+                    let _ = stdout.flush().await;
+                }
                 Some(Err(_)) | None => break false,
             },
-            _ = crate::error::stop_signal(), if !interactive => break true,
+            // In a TTY, Ctrl-C is a byte for the container; SIGTERM/SIGHUP still end the run.
+            _ = &mut stop => break true,
         }
     };
-    stdin_task.abort();
-    drop(_raw);
+    drop(raw);
     if interrupted {
-        remove().await;
         return Err(Error::interrupted());
     }
-    let mut wait = engine.docker.wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>);
+    let mut wait = engine.docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
     let code = match wait.next().await {
         Some(Ok(r)) => r.status_code,
         Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
         _ => 1,
     };
-    remove().await;
     Ok(code.clamp(0, 255) as u8)
 }
 

@@ -12,7 +12,13 @@ ensure_engine() {
   fi
   if ! command -v dockerd >/dev/null 2>&1; then
     echo "engine: installing docker.io (no engine answers and no dockerd is installed)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+    apt-get update -qq || return 1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null || return 1
+    # On a systemd machine the package starts the engine itself.
+    if docker info >/dev/null 2>&1; then
+      echo "engine: the docker.io package started one"
+      return 0
+    fi
   fi
   echo "engine: starting dockerd"
   dockerd --host unix:///var/run/docker.sock >/tmp/dimtensor-up-dockerd.log 2>&1 &

@@ -15,9 +15,10 @@ if timeout 60 docker pull -q "$ref" >/dev/null 2>&1; then
   exit 0
 fi
 echo "base: $ref cannot be pulled; building a labelled stand-in with debootstrap"
-command -v debootstrap >/dev/null 2>&1 || {
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-}
+if ! command -v debootstrap >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+fi
 root=$(mktemp -d /tmp/dimtensor-up-standin.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
