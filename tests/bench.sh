@@ -29,7 +29,7 @@ copy=$(mktemp -d)
 trap 'rm -rf "$copy"' EXIT
 git ls-files -z | xargs -0 -I{} cp --parents {} "$copy"
 build -f "$copy/docker/Dockerfile" --target jupyter --build-arg JUPYTER_ON=base -t dimtensor-bench/rebuild "$copy"
-sed -i 's/A dropped ball/A dropped ball (edited)/' "$copy/notebooks/03-plotting.ipynb"
+sed -i "s/A dropped ball/A dropped ball (edited $(date +%s%N))/" "$copy/notebooks/03-plotting.ipynb"
 start=$(date +%s.%N)
 build -f "$copy/docker/Dockerfile" --target jupyter --build-arg JUPYTER_ON=base -t dimtensor-bench/rebuild "$copy"
 echo "{\"rebuild_after_notebook_change_s\": $(echo "$(date +%s.%N) - $start" | bc)}"
