@@ -76,22 +76,7 @@ fn redirect_page(url: &str, port: u16) -> crate::error::Result<std::path::PathBu
     let html = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={url}\"><title>JupyterLab</title></head>\n<body><p><a href=\"{url}\">Open JupyterLab</a></p></body></html>\n"
     );
-    let fail = |e: std::io::Error| {
-        crate::error::Error::new(crate::error::Kind::Config, format!("cannot write {}", path.display()))
-            .cause(e)
-    };
-    // Created 0600 before the token is written into it.
-    let _ = std::fs::remove_file(&path);
-    #[cfg(unix)]
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f =
-            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(fail)?;
-        f.write_all(html.as_bytes()).map_err(fail)?;
-    }
-    #[cfg(not(unix))]
-    std::fs::write(&path, html).map_err(fail)?;
+    crate::token::write_secret_file(&path, &html, 0o600)?;
     Ok(path)
 }
 

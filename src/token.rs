@@ -39,10 +39,33 @@ pub fn token_dir() -> Result<PathBuf> {
 /// host user can reach it, while the container's user (any UID) can read the bind-mounted file.
 pub fn write_token_file(container: &str, token: &str) -> Result<PathBuf> {
     let path = token_dir()?.join(container);
-    std::fs::write(&path, token)
-        .map_err(|e| Error::new(Kind::Config, format!("cannot write {}", path.display())).cause(e))?;
-    restrict(&path, 0o644)?;
+    write_secret_file(&path, token, 0o644)?;
     Ok(path)
+}
+
+/// Writes a file that holds a secret: a new file with `mode` beside it, then renamed over it, so
+/// the secret never sits in a file with looser permissions, not even for a moment.
+pub fn write_secret_file(path: &Path, text: &str, mode: u32) -> Result<()> {
+    let fail =
+        |e: std::io::Error| Error::new(Kind::Config, format!("cannot write {}", path.display())).cause(e);
+    let tmp = path.with_extension(format!("tmp-{}", random_hex(4)));
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp).map_err(fail)?;
+        f.write_all(text.as_bytes()).map_err(fail)?;
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = mode;
+        std::fs::write(&tmp, text).map_err(fail)?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail(e)
+    })
 }
 
 /// A token file that is deleted when dropped (an error, Ctrl-C) unless the server it belongs to

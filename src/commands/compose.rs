@@ -79,7 +79,7 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     // Keep an existing token when overwriting with --force: open browsers keep working.
     let existing_env = std::fs::read_to_string(&env_path).unwrap_or_default();
     let token = strong_token_in(&existing_env).unwrap_or_else(crate::token::new_token);
-    write_private(&env_path, &merge_env_file(&existing_env, &token, user))?;
+    crate::token::write_secret_file(&env_path, &merge_env_file(&existing_env, &token, user), 0o600)?;
     std::fs::write(&output, yaml)
         .map_err(|e| Error::new(Kind::Usage, format!("cannot write {}", output.display())).cause(e))?;
     reporter.note(format!("wrote {} and {} (token inside, mode 600)", output.display(), env_path.display()));
@@ -105,28 +105,6 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     }
     println!("{url}");
     Ok(0)
-}
-
-/// Writes a file that holds a secret: a new 0600 file beside it, then renamed over it, so the
-/// secret is never in a file others can read, not even for a moment.
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    let fail =
-        |e: std::io::Error| Error::new(Kind::Usage, format!("cannot write {}", path.display())).cause(e);
-    let tmp = path.with_extension(format!("tmp-{}", crate::token::random_hex(4)));
-    #[cfg(unix)]
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f =
-            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(fail)?;
-        f.write_all(text.as_bytes()).map_err(fail)?;
-    }
-    #[cfg(not(unix))]
-    std::fs::write(&tmp, text).map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        fail(e)
-    })
 }
 
 /// `docker compose up -d` through the compose plugin, or a `docker-compose` binary.
