@@ -158,6 +158,8 @@ pub fn docker_config_dir() -> PathBuf {
 pub struct Engine {
     pub docker: Docker,
     pub endpoint: Endpoint,
+    /// `docker info`, asked once per run (the GPU decision, the default user and doctor use it).
+    info: tokio::sync::OnceCell<bollard::models::SystemInfo>,
 }
 
 impl Engine {
@@ -170,7 +172,21 @@ impl Engine {
         // Agree on the highest API version both sides speak (Docker 20.10 speaks 1.41).
         let docker = docker.negotiate_version().await.map_err(|e| connect_error(&endpoint, &e))?;
         docker.ping().await.map_err(|e| connect_error(&endpoint, &e))?;
-        Ok(Engine { docker, endpoint })
+        Ok(Engine { docker, endpoint, info: tokio::sync::OnceCell::new() })
+    }
+
+    /// The engine's `docker info`, fetched on first use.
+    pub async fn info(&self) -> Result<&bollard::models::SystemInfo> {
+        self.info
+            .get_or_try_init(|| async {
+                self.docker.info().await.map_err(|e| self.fail("reading the engine's info", e))
+            })
+            .await
+    }
+
+    /// Rootless Docker (or Podman's socket): container root is the user who runs the engine.
+    pub async fn rootless(&self) -> Result<bool> {
+        Ok(self.info().await?.security_options.iter().flatten().any(|o| o.contains("rootless")))
     }
 
     /// Wraps an engine error with what was being done.

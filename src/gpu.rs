@@ -313,15 +313,9 @@ pub async fn decide_on(
     if *request == GpuRequest::None {
         return Ok(GpuDecision { attach: GpuAttach::None, note: None });
     }
-    let info = engine.docker.info().await.map_err(|e| engine.fail("reading the engine's info", e))?;
+    let info = engine.info().await?;
     let local = engine.endpoint.is_local();
-    decide(
-        request,
-        local.then(probe_host).as_ref(),
-        &engine_state(&info, local),
-        variant_gpu_capable,
-        variant,
-    )
+    decide(request, local.then(probe_host).as_ref(), &engine_state(info, local), variant_gpu_capable, variant)
 }
 
 /// Whether an engine error at container start means "no GPU support in this engine".

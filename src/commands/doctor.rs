@@ -29,11 +29,11 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
             return Err(err);
         }
     };
-    let info = engine.docker.info().await.map_err(|e| engine.fail("reading the engine's info", e))?;
+    let info = engine.info().await?;
     let version =
         engine.docker.version().await.map_err(|e| engine.fail("reading the engine's version", e))?;
-    let rootless = info.security_options.clone().unwrap_or_default().iter().any(|o| o.contains("rootless"));
-    let engine_gpu = gpu::engine_state(&info, engine.endpoint.is_local());
+    let rootless = engine.rootless().await?;
+    let engine_gpu = gpu::engine_state(info, engine.endpoint.is_local());
     let decision = gpu::decide(&gpu::GpuRequest::Auto, host_gpu.as_ref(), &engine_gpu, true, "ml");
     let (usable, verdict) = match decision {
         Ok(d) if d.attach != gpu::GpuAttach::None => (

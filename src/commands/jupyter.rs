@@ -337,9 +337,7 @@ pub async fn default_user(engine: &Engine) -> Result<Option<UserSpec>> {
     if !cfg!(target_os = "linux") || !engine.endpoint.is_local() {
         return Ok(None);
     }
-    let info = engine.docker.info().await.map_err(|e| engine.fail("reading the engine's info", e))?;
-    let rootless = info.security_options.unwrap_or_default().iter().any(|o| o.contains("rootless"));
-    if rootless {
+    if engine.rootless().await? {
         return Ok(Some(UserSpec { uid: 0, gid: 0 }));
     }
     Ok(UserSpec::caller())
