@@ -98,7 +98,19 @@ async fn start(
     // failure or interruption until the server is handed over.
     let token_file = TokenFile::write(&format!("{name}-{}", crate::token::random_hex(4)), &token)?;
     let mut clashed_ports = Vec::new();
-    for _attempt in 0..5 {
+    // Port clashes and the GPU fallback retry a few times; waiting for another start of this
+    // folder's server is bounded by the readiness timeout instead.
+    let mut retries = 0;
+    let give_up_waiting = std::time::Instant::now() + timeout;
+    let mut told_about_the_other_start = false;
+    loop {
+        if retries == MAX_RETRIES {
+            return Err(Error::new(
+                Kind::Container,
+                format!("JupyterLab could not be started in {MAX_RETRIES} tries (ports kept being taken)"),
+            )
+            .hint("run `dimtensor-up ps` to see what runs, then try again"));
+        }
         let port = pick_port(engine, settings, &clashed_ports).await?;
         let plan = LaunchPlan::new(settings, image_ref.clone(), port, user, gpu.attach.clone());
         // Known before the request is sent: an interruption while it is in flight still cleans up.
@@ -107,10 +119,24 @@ async fn start(
             Ok(id) => id,
             Err(CreateError::NameTaken) => {
                 *created = None;
-                reporter.note("another dimtensor-up is starting JupyterLab in this folder; waiting for it");
+                if !std::mem::replace(&mut told_about_the_other_start, true) {
+                    reporter.note(WAITING_FOR_THE_OTHER_START);
+                }
                 match wait_for_named(engine, &name, timeout).await? {
                     Some(server) => return reuse(engine, server, settings, args, reporter, timeout).await,
-                    None => continue,
+                    // Gone, or not visible yet: the engine reserves the name before the container
+                    // can be inspected, so a create still in flight elsewhere looks the same.
+                    None if std::time::Instant::now() < give_up_waiting => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                    None => {
+                        return Err(Error::new(
+                            Kind::Container,
+                            format!("the name {name} stayed taken without a container behind it"),
+                        )
+                        .hint("run `dimtensor-up ps`, then `dimtensor-up stop` and try again"))
+                    }
                 }
             }
             Err(CreateError::Other(e)) => {
@@ -127,6 +153,7 @@ async fn start(
             if settings.port.is_none() && is_port_clash(&message) {
                 reporter.detail(format!("port {port} was taken meanwhile; trying the next one"));
                 clashed_ports.push(port);
+                retries += 1;
                 continue;
             }
             if gpu::is_engine_gpu_error(&message)
@@ -138,6 +165,7 @@ async fn start(
                     crate::engine::first_line(&message)
                 ));
                 gpu = GpuDecision { attach: GpuAttach::None, note: None };
+                retries += 1;
                 continue;
             }
             if is_port_clash(&message) {
@@ -160,12 +188,13 @@ async fn start(
         token_file.keep();
         return Ok(Started { url: plan.url(&token), server, token, reused: false });
     }
-    Err(Error::new(
-        Kind::Container,
-        "JupyterLab could not be started in 5 tries (ports or containers kept changing)",
-    )
-    .hint("run `dimtensor-up ps` to see what runs, then try again"))
 }
+
+const WAITING_FOR_THE_OTHER_START: &str =
+    "another dimtensor-up is starting JupyterLab in this folder; waiting for it";
+
+/// Starts retried after a port clash or a refused GPU request.
+const MAX_RETRIES: u32 = 5;
 
 /// Why a container did not start, as the user should read it.
 pub fn start_error(message: &str) -> Error {
@@ -189,7 +218,7 @@ async fn existing_server(
     match existing.state.as_str() {
         "running" => Ok(Some(existing)),
         "created" | "restarting" => {
-            reporter.note("another dimtensor-up is starting JupyterLab in this folder; waiting for it");
+            reporter.note(WAITING_FOR_THE_OTHER_START);
             wait_for_named(engine, name, timeout).await
         }
         _ => {
