@@ -31,7 +31,7 @@ struct Service {
     user: Option<String>,
     ports: Vec<String>,
     volumes: Vec<VolumeEntry>,
-    environment: BTreeMap<String, String>,
+    environment: BTreeMap<&'static str, &'static str>,
     secrets: Vec<&'static str>,
     restart: &'static str,
     init: bool,
@@ -114,27 +114,6 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
             bind: None,
         }))
         .collect();
-    let devices = match &plan.gpu {
-        GpuAttach::None => None,
-        GpuAttach::All => Some(DeviceReservation {
-            driver: "nvidia",
-            count: Some(serde_yaml::Value::String("all".into())),
-            device_ids: None,
-            capabilities: vec!["gpu"],
-        }),
-        GpuAttach::Count(n) => Some(DeviceReservation {
-            driver: "nvidia",
-            count: Some(serde_yaml::Value::Number((*n).into())),
-            device_ids: None,
-            capabilities: vec!["gpu"],
-        }),
-        GpuAttach::Devices(ids) => Some(DeviceReservation {
-            driver: "nvidia",
-            count: None,
-            device_ids: Some(ids.clone()),
-            capabilities: vec!["gpu"],
-        }),
-    };
     let mut labels: BTreeMap<String, String> =
         plan.labels.iter().map(|(k, v)| (k.clone(), escape_dollars(v))).collect();
     labels.remove(labels::TOKEN_FILE);
@@ -143,11 +122,7 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
         user: plan.user.map(|_| "${DIMTENSOR_UID}:${DIMTENSOR_GID}".to_string()),
         ports: vec![format!("{}:{}:{CONTAINER_PORT}", bind_host(plan), plan.host_port)],
         volumes,
-        environment: plan
-            .env()
-            .into_iter()
-            .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-            .collect(),
+        environment: plan.env().into_iter().collect(),
         secrets: vec!["jupyter_token"],
         restart: "unless-stopped",
         init: true,
@@ -166,7 +141,7 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
             start_period: "30s",
             retries: 3,
         },
-        deploy: devices
+        deploy: device_reservation(&plan.gpu)
             .map(|d| Deploy { resources: Resources { reservations: Reservations { devices: vec![d] } } }),
     };
     let file = ComposeFile {
@@ -182,6 +157,17 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
     }
     out.push_str(&yaml);
     out
+}
+
+/// The compose form of a GPU decision (the twin of `GpuAttach::device_request` for the Engine API).
+fn device_reservation(gpu: &GpuAttach) -> Option<DeviceReservation> {
+    let (count, device_ids) = match gpu {
+        GpuAttach::None => return None,
+        GpuAttach::All => (Some(serde_yaml::Value::String("all".into())), None),
+        GpuAttach::Count(n) => (Some(serde_yaml::Value::Number((*n).into())), None),
+        GpuAttach::Devices(ids) => (None, Some(ids.clone())),
+    };
+    Some(DeviceReservation { driver: "nvidia", count, device_ids, capabilities: vec!["gpu"] })
 }
 
 fn bind_host(plan: &LaunchPlan) -> String {

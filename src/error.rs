@@ -135,6 +135,15 @@ pub fn api_status(err: &bollard::errors::Error) -> Option<(u16, &str)> {
     }
 }
 
+/// What the engine said: its own message when it answered with one (a status or a stream error).
+pub fn engine_message(err: &bollard::errors::Error) -> String {
+    match err {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        bollard::errors::Error::DockerStreamError { error } => error.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Resolves on Ctrl-C, SIGTERM or SIGHUP (the terminal closed): all mean "stop cleanly".
 pub async fn stop_signal() {
     #[cfg(unix)]

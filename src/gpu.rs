@@ -102,6 +102,10 @@ impl HostGpuState {
     pub fn has_driver(&self) -> bool {
         self.driver_version.is_some() && !self.gpus.is_empty()
     }
+    /// Why no GPU can be used here, in words.
+    fn why_unusable(&self) -> String {
+        self.problem.clone().unwrap_or_else(|| "no NVIDIA GPU found".into())
+    }
 }
 
 /// The engine side: can it run a container with a GPU device request?
@@ -234,10 +238,7 @@ pub fn decide(
                 Some(format!(
                     "the {variant} variant has no CUDA libraries (use --variant ml or full for GPU work)"
                 ))
-            } else if let Some(reason) = host
-                .filter(|h| !h.has_driver())
-                .map(|h| h.problem.clone().unwrap_or_else(|| "no NVIDIA GPU found".into()))
-            {
+            } else if let Some(reason) = host.filter(|h| !h.has_driver()).map(HostGpuState::why_unusable) {
                 Some(reason)
             } else if !engine.supports_gpus() {
                 Some("the Docker engine has no NVIDIA runtime (install the NVIDIA Container Toolkit)".into())
@@ -279,7 +280,7 @@ fn check_host_has(attach: &GpuAttach, host: &HostGpuState) -> Result<()> {
             Kind::Gpu,
             format!("--gpus {} asked for GPUs, but this machine has none usable", attach.describe()),
         )
-        .cause(host.problem.clone().unwrap_or_else(|| "no NVIDIA GPU found".into()))
+        .cause(host.why_unusable())
         .hint("install the NVIDIA driver (nvidia-smi must work), or pass --gpus none"));
     }
     match attach {

@@ -308,11 +308,7 @@ pub async fn pull(engine: &Engine, reference: &str, reporter: &Reporter) -> Resu
 }
 
 fn pull_error(reference: &str, err: &bollard::errors::Error) -> Error {
-    let text = match err {
-        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
-        bollard::errors::Error::DockerStreamError { error } => error.clone(),
-        other => other.to_string(),
-    };
+    let text = crate::error::engine_message(err);
     let lower = text.to_lowercase();
     let base = Error::new(Kind::Image, format!("cannot pull {reference}")).cause(first_line(&text));
     if lower.contains("unauthorized") || lower.contains("denied") || lower.contains("authentication required")

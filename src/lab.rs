@@ -253,6 +253,18 @@ pub fn mask_tokens(line: &str) -> String {
     out
 }
 
+/// A container's exit code from an item of `wait_container`: bollard reports a non-zero exit as
+/// an error that carries the code. None: the wait itself failed, or the stream ended.
+pub fn exit_code(
+    item: &Option<std::result::Result<bollard::models::ContainerWaitResponse, bollard::errors::Error>>,
+) -> Option<i64> {
+    match item {
+        Some(Ok(r)) => Some(r.status_code),
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Some(*code),
+        _ => None,
+    }
+}
+
 /// Stops and removes a container and its token file; host files and volumes are never touched.
 pub async fn remove(engine: &Engine, server_id: &str, token_file: Option<&Path>) -> Result<()> {
     use bollard::query_parameters::{RemoveContainerOptionsBuilder, StopContainerOptionsBuilder};

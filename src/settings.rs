@@ -281,7 +281,7 @@ impl LaunchPlan {
         ContainerCreateBody {
             image: Some(self.image_ref.clone()),
             user: self.user.map(|u| u.render()),
-            env: Some(self.env()),
+            env: Some(self.env().into_iter().map(|(k, v)| format!("{k}={v}")).collect()),
             labels: Some(labels.into_iter().collect()),
             exposed_ports: Some(vec![port_key.clone()]),
             working_dir: Some(WORK_MOUNT.into()),
@@ -311,10 +311,10 @@ impl LaunchPlan {
 
     /// The container's environment: where the token is, and no GPU when none was decided (the
     /// images set NVIDIA_VISIBLE_DEVICES=all, which an nvidia default runtime would otherwise honour).
-    pub fn env(&self) -> Vec<String> {
-        let mut env = vec![format!("JUPYTER_TOKEN_FILE={TOKEN_MOUNT}")];
+    pub fn env(&self) -> Vec<(&'static str, &'static str)> {
+        let mut env = vec![("JUPYTER_TOKEN_FILE", TOKEN_MOUNT)];
         if self.gpu == GpuAttach::None {
-            env.push("NVIDIA_VISIBLE_DEVICES=void".into());
+            env.push(("NVIDIA_VISIBLE_DEVICES", "void"));
         }
         env
     }

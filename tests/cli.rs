@@ -202,6 +202,10 @@ impl Out {
         assert_eq!(self.code, 0, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }
+    /// Asserts that stderr holds `text`, showing all of stderr when it does not.
+    fn says(&self, text: &str) {
+        assert!(self.stderr.contains(text), "stderr lacks {text:?}:\n{}", self.stderr);
+    }
     fn last_line(&self) -> &str {
         self.stdout.lines().last().unwrap_or("")
     }
@@ -370,11 +374,11 @@ fn unreachable_engine_names_the_socket_without_panicking() {
     let sb = Sandbox::new("nosock");
     let out = Out::from(sb.cmd(&["ps"]).env("DOCKER_HOST", "unix:///tmp/none.sock").output().unwrap());
     out.user_error(3);
-    assert!(out.stderr.contains("unix:///tmp/none.sock (from DOCKER_HOST)"), "{}", out.stderr);
+    out.says("unix:///tmp/none.sock (from DOCKER_HOST)");
     insta::assert_snapshot!("error_unreachable_engine", out.stderr);
     let refused = Out::from(sb.cmd(&["doctor"]).env("DOCKER_HOST", "tcp://127.0.0.1:1").output().unwrap());
     refused.user_error(3);
-    assert!(refused.stderr.contains("refused"), "{}", refused.stderr);
+    refused.says("refused");
 }
 
 #[test]
@@ -383,7 +387,7 @@ fn malformed_config_is_an_error_naming_file_and_line() {
     std::fs::write(sb.root.join("config.toml"), "variant = \"base\"\ngpus = = 1\n").unwrap();
     let out = sb.run(&["config", "show"]);
     out.user_error(6);
-    assert!(out.stderr.contains("config.toml, line 2"), "{}", out.stderr);
+    out.says("config.toml, line 2");
     // The file is left as it was.
     assert_eq!(
         std::fs::read_to_string(sb.root.join("config.toml")).unwrap(),
@@ -522,7 +526,7 @@ fn jupyter_start_talk_reuse_stop_as_a_non_root_user() {
     // A second start in the same folder hands back the same server.
     let again = sb.run(&["jupyter", "--variant", "base", "--detach", "--no-browser"]).ok();
     assert_eq!(again.last_line(), url);
-    assert!(again.stderr.contains("already runs"), "{}", again.stderr);
+    again.says("already runs");
     assert_eq!(sb.run(&["open", "--no-browser"]).ok().last_line(), url);
     let ps = sb.run(&["ps"]).ok();
     assert!(ps.stdout.contains(&name) && ps.stdout.contains("My Project"), "{}", ps.stdout);
@@ -662,11 +666,7 @@ fn a_held_port_is_named_and_nothing_is_left_behind() {
     let port = BufReader::new(holder.stdout.take().unwrap()).lines().next().unwrap().unwrap();
     let out = sb.start_base_lab(&["--port", &port]);
     out.user_error(2);
-    assert!(
-        out.stderr.contains(&format!("port {port} on 127.0.0.1 is already in use by python3 (pid ")),
-        "{}",
-        out.stderr
-    );
+    out.says(&format!("port {port} on 127.0.0.1 is already in use by python3 (pid "));
     assert!(sb.leftovers().is_empty() && sb.token_files().is_empty());
     let _ = holder.kill();
     let _ = holder.wait();
@@ -675,11 +675,7 @@ fn a_held_port_is_named_and_nothing_is_left_behind() {
     let taken = port_of(&url).to_string();
     let out = sb.start_base_lab(&["--port", &taken]);
     out.user_error(2);
-    assert!(
-        out.stderr.contains(&format!("in use by dimtensor-up server {}", other.container_name())),
-        "{}",
-        out.stderr
-    );
+    out.says(&format!("in use by dimtensor-up server {}", other.container_name()));
     // Without --port the next free one from 8888 is taken.
     let free = port_of(sb.start_base_lab(&[]).ok().last_line());
     assert!((8888..8988).contains(&free) && free.to_string() != taken, "{free}");
@@ -706,7 +702,7 @@ fn a_container_that_exits_at_start_fails_with_its_log_and_is_removed() {
     std::fs::write(sb.root.join("config.toml"), "registry = \"dimtensor-up-test/exits\"\n").unwrap();
     let out = sb.start_base_lab(&["--timeout", "30"]);
     out.user_error(5);
-    assert!(out.stderr.contains("exited during start-up"), "{}", out.stderr);
+    out.says("exited during start-up");
     assert!(sb.leftovers().is_empty() && sb.token_files().is_empty(), "nothing left behind");
     docker(&["rmi", fake]);
 }
@@ -717,7 +713,7 @@ fn readiness_timeout_fails_and_removes_the_container() {
     let sb = Sandbox::new("timeout");
     let out = sb.start_base_lab(&["--timeout", "0"]);
     out.user_error(5);
-    assert!(out.stderr.contains("did not answer within 0 s"), "{}", out.stderr);
+    out.says("did not answer within 0 s");
     assert!(sb.leftovers().is_empty() && sb.token_files().is_empty(), "nothing left behind");
 }
 
@@ -733,17 +729,13 @@ fn a_missing_image_offline_with_a_failing_build_explains_itself() {
     let out = sb.run(&["jupyter", "--variant", "base", "--detach", "--no-browser"]);
     out.user_error(4);
     // First the pull fails, then the build from the embedded Dockerfile (its base is unreachable).
-    assert!(
-        out.stderr.contains("cannot pull 127.0.0.1:1/nowhere:jupyter-base; building it"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("error: building 127.0.0.1:1/nowhere:jupyter-base failed"), "{}", out.stderr);
-    assert!(out.stderr.contains("127.0.0.1:1/no-such-base:1"), "{}", out.stderr);
+    out.says("cannot pull 127.0.0.1:1/nowhere:jupyter-base; building it");
+    out.says("error: building 127.0.0.1:1/nowhere:jupyter-base failed");
+    out.says("127.0.0.1:1/no-such-base:1");
     let pull = sb.run(&["pull", "base"]);
     pull.user_error(4);
-    assert!(pull.stderr.contains("error: cannot pull 127.0.0.1:1/nowhere:base"), "{}", pull.stderr);
-    assert!(pull.stderr.contains("hint: the registry cannot be reached (offline?)"), "{}", pull.stderr);
+    pull.says("error: cannot pull 127.0.0.1:1/nowhere:base");
+    pull.says("hint: the registry cannot be reached (offline?)");
 }
 
 #[test]
@@ -842,12 +834,8 @@ fn gpus_all_on_an_engine_without_the_hook_is_an_error_not_a_cpu_fallback() {
         .unwrap(),
     );
     out.user_error(7);
-    assert!(
-        out.stderr.contains("cannot give this container GPUs")
-            && out.stderr.contains("NVIDIA Container Toolkit"),
-        "{}",
-        out.stderr
-    );
+    out.says("cannot give this container GPUs");
+    out.says("NVIDIA Container Toolkit");
     assert!(sb.leftovers().is_empty() && sb.token_files().is_empty(), "nothing left behind");
     // auto on the same machine runs on CPU and says why.
     let auto = Out::from(
@@ -857,11 +845,7 @@ fn gpus_all_on_an_engine_without_the_hook_is_an_error_not_a_cpu_fallback() {
             .unwrap(),
     )
     .ok();
-    assert!(
-        auto.stderr.contains("running on CPU: the base variant has no CUDA libraries"),
-        "{}",
-        auto.stderr
-    );
+    auto.says("running on CPU: the base variant has no CUDA libraries");
 }
 
 #[test]
@@ -1212,7 +1196,7 @@ fn a_ca_bundle_handed_to_the_build_stays_out_of_every_layer() {
     std::fs::write(&bundle, format!("{}\n# {marker}\n", std::fs::read_to_string(system).unwrap())).unwrap();
     std::fs::write(sb.root.join("config.toml"), "registry = \"dtu-ca-test/dimtensor\"\n").unwrap();
     let out = sb.run(&["build", "base", "--ca-cert", bundle.to_str().unwrap()]).ok();
-    assert!(out.stderr.contains("using the CA bundle"), "{}", out.stderr);
+    out.says("using the CA bundle");
     let saved = Command::new("docker").args(["save", "dtu-ca-test/dimtensor:base"]).output().unwrap();
     assert!(saved.status.success() && saved.stdout.len() > 1_000_000);
     let contains = |needle: &[u8]| saved.stdout.windows(needle.len()).any(|w| w == needle);
@@ -1231,12 +1215,9 @@ fn a_failing_build_names_the_step_and_shows_its_log() {
     std::fs::write(sb.root.join("config.toml"), "registry = \"dtu-fail-test/dimtensor\"\n").unwrap();
     let out = sb.run(&["build", "base", "--dimtensor-version", "0.0.0.dev0"]);
     out.user_error(4);
-    assert!(out.stderr.contains("building dtu-fail-test/dimtensor:base failed"), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("step: [base 6/7]") && out.stderr.contains("dimtensor==0.0.0.dev0"),
-        "{}",
-        out.stderr
-    );
+    out.says("building dtu-fail-test/dimtensor:base failed");
+    out.says("step: [base 6/7]");
+    out.says("dimtensor==0.0.0.dev0");
     assert!(docker(&["images", "-q", "dtu-fail-test/dimtensor"]).is_empty());
 }
 
@@ -1351,11 +1332,7 @@ fn listening_beyond_loopback_is_allowed_with_a_warning() {
             "never",
         ])
         .ok();
-    assert!(
-        out.stderr.contains("warning: --listen 0.0.0.0 makes JupyterLab reachable from other machines"),
-        "{}",
-        out.stderr
-    );
+    out.says("warning: --listen 0.0.0.0 makes JupyterLab reachable from other machines");
     assert!(out.last_line().starts_with("http://127.0.0.1:"), "a URL a local browser can open");
     let ports = docker(&["inspect", "-f", "{{json .HostConfig.PortBindings}}", &sb.container_name()]);
     assert!(ports.contains("\"HostIp\":\"0.0.0.0\""), "{ports}");
@@ -1408,11 +1385,8 @@ fn tls_and_permission_failures_name_the_address_with_a_hint() {
     );
     let out = tls(Path::new("/nonexistent-certs"));
     out.user_error(3);
-    assert!(
-        out.stderr.contains("cannot set up TLS") && out.stderr.contains("/nonexistent-certs/ca.pem"),
-        "{}",
-        out.stderr
-    );
+    out.says("cannot set up TLS");
+    out.says("/nonexistent-certs/ca.pem");
     if is_root() {
         // A user outside the docker group.
         let out = Out::from(
@@ -1431,11 +1405,7 @@ fn tls_and_permission_failures_name_the_address_with_a_hint() {
                 .unwrap(),
         );
         out.user_error(3);
-        assert!(
-            out.stderr.contains("permission denied on unix:///var/run/docker.sock (from default)"),
-            "{}",
-            out.stderr
-        );
-        assert!(out.stderr.contains("docker group"), "{}", out.stderr);
+        out.says("permission denied on unix:///var/run/docker.sock (from default)");
+        out.says("docker group");
     }
 }

@@ -147,7 +147,7 @@ async fn start(
         if let Err(e) =
             engine.docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await
         {
-            let message = api_status(&e).map(|(_, m)| m.to_string()).unwrap_or_else(|| e.to_string());
+            let message = crate::error::engine_message(&e);
             lab::remove(engine, &id, None).await?;
             *created = None;
             if settings.port.is_none() && is_port_clash(&message) {
@@ -338,11 +338,10 @@ async fn serve_until_interrupted(
         }
         result = wait.next() => {
             let _ = lab::remove(engine, &started.server.id, token_file).await;
-            let detail = match result {
-                Some(Ok(r)) => format!("exit code {}", r.status_code),
-                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => format!("exit code {code}"),
-                Some(Err(e)) => e.to_string(),
-                None => "the engine closed the connection".into(),
+            let detail = match (lab::exit_code(&result), result) {
+                (Some(code), _) => format!("exit code {code}"),
+                (None, Some(Err(e))) => e.to_string(),
+                (None, _) => "the engine closed the connection".into(),
             };
             Err(Error::new(Kind::Container, format!("JupyterLab stopped ({detail})"))
                 .hint("`dimtensor-up jupyter` starts it again; your files are in the folder"))

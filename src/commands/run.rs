@@ -85,9 +85,7 @@ async fn attach_and_wait(engine: &crate::engine::Engine, id: &str, interactive: 
     if let Err(e) =
         engine.docker.start_container(id, None::<bollard::query_parameters::StartContainerOptions>).await
     {
-        let message =
-            crate::error::api_status(&e).map(|(_, m)| m.to_string()).unwrap_or_else(|| e.to_string());
-        return Err(super::jupyter::start_error(&message));
+        return Err(super::jupyter::start_error(&crate::error::engine_message(&e)));
     }
     let raw = interactive.then(RawMode::enable);
     // stdin is read on a plain thread: a blocking read there never holds up the exit.
@@ -133,11 +131,7 @@ async fn attach_and_wait(engine: &crate::engine::Engine, id: &str, interactive: 
         return Err(Error::interrupted());
     }
     let mut wait = engine.docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
-    let code = match wait.next().await {
-        Some(Ok(r)) => r.status_code,
-        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-        _ => 1,
-    };
+    let code = crate::lab::exit_code(&wait.next().await).unwrap_or(1);
     Ok(code.clamp(0, 255) as u8)
 }
 
