@@ -72,6 +72,11 @@ impl GpuAttach {
             options: Some(Default::default()),
         })
     }
+    /// No GPU decided: `NVIDIA_VISIBLE_DEVICES=void`, since the GPU images set it to `all`, which an
+    /// nvidia *default* runtime would honour without any device request.
+    pub fn env(&self) -> Option<(&'static str, &'static str)> {
+        (*self == GpuAttach::None).then_some(("NVIDIA_VISIBLE_DEVICES", "void"))
+    }
     pub fn describe(&self) -> String {
         match self {
             GpuAttach::None => "none".into(),

@@ -309,13 +309,10 @@ impl LaunchPlan {
         }
     }
 
-    /// The container's environment: where the token is, and no GPU when none was decided (the
-    /// images set NVIDIA_VISIBLE_DEVICES=all, which an nvidia default runtime would otherwise honour).
+    /// The container's environment: where the token is, and no GPU when none was decided.
     pub fn env(&self) -> Vec<(&'static str, &'static str)> {
         let mut env = vec![("JUPYTER_TOKEN_FILE", TOKEN_MOUNT)];
-        if self.gpu == GpuAttach::None {
-            env.push(("NVIDIA_VISIBLE_DEVICES", "void"));
-        }
+        env.extend(self.gpu.env());
         env
     }
 
@@ -469,6 +466,16 @@ mod tests {
         assert_eq!(json["HostConfig"]["CapDrop"], serde_json::json!(["ALL"]));
         assert_eq!(json["HostConfig"]["SecurityOpt"], serde_json::json!(["no-new-privileges:true"]));
         assert_eq!(json["Env"], serde_json::json!(["JUPYTER_TOKEN_FILE=/run/secrets/jupyter_token"]));
+        let cpu_only = LaunchPlan::new(&s, "img:jupyter-base".into(), 8890, s.user, GpuAttach::None);
+        let json = serde_json::to_value(cpu_only.create_body(Path::new("/state/tokens/x"))).unwrap();
+        assert_eq!(
+            json["Env"],
+            serde_json::json!([
+                "JUPYTER_TOKEN_FILE=/run/secrets/jupyter_token",
+                "NVIDIA_VISIBLE_DEVICES=void"
+            ])
+        );
+        assert!(json["HostConfig"]["DeviceRequests"].is_null());
         assert_eq!(json["HostConfig"]["Mounts"][1]["Target"], TOKEN_MOUNT);
         assert_eq!(json["HostConfig"]["Mounts"][1]["ReadOnly"], true);
         assert_eq!(json["Labels"][labels::WORKDIR], base.display().to_string());

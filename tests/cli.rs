@@ -946,6 +946,13 @@ fn run_mounts_the_folder_and_passes_the_exit_code() {
     let echo =
         sb.run(&["run", "base", "--pull", "never", "--", "python", "-c", "print('hello from base')"]).ok();
     assert_eq!(echo.stdout.trim(), "hello from base");
+    // No GPU decided: void, so an nvidia default runtime hands the container no GPUs anyway.
+    let env = sb
+        .run(&[
+            "run", "base", "--gpus", "none", "--pull", "never", "--", "printenv", "NVIDIA_VISIBLE_DEVICES",
+        ])
+        .ok();
+    assert_eq!(env.stdout.trim(), "void");
 }
 
 // ---------------------------------------------------------------- compose

@@ -43,6 +43,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
         image: Some(plan.image_ref.clone()),
         user: plan.user.map(|u| u.render()),
         cmd: (!args.command.is_empty()).then(|| args.command.clone()),
+        env: Some(plan.gpu.env().map(|(k, v)| format!("{k}={v}")).into_iter().collect()),
         working_dir: Some(crate::settings::WORK_MOUNT.into()),
         tty: Some(interactive),
         open_stdin: Some(true),
