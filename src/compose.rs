@@ -6,8 +6,9 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::engine::model::{GpuForm, UserMapping};
 use crate::gpu::GpuAttach;
-use crate::settings::{labels, LaunchPlan, CONTAINER_PORT, HOME};
+use crate::settings::{hardening, labels, LaunchPlan, CONTAINER_PORT, HOME};
 
 pub const SERVICE: &str = "jupyter";
 pub const SETTINGS_VOLUME: &str = "jupyter-settings";
@@ -33,12 +34,13 @@ struct Service {
     volumes: Vec<VolumeEntry>,
     environment: BTreeMap<&'static str, &'static str>,
     secrets: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    userns_mode: Option<&'static str>,
     restart: &'static str,
     init: bool,
     cap_drop: Vec<&'static str>,
     security_opt: Vec<&'static str>,
     labels: BTreeMap<String, String>,
-    healthcheck: Healthcheck,
     #[serde(skip_serializing_if = "Option::is_none")]
     deploy: Option<Deploy>,
 }
@@ -63,15 +65,6 @@ struct BindOptions {
 }
 
 #[derive(Serialize)]
-struct Healthcheck {
-    test: Vec<&'static str>,
-    interval: &'static str,
-    timeout: &'static str,
-    start_period: &'static str,
-    retries: u32,
-}
-
-#[derive(Serialize)]
 struct Deploy {
     resources: Resources,
 }
@@ -90,6 +83,7 @@ struct DeviceReservation {
     count: Option<serde_yaml::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     device_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     capabilities: Vec<&'static str>,
 }
 
@@ -119,29 +113,19 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
     labels.remove(labels::TOKEN_FILE);
     let service = Service {
         image: plan.image_ref.clone(),
-        user: plan.user.map(|_| "${DIMTENSOR_UID}:${DIMTENSOR_GID}".to_string()),
+        user: plan.user.user.map(|_| "${DIMTENSOR_UID}:${DIMTENSOR_GID}".to_string()),
         ports: vec![format!("{}:{}:{CONTAINER_PORT}", bind_host(plan), plan.host_port)],
         volumes,
         environment: plan.env().into_iter().collect(),
         secrets: vec!["jupyter_token"],
+        userns_mode: plan.user.keep_id.then_some("keep-id"),
         restart: "unless-stopped",
-        init: true,
-        cap_drop: vec!["ALL"],
-        security_opt: vec!["no-new-privileges:true"],
+        init: hardening::INIT,
+        cap_drop: vec![hardening::CAP_DROP],
+        security_opt: hardening::security_opt(),
         labels,
-        healthcheck: Healthcheck {
-            test: vec![
-                "CMD",
-                "python",
-                "-c",
-                "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8888/api', timeout=4)",
-            ],
-            interval: "30s",
-            timeout: "5s",
-            start_period: "30s",
-            retries: 3,
-        },
-        deploy: device_reservation(&plan.gpu)
+        // No healthcheck here: the image's HEALTHCHECK (docker/Dockerfile) is the one copy.
+        deploy: device_reservation(&plan.gpu, plan.gpu_form)
             .map(|d| Deploy { resources: Resources { reservations: Reservations { devices: vec![d] } } }),
     };
     let file = ComposeFile {
@@ -160,7 +144,16 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
 }
 
 /// The compose form of a GPU decision (the twin of `GpuAttach::device_request` for the Engine API).
-fn device_reservation(gpu: &GpuAttach) -> Option<DeviceReservation> {
+fn device_reservation(gpu: &GpuAttach, form: GpuForm) -> Option<DeviceReservation> {
+    if form == GpuForm::Cdi {
+        let ids = gpu.cdi_names();
+        return (!ids.is_empty()).then(|| DeviceReservation {
+            driver: "cdi",
+            count: None,
+            device_ids: Some(ids),
+            capabilities: vec![],
+        });
+    }
     let (count, device_ids) = match gpu {
         GpuAttach::None => return None,
         GpuAttach::All => (Some(serde_yaml::Value::String("all".into())), None),
@@ -245,8 +238,9 @@ pub fn example(variant: crate::catalog::Variant) -> String {
         user: None,
     };
     let image_ref = variant.lab_image().reference(DEFAULT_REGISTRY);
-    let user = Some(UserSpec { uid: 1000, gid: 1000 });
-    let mut plan = LaunchPlan::new(&settings, image_ref, crate::settings::FIRST_PORT, user, gpu);
+    let user = UserMapping { user: Some(UserSpec { uid: 1000, gid: 1000 }), keep_id: false };
+    let mut plan =
+        LaunchPlan::new(&settings, image_ref, crate::settings::FIRST_PORT, user, gpu, GpuForm::DeviceRequest);
     // Whoever copies the example has their own folder: no folder label.
     plan.labels.remove(labels::WORKDIR);
     let header = format!(
@@ -276,8 +270,9 @@ mod tests {
                 target: "/home/dimtensor/work".into(),
                 read_only: false,
             }],
-            user: Some(UserSpec { uid: 1000, gid: 1000 }),
+            user: UserMapping { user: Some(UserSpec { uid: 1000, gid: 1000 }), keep_id: false },
             gpu,
+            gpu_form: GpuForm::DeviceRequest,
             labels: BTreeMap::from([(labels::WORKDIR.to_string(), workdir.to_string())]),
         }
     }
@@ -292,6 +287,30 @@ mod tests {
         let yaml = render(&plan(GpuAttach::Devices(vec!["0".into(), "3".into()]), "/p"), Path::new("/p"), "");
         assert!(yaml.contains("device_ids:\n") && !yaml.contains("count:"), "{yaml}");
         assert!(!render(&plan(GpuAttach::None, "/p"), Path::new("/p"), "").contains("deploy"));
+        let cdi = LaunchPlan { gpu_form: GpuForm::Cdi, ..plan(GpuAttach::All, "/p") };
+        let yaml = render(&cdi, Path::new("/p"), "");
+        assert!(
+            yaml.contains("driver: cdi\n")
+                && yaml.contains("- nvidia.com/gpu=all")
+                && !yaml.contains("- gpu"),
+            "{yaml}"
+        );
+    }
+
+    #[test]
+    fn rootless_podman_keeps_the_callers_id_and_hardening_is_the_plans() {
+        let mut podman = plan(GpuAttach::None, "/p");
+        podman.user.keep_id = true;
+        let yaml = render(&podman, Path::new("/p"), "");
+        assert!(yaml.contains("userns_mode: keep-id"), "{yaml}");
+        assert!(!render(&plan(GpuAttach::None, "/p"), Path::new("/p"), "").contains("userns_mode"));
+        assert!(
+            yaml.contains("cap_drop:\n    - ALL")
+                && yaml.contains("- no-new-privileges:true")
+                && yaml.contains("init: true"),
+            "{yaml}"
+        );
+        assert!(!yaml.contains("healthcheck"), "the image's HEALTHCHECK is the one copy: {yaml}");
     }
 
     #[test]

@@ -3,7 +3,11 @@
 
 use serde::Serialize;
 
+use crate::engine::model::{EngineModel, GpuForm};
 use crate::error::{Error, Kind, Result};
+
+/// The CDI kind of NVIDIA GPUs (what `nvidia-ctk cdi generate` writes).
+pub const CDI_KIND: &str = "nvidia.com/gpu";
 
 /// What the user asked for with `--gpus`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,7 +61,19 @@ pub enum GpuAttach {
 }
 
 impl GpuAttach {
-    pub fn device_request(&self) -> Option<bollard::models::DeviceRequest> {
+    /// The Engine API's DeviceRequest: `docker run --gpus` for the NVIDIA toolkit, or the CDI
+    /// driver's form (Docker 25+, Podman 5.5+) with CDI device names.
+    pub fn device_request(&self, form: GpuForm) -> Option<bollard::models::DeviceRequest> {
+        if *self == GpuAttach::None {
+            return None;
+        }
+        if form == GpuForm::Cdi {
+            return Some(bollard::models::DeviceRequest {
+                driver: Some("cdi".into()),
+                device_ids: Some(self.cdi_names()),
+                ..Default::default()
+            });
+        }
         let (count, ids) = match self {
             GpuAttach::None => return None,
             GpuAttach::All => (Some(-1), None),
@@ -71,6 +87,17 @@ impl GpuAttach {
             capabilities: Some(vec![vec!["gpu".to_string()]]),
             options: Some(Default::default()),
         })
+    }
+    /// CDI device names (`nvidia.com/gpu=all`, `nvidia.com/gpu=0`); a count takes the first N
+    /// indexes, since CDI has no "any N".
+    pub fn cdi_names(&self) -> Vec<String> {
+        let name = |id: &str| format!("{CDI_KIND}={id}");
+        match self {
+            GpuAttach::None => vec![],
+            GpuAttach::All => vec![name("all")],
+            GpuAttach::Count(n) => (0..*n).map(|i| name(&i.to_string())).collect(),
+            GpuAttach::Devices(ids) => ids.iter().map(|id| name(id)).collect(),
+        }
     }
     /// No GPU decided: `NVIDIA_VISIBLE_DEVICES=void`, since the GPU images set it to `all`, which an
     /// nvidia *default* runtime would honour without any device request.
@@ -113,9 +140,11 @@ impl HostGpuState {
     }
 }
 
-/// The engine side: can it run a container with a GPU device request?
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// The engine side: can it run a container with a GPU request in the form it takes?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EngineGpuState {
+    /// How GPU requests reach this engine (the engine model's word).
+    pub form: GpuForm,
     /// The engine lists an `nvidia` runtime.
     pub nvidia_runtime: bool,
     /// CDI spec folders the engine reads (API 1.45+), when any exist.
@@ -123,12 +152,68 @@ pub struct EngineGpuState {
     /// The NVIDIA container hook (what registers the engine's `nvidia` device driver) or
     /// nvidia-ctk is on PATH on this machine (only meaningful for a local engine).
     pub toolkit_on_path: Option<String>,
+    /// A CDI spec file that defines `nvidia.com/gpu` devices (looked for on this machine only;
+    /// a remote engine's is taken on trust).
+    pub nvidia_cdi_spec: Option<String>,
 }
+
+impl Default for EngineGpuState {
+    fn default() -> Self {
+        EngineGpuState {
+            form: GpuForm::DeviceRequest,
+            nvidia_runtime: false,
+            cdi_spec_dirs: vec![],
+            toolkit_on_path: None,
+            nvidia_cdi_spec: None,
+        }
+    }
+}
+
+/// Where CDI specs live (the CDI specification's static and dynamic folders).
+pub const CDI_SPEC_DIRS: [&str; 2] = ["/etc/cdi", "/var/run/cdi"];
 
 impl EngineGpuState {
     pub fn supports_gpus(&self) -> bool {
-        self.nvidia_runtime || !self.cdi_spec_dirs.is_empty() || self.toolkit_on_path.is_some()
+        match self.form {
+            GpuForm::DeviceRequest => {
+                self.nvidia_runtime || !self.cdi_spec_dirs.is_empty() || self.toolkit_on_path.is_some()
+            }
+            GpuForm::Cdi => self.nvidia_cdi_spec.is_some(),
+        }
     }
+    /// Why this engine cannot take GPUs, with what fixes it.
+    fn why_unsupported(&self) -> &'static str {
+        match self.form {
+            GpuForm::DeviceRequest => {
+                "the Docker engine has no NVIDIA runtime (install the NVIDIA Container Toolkit)"
+            }
+            GpuForm::Cdi => "Podman finds no CDI spec for nvidia.com/gpu in /etc/cdi or /var/run/cdi (create it: sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml)",
+        }
+    }
+}
+
+/// Whether a CDI spec (YAML or JSON) declares the NVIDIA GPU kind.
+pub fn is_nvidia_cdi_spec(text: &str) -> bool {
+    serde_yaml::from_str::<serde_yaml::Value>(text)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(|k| k == CDI_KIND))
+        .unwrap_or(false)
+}
+
+/// The first CDI spec under `dirs` that declares NVIDIA GPUs.
+pub fn find_nvidia_cdi_spec(dirs: &[&str]) -> Option<String> {
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths {
+            let spec_file = path.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json");
+            if spec_file && std::fs::read_to_string(&path).is_ok_and(|t| is_nvidia_cdi_spec(&t)) {
+                return Some(path.display().to_string());
+            }
+        }
+    }
+    None
 }
 
 /// Parses `nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader,nounits`.
@@ -191,8 +276,10 @@ pub fn probe_host() -> HostGpuState {
     }
 }
 
-/// Reads the engine's GPU support out of `docker info`.
-pub fn engine_state(info: &bollard::models::SystemInfo, local: bool) -> EngineGpuState {
+/// Reads the engine's GPU support out of `docker info` and, for a CDI engine on this machine,
+/// the CDI spec folders.
+pub fn engine_state(info: &bollard::models::SystemInfo, model: &EngineModel) -> EngineGpuState {
+    let local = model.local;
     let nvidia_runtime = info.runtimes.as_ref().is_some_and(|r| r.contains_key("nvidia"));
     let cdi_spec_dirs = info
         .cdi_spec_dirs
@@ -203,10 +290,17 @@ pub fn engine_state(info: &bollard::models::SystemInfo, local: bool) -> EngineGp
         .collect();
     let toolkit_on_path =
         if local { find_on_path(&["nvidia-container-runtime-hook", "nvidia-ctk"]) } else { None };
-    EngineGpuState { nvidia_runtime, cdi_spec_dirs, toolkit_on_path }
+    let form = model.gpu_form();
+    let nvidia_cdi_spec = match (form, local) {
+        (GpuForm::Cdi, true) => find_nvidia_cdi_spec(&CDI_SPEC_DIRS),
+        (GpuForm::Cdi, false) => Some("(on the engine's host)".into()),
+        (GpuForm::DeviceRequest, _) => None,
+    };
+    EngineGpuState { form, nvidia_runtime, cdi_spec_dirs, toolkit_on_path, nvidia_cdi_spec }
 }
 
-fn find_on_path(names: &[&str]) -> Option<String> {
+/// The first of `names` found on PATH.
+pub fn find_on_path(names: &[&str]) -> Option<String> {
     let path = std::env::var_os("PATH")?;
     for dir in std::env::split_paths(&path) {
         for name in names {
@@ -246,7 +340,7 @@ pub fn decide(
             } else if let Some(reason) = host.filter(|h| !h.has_driver()).map(HostGpuState::why_unusable) {
                 Some(reason)
             } else if !engine.supports_gpus() {
-                Some("the Docker engine has no NVIDIA runtime (install the NVIDIA Container Toolkit)".into())
+                Some(engine.why_unsupported().to_string())
             } else {
                 None
             };
@@ -269,6 +363,15 @@ pub fn decide(
             };
             if let Some(host) = host {
                 check_host_has(&attach, host)?;
+            }
+            // Podman would refuse the CDI names at create; say what to do before that.
+            if engine.form == GpuForm::Cdi && !engine.supports_gpus() {
+                return Err(Error::new(
+                    Kind::Gpu,
+                    format!("--gpus {} asked for GPUs, but Podman has no CDI spec for NVIDIA GPUs", attach.describe()),
+                )
+                .cause("no file in /etc/cdi or /var/run/cdi declares nvidia.com/gpu")
+                .hint("sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml (then `nvidia-ctk cdi list`), or pass --gpus none"));
             }
             let note = (!variant_gpu_capable).then(|| {
                 format!("the {variant} variant has no CUDA libraries: the GPUs are attached, but torch/jax are not there to use them")
@@ -320,8 +423,14 @@ pub async fn decide_on(
         return Ok(GpuDecision { attach: GpuAttach::None, note: None });
     }
     let info = engine.info().await?;
-    let local = engine.endpoint.is_local();
-    decide(request, local.then(probe_host).as_ref(), &engine_state(info, local), variant_gpu_capable, variant)
+    let model = engine.model().await?;
+    decide(
+        request,
+        model.local.then(probe_host).as_ref(),
+        &engine_state(info, model),
+        variant_gpu_capable,
+        variant,
+    )
 }
 
 /// Whether an engine error at container start means "no GPU support in this engine".
@@ -333,7 +442,7 @@ pub fn is_engine_gpu_error(message: &str) -> bool {
 }
 
 pub fn engine_gpu_error(message: &str) -> Error {
-    Error::new(Kind::Gpu, "the Docker engine cannot give this container GPUs")
+    Error::new(Kind::Gpu, "the engine cannot give this container GPUs")
         .cause(crate::engine::first_line(message))
         .hint("install the NVIDIA Container Toolkit and restart Docker (https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/install-guide.html), or pass --gpus none")
 }
@@ -410,12 +519,56 @@ mod tests {
 
     #[test]
     fn device_requests_match_docker_run_gpus() {
-        let all = GpuAttach::All.device_request().unwrap();
+        let all = GpuAttach::All.device_request(GpuForm::DeviceRequest).unwrap();
         assert_eq!((all.count, all.device_ids.clone()), (Some(-1), None));
         assert_eq!(all.capabilities, Some(vec![vec!["gpu".to_string()]]));
-        let ids = GpuAttach::Devices(vec!["0".into(), "2".into()]).device_request().unwrap();
+        let ids =
+            GpuAttach::Devices(vec!["0".into(), "2".into()]).device_request(GpuForm::DeviceRequest).unwrap();
         assert_eq!((ids.count, ids.device_ids), (None, Some(vec!["0".into(), "2".into()])));
-        assert!(GpuAttach::None.device_request().is_none());
+        assert!(GpuAttach::None.device_request(GpuForm::DeviceRequest).is_none());
+        let cdi = GpuAttach::All.device_request(GpuForm::Cdi).unwrap();
+        assert_eq!(
+            (cdi.driver.as_deref(), cdi.device_ids),
+            (Some("cdi"), Some(vec!["nvidia.com/gpu=all".into()]))
+        );
+    }
+
+    #[test]
+    fn cdi_names_for_each_request() {
+        assert_eq!(GpuAttach::All.cdi_names(), ["nvidia.com/gpu=all"]);
+        assert_eq!(GpuAttach::Count(2).cdi_names(), ["nvidia.com/gpu=0", "nvidia.com/gpu=1"]);
+        assert_eq!(GpuAttach::Devices(vec!["GPU-3a".into()]).cdi_names(), ["nvidia.com/gpu=GPU-3a"]);
+        assert!(GpuAttach::None.cdi_names().is_empty());
+    }
+
+    #[test]
+    fn recognises_nvidia_cdi_specs() {
+        assert!(is_nvidia_cdi_spec("cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices: []\n"));
+        assert!(is_nvidia_cdi_spec(r#"{"cdiVersion":"0.6.0","kind":"nvidia.com/gpu","devices":[]}"#));
+        assert!(!is_nvidia_cdi_spec("kind: vendor.com/fpga\n"));
+        assert!(!is_nvidia_cdi_spec("not: [yaml"));
+    }
+
+    #[test]
+    fn podman_needs_a_cdi_spec_for_gpus() {
+        let podman = |spec: Option<&str>| EngineGpuState {
+            form: GpuForm::Cdi,
+            nvidia_cdi_spec: spec.map(str::to_string),
+            ..Default::default()
+        };
+        let d = decide(&GpuRequest::Auto, Some(&host_with(1)), &podman(None), true, "ml").unwrap();
+        assert_eq!(d.attach, GpuAttach::None);
+        assert!(d.note.unwrap().contains("nvidia-ctk cdi generate"));
+        let err = decide(&GpuRequest::All, Some(&host_with(1)), &podman(None), true, "ml").unwrap_err();
+        assert_eq!(err.kind, Kind::Gpu);
+        assert!(err.hint.unwrap().contains("sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml"));
+        let spec = podman(Some("/etc/cdi/nvidia.yaml"));
+        assert_eq!(
+            decide(&GpuRequest::Auto, Some(&host_with(1)), &spec, true, "ml").unwrap().attach,
+            GpuAttach::All
+        );
+        // The Docker form is unaffected by CDI specs.
+        assert!(!EngineGpuState { nvidia_cdi_spec: Some("x".into()), ..Default::default() }.supports_gpus());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use futures_util::StreamExt;
 use crate::catalog::{ImageId, DEFAULT_PYTHON_IMAGE, DIMTENSOR_VERSION};
 use crate::cli::PullPolicy;
 use crate::config::Config;
+use crate::engine::model::Builder;
 use crate::engine::{first_line, Engine};
 use crate::error::{api_status, Error, Kind, Result};
 use crate::reporter::Reporter;
@@ -167,9 +168,15 @@ pub async fn build(
         .target(image.spec().target)
         .buildargs(&build_args(image, opts))
         .nocache(opts.no_cache)
-        .rm(true)
-        .version(BuilderVersion::BuilderBuildKit)
-        .session(&format!("dimtensor-up-{}", crate::token::random_hex(8)));
+        .rm(true);
+    let builder = engine.model().await?.builder();
+    options = match builder {
+        Builder::BuildKit => options
+            .version(BuilderVersion::BuilderBuildKit)
+            .session(&format!("dimtensor-up-{}", crate::token::random_hex(8))),
+        // Podman builds with Buildah, which reads the same RUN --mount forms.
+        Builder::Classic => options.version(BuilderVersion::BuilderV1),
+    };
     if let Some(p) = &opts.platform {
         options = options.platform(p);
     }
@@ -185,6 +192,16 @@ pub async fn build(
     while let Some(item) = stream.next().await {
         match item {
             Ok(info) => {
+                // The classic builder streams its output as text: each step, then its log.
+                if let Some(text) = info.stream.as_deref() {
+                    for line in progress.classic_text(text) {
+                        if reporter.is_tty() {
+                            spinner.set_message(line);
+                        } else {
+                            reporter.note(format!("  {line}"));
+                        }
+                    }
+                }
                 if let Some(bollard::models::BuildInfoAux::BuildKit(status)) = info.aux {
                     for line in progress.update(&status) {
                         if reporter.is_tty() {
@@ -254,6 +271,27 @@ impl BuildProgress {
             entry.extend(String::from_utf8_lossy(&log.msg).lines().map(str::to_string));
             let excess = entry.len().saturating_sub(15);
             entry.drain(..excess);
+        }
+        lines
+    }
+    /// The classic builder's text: step lines announce steps; the rest is the current step's log.
+    fn classic_text(&mut self, text: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+            // Buildah: "[2/3] STEP 4/9: RUN …" (multi-stage) or "STEP 1/5: FROM …"; Docker: "Step 1/5 : …".
+            let step = line
+                .trim_start_matches(|c: char| c == '[' || c == ']' || c == '/' || c.is_ascii_digit())
+                .trim_start();
+            if step.starts_with("STEP ") || step.starts_with("Step ") {
+                self.failed_step = Some(line.to_string());
+                self.failed_digest = Some(line.to_string());
+                lines.push(line.to_string());
+            } else if let Some(step) = &self.failed_digest {
+                let entry = self.logs.entry(step.clone()).or_default();
+                entry.push(line.to_string());
+                let excess = entry.len().saturating_sub(15);
+                entry.drain(..excess);
+            }
         }
         lines
     }
@@ -378,5 +416,20 @@ pub async fn ensure(
             build(engine, image, config.registry(), &build_opts()?, reporter).await?;
             Ok((reference, Source::Built))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn classic_build_text_becomes_steps_and_logs() {
+        let mut p = super::BuildProgress::default();
+        let lines = p.classic_text(
+            "[1/2] STEP 1/9: FROM python AS base\n[1/2] STEP 2/9: RUN pip-install\nCollecting numpy\n",
+        );
+        assert_eq!(lines, ["[1/2] STEP 1/9: FROM python AS base", "[1/2] STEP 2/9: RUN pip-install"]);
+        assert_eq!(p.failed_step.as_deref(), Some("[1/2] STEP 2/9: RUN pip-install"));
+        assert_eq!(p.failed_log_tail(), ["Collecting numpy"]);
+        assert_eq!(p.classic_text("Step 1/5 : FROM x\n"), ["Step 1/5 : FROM x"]);
     }
 }

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde::Serialize;
 
+use crate::engine::model::CreateApi;
 use crate::engine::Engine;
-use crate::error::{Error, Kind, Result};
+use crate::error::{api_status, Error, Kind, Result};
 use crate::ready::{http_status, POLL_INTERVAL};
-use crate::settings::{connect_host, lab_url, labels, TOKEN_MOUNT};
+use crate::settings::{connect_host, lab_url, labels, LaunchPlan, Role, TOKEN_MOUNT};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Server {
@@ -262,6 +263,54 @@ pub fn exit_code(
         Some(Ok(r)) => Some(r.status_code),
         Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Some(*code),
         _ => None,
+    }
+}
+
+/// Why the engine did not take a container.
+#[derive(Debug)]
+pub enum CreateFailure {
+    /// The name is in use (another start of the same folder's server got there first).
+    NameTaken,
+    /// The engine refused it; its message decides whether another try makes sense.
+    Refused(String),
+    Failed(Error),
+}
+
+/// Creates the container for `role` through the API the engine model names (Podman's own API
+/// for Podman: its Docker API drops GPU requests). Returns the container's ID.
+/// Only a server (Role::Lab) gets a name: its folder's.
+pub async fn create(
+    engine: &Engine,
+    plan: &LaunchPlan,
+    role: Role<'_>,
+) -> std::result::Result<String, CreateFailure> {
+    use bollard::query_parameters::CreateContainerOptionsBuilder;
+    let model = engine.model().await.map_err(CreateFailure::Failed)?;
+    match model.create_api() {
+        CreateApi::Docker => {
+            let mut opts = CreateContainerOptionsBuilder::default();
+            // A server is named after its folder (so a second start finds it); a command is not.
+            if let Role::Lab { .. } = role {
+                opts = opts.name(&plan.name);
+            }
+            match engine.docker.create_container(Some(opts.build()), plan.create_body(role)).await {
+                Ok(r) => Ok(r.id),
+                Err(e) => match api_status(&e) {
+                    Some((409, _)) => Err(CreateFailure::NameTaken),
+                    Some((_, message)) => Err(CreateFailure::Refused(message.to_string())),
+                    None => Err(CreateFailure::Failed(engine.fail("creating the container", e))),
+                },
+            }
+        }
+        CreateApi::Libpod => {
+            match engine.libpod_json("POST", "/libpod/containers/create", Some(&plan.libpod_body(role))).await
+            {
+                Ok(Ok(answer)) => Ok(answer["Id"].as_str().unwrap_or_default().to_string()),
+                Ok(Err((_, message))) if message.contains("already in use") => Err(CreateFailure::NameTaken),
+                Ok(Err((_, message))) => Err(CreateFailure::Refused(message)),
+                Err(e) => Err(CreateFailure::Failed(e)),
+            }
+        }
     }
 }
 

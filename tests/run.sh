@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command (README.md). Needs a running Docker engine; prepares everything else:
 # test tools from PyPI, a stand-in base image where python:3.11-slim-bookworm cannot be pulled,
-# the images (built through dimtensor-up itself), the GPU stub engine (as root), then runs the
-# lints, the image smoke tests and scans, and the Rust tests against the real engine.
+# the images (built through dimtensor-up itself), the GPU stub engine and the other engines
+# (rootless Docker, rootless and rootful Podman; as root), then runs the lints, the image smoke
+# tests and scans, and the Rust tests against the real engines.
 #   DTU_IMAGES="base jupyter-base"  limits the images built and smoke-tested (default: all six)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,11 +65,20 @@ bash docker/size-report.sh $images
 stage "GPU stub engine"
 if [ "$(id -u)" = 0 ]; then
   export DTU_GPU_DOCKER_HOST
-  trap 'bash tests/support/gpu-engine.sh stop' EXIT
+  trap 'bash tests/support/gpu-engine.sh stop; bash tests/support/engines.sh stop' EXIT
   DTU_GPU_DOCKER_HOST=$(bash tests/support/gpu-engine.sh start ghcr.io/marcoloco23/dimtensor:jupyter-base)
 else
   export DTU_SKIP_GPU_STUB="not root: a second dockerd with the stub NVIDIA hook needs root"
   echo "$DTU_SKIP_GPU_STUB"
+fi
+
+stage "other engines: rootless Docker, rootless and rootful Podman"
+if [ "$(id -u)" = 0 ]; then
+  engines=$(bash tests/support/engines.sh start python:3.11-slim-bookworm ghcr.io/marcoloco23/dimtensor:jupyter-base)
+  while IFS= read -r line; do export "${line?}"; echo "  $line"; done <<<"$engines"
+else
+  export DTU_SKIP_OTHER_ENGINES="not root: rootless engines for a test user and rootful Podman need root to set up"
+  echo "$DTU_SKIP_OTHER_ENGINES"
 fi
 
 stage "clippy"

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::cli::{ComposeArgs, GlobalArgs};
 use crate::compose::{default_output, merge_env_file, render, strong_token_in};
+use crate::engine::model::{GpuForm, UserMapping};
 use crate::error::{Error, Kind, Result};
 use crate::gpu;
 use crate::reporter::Reporter;
@@ -59,10 +60,22 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
         reporter.note(format!("{note} (compose file written accordingly)"));
     }
     let attach = decision.attach;
-    let user: Option<UserSpec> = match (settings.user, &engine) {
-        (Some(u), _) => Some(u),
-        (None, Some(engine)) => super::jupyter::default_user(engine).await?,
-        (None, None) => None,
+    let model = match &engine {
+        Some(engine) => Some(engine.model().await?.clone()),
+        None => None,
+    };
+    let user = match &model {
+        Some(model) => model.user_mapping(settings.user, UserSpec::caller()),
+        None => UserMapping { user: settings.user, keep_id: false },
+    };
+    // Compose speaks the Docker API: the GPU request must be one this engine honours there.
+    let gpu_form = match &model {
+        Some(model) if attach != gpu::GpuAttach::None => model.compose_gpu_form().ok_or_else(|| {
+            Error::new(Kind::Gpu, format!("{} cannot take GPUs from a compose file", model.describe()))
+                .cause("Podman before 5.5 drops GPU requests made through its Docker API, which compose uses")
+                .hint("`dimtensor-up jupyter` gives Podman containers GPUs through CDI; or write the file with --gpus none")
+        })?,
+        _ => GpuForm::DeviceRequest,
     };
     // As `jupyter` picks it: --port, else the first free one from 8888 (8888 without an engine).
     let port = match &engine {
@@ -70,7 +83,7 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
         None => settings.port.unwrap_or(settings::FIRST_PORT),
     };
     let image_ref = settings.image().reference(config.registry());
-    let plan = LaunchPlan::new(&settings, image_ref, port, user, attach);
+    let plan = LaunchPlan::new(&settings, image_ref, port, user, attach, gpu_form);
     let header = format!(
         "JupyterLab with dimtensor ({} variant), written by dimtensor-up {}.\nStart: docker compose up -d   Stop: docker compose down (your files and the `jupyter-settings` volume stay)\nURL:   http://{}:{port}/lab?token=<JUPYTER_TOKEN from .env>\nThe token is in .env beside this file (mode 600): keep .env out of version control.",
         variant.name(), env!("CARGO_PKG_VERSION"), settings::connect_host(settings.listen)
@@ -79,7 +92,7 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     // Keep an existing token when overwriting with --force: open browsers keep working.
     let existing_env = std::fs::read_to_string(&env_path).unwrap_or_default();
     let token = strong_token_in(&existing_env).unwrap_or_else(crate::token::new_token);
-    crate::token::write_secret_file(&env_path, &merge_env_file(&existing_env, &token, user), 0o600)?;
+    crate::token::write_secret_file(&env_path, &merge_env_file(&existing_env, &token, user.user), 0o600)?;
     std::fs::write(&output, yaml)
         .map_err(|e| Error::new(Kind::Usage, format!("cannot write {}", output.display())).cause(e))?;
     reporter.note(format!("wrote {} and {} (token inside, mode 600)", output.display(), env_path.display()));
@@ -88,7 +101,7 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
         return Ok(0);
     }
     let engine = engine.expect("--up connects");
-    compose_up(global, &output, &reporter)?;
+    compose_up(&engine.endpoint, &output, &reporter)?;
     let server = wait_for_service(&engine, &settings.workdir, Duration::from_secs(args.timeout)).await?;
     crate::lab::wait_ready(
         &engine,
@@ -108,7 +121,8 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
 }
 
 /// `docker compose up -d` through the compose plugin, or a `docker-compose` binary.
-fn compose_up(global: &GlobalArgs, file: &Path, reporter: &Reporter) -> Result<()> {
+/// Runs against the engine dimtensor-up connected to (discovered, named or from a context).
+fn compose_up(endpoint: &crate::engine::Endpoint, file: &Path, reporter: &Reporter) -> Result<()> {
     let works = |program: &str, pre: &[&str]| {
         std::process::Command::new(program)
             .args(pre)
@@ -131,8 +145,9 @@ fn compose_up(global: &GlobalArgs, file: &Path, reporter: &Reporter) -> Result<(
     ));
     let mut cmd = std::process::Command::new(program);
     cmd.args(&pre).arg("-f").arg(file).args(["up", "-d"]);
-    if let Some(host) = &global.host {
-        cmd.env("DOCKER_HOST", host);
+    cmd.env("DOCKER_HOST", &endpoint.address).env_remove("DOCKER_CONTEXT");
+    if let Some(tls) = &endpoint.tls_dir {
+        cmd.env("DOCKER_TLS_VERIFY", "1").env("DOCKER_CERT_PATH", tls);
     }
     let out = cmd.output().map_err(|e| Error::new(Kind::Engine, format!("cannot run {program}")).cause(e))?;
     if !out.status.success() {

@@ -20,20 +20,19 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         "engine": { "address": endpoint.address, "chosen_by": endpoint.source, "reachable": false },
         "port_8888_free": port_free,
     });
-    let engine = match Engine::connect_to(endpoint.clone()).await {
+    let engine = match Engine::connect(global.host.as_deref()).await {
         Ok(engine) => engine,
         Err(err) => {
             report["engine"]["error"] = json!(err.message);
+            report["engine"]["tried"] = json!(err.causes);
             report["gpu"] = json!({ "host": host_gpu, "usable": false, "verdict": "GPU usable: unknown (the engine is unreachable)" });
             print_report(&report, args.json);
             return Err(err);
         }
     };
     let info = engine.info().await?;
-    let version =
-        engine.docker.version().await.map_err(|e| engine.fail("reading the engine's version", e))?;
-    let rootless = engine.rootless().await?;
-    let engine_gpu = gpu::engine_state(info, engine.endpoint.is_local());
+    let model = engine.model().await?;
+    let engine_gpu = gpu::engine_state(info, model);
     let decision = gpu::decide(&gpu::GpuRequest::Auto, host_gpu.as_ref(), &engine_gpu, true, "ml");
     let (usable, verdict) = match decision {
         Ok(d) if d.attach != gpu::GpuAttach::None => (
@@ -47,18 +46,22 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         Err(e) => (false, format!("no because {}", e.message)),
     };
     let data_root = info.docker_root_dir.clone().unwrap_or_default();
-    let free_disk = if engine.endpoint.is_local() { free_bytes(&data_root) } else { None };
+    let free_disk = if model.local { free_bytes(&data_root) } else { None };
     let mut images = serde_json::Map::new();
     for spec in &IMAGES {
         let reference = spec.id.reference(config.registry());
         images.insert(spec.tag.to_string(), json!(engine.docker.inspect_image(&reference).await.is_ok()));
     }
+    let version = &engine.version;
     report["engine"] = json!({
         "address": engine.endpoint.address, "chosen_by": engine.endpoint.source, "reachable": true,
-        "server_version": version.version, "api_version": engine.docker.client_version().to_string(),
+        "tried": engine.tried,
+        "product": model.product, "server_version": version.version,
+        "api_version": engine.docker.client_version().to_string(),
         "server_api_version": version.api_version, "os": info.operating_system, "os_type": info.os_type,
-        "arch": info.architecture, "rootless": rootless, "storage_driver": info.driver,
+        "arch": info.architecture, "rootless": model.rootless, "storage_driver": info.driver,
         "data_root": data_root, "data_root_free_bytes": free_disk,
+        "create_api": model.create_api(), "gpu_form": model.gpu_form(), "builder": model.builder(),
     });
     report["gpu"] = json!({ "host": host_gpu, "engine": engine_gpu, "usable": usable, "verdict": format!("GPU usable: {verdict}") });
     report["images"] = Value::Object(images);
@@ -75,20 +78,33 @@ fn print_report(r: &Value, json: bool) {
     let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
     println!("dimtensor-up {}   settings: {}", s(&r["dimtensor_up"]), s(&r["config_file"]));
     println!("engine        {} (chosen by {})", s(&e["address"]), s(&e["chosen_by"]));
+    // Discovery: what was tried before the engine that answered (or all of it, when none did).
+    for tried in e["tried"].as_array().into_iter().flatten() {
+        match tried.as_object() {
+            Some(t) => println!(
+                "  tried       {} ({}): {}",
+                s(&t["address"]),
+                s(&t["label"]),
+                t["problem"].as_str().unwrap_or("answered")
+            ),
+            None => println!("  tried       {}", s(tried)),
+        }
+    }
     if e["reachable"] == json!(true) {
+        let product = if e["product"] == json!("podman") { "Podman" } else { "Docker" };
         println!(
-            "  version     Docker {} (API {}; using {})",
+            "  version     {product} {} (API {}; using {}), {}",
             s(&e["server_version"]),
             s(&e["server_api_version"]),
-            s(&e["api_version"])
+            s(&e["api_version"]),
+            if e["rootless"] == json!(true) { "rootless" } else { "rootful" }
         );
         println!(
-            "  system      {} {} ({}), storage {}, {}",
+            "  system      {} {} ({}), storage {}",
             s(&e["os"]),
             s(&e["arch"]),
             s(&e["os_type"]),
             s(&e["storage_driver"]),
-            if e["rootless"] == json!(true) { "rootless" } else { "rootful" }
         );
         if let Some(free) = e["data_root_free_bytes"].as_u64() {
             println!("  disk        {:.1} GB free in {}", free as f64 / 1e9, s(&e["data_root"]));

@@ -1,7 +1,6 @@
 //! `dimtensor-up jupyter`: settings → image → GPU → port → container → ready → URL.
 
 use std::net::IpAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
@@ -9,11 +8,12 @@ use serde_json::json;
 use crate::cli::{GlobalArgs, JupyterArgs};
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::error::{api_status, Error, Kind, Result};
+use crate::error::{Error, Kind, Result};
 use crate::gpu::{self, GpuAttach, GpuDecision};
-use crate::lab::{self, Server};
+use crate::lab::{self, CreateFailure, Server};
+use crate::port_lock::PortLock;
 use crate::reporter::Reporter;
-use crate::settings::{self, LabSettings, LaunchPlan, UserSpec};
+use crate::settings::{self, LabSettings, LaunchPlan, Role, UserSpec};
 use crate::token::TokenFile;
 
 pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
@@ -92,11 +92,13 @@ async fn start(
     reporter.detail(format!("image {image_ref} ({source:?})"));
 
     let mut gpu = decide_gpu(engine, settings, reporter).await?;
-    let user = settings.user.or(default_user(engine).await?);
+    let model = engine.model().await?;
+    let user = model.user_mapping(settings.user, UserSpec::caller());
     let token = crate::token::new_token();
     // A token file per start (two starts racing in one folder never share one), removed on any
     // failure or interruption until the server is handed over.
     let token_file = TokenFile::write(&format!("{name}-{}", crate::token::random_hex(4)), &token)?;
+    let role = Role::Lab { token_file: token_file.path() };
     let mut clashed_ports = Vec::new();
     // Port clashes and the GPU fallback retry a few times; waiting for another start of this
     // folder's server is bounded by the readiness timeout instead.
@@ -111,14 +113,35 @@ async fn start(
             )
             .hint("run `dimtensor-up ps` to see what runs, then try again"));
         }
+        // From choosing a port until the engine has bound it, no other start on this machine
+        // chooses one.
+        let port_lock = PortLock::acquire().await;
         let port = pick_port(engine, settings, &clashed_ports).await?;
-        let plan = LaunchPlan::new(settings, image_ref.clone(), port, user, gpu.attach.clone());
+        let plan =
+            LaunchPlan::new(settings, image_ref.clone(), port, user, gpu.attach.clone(), model.gpu_form());
         // Known before the request is sent: an interruption while it is in flight still cleans up.
         *created = Some(name.clone());
-        let id = match create(engine, &plan, token_file.path()).await {
-            Ok(id) => id,
-            Err(CreateError::NameTaken) => {
+        let refusal = match create_and_start(engine, &plan, role).await {
+            Ok(id) => {
+                drop(port_lock);
+                reporter.note(format!(
+                    "starting JupyterLab ({}) on {}:{port}",
+                    settings.variant.name(),
+                    settings.listen
+                ));
+                let spinner = reporter.spinner("waiting for JupyterLab to answer");
+                let ready = lab::wait_ready(engine, &id, settings.listen, port, &token, timeout).await;
+                spinner.finish_and_clear();
+                ready?;
+                let server = lab::by_name(engine, &name)
+                    .await?
+                    .ok_or_else(|| Error::new(Kind::Container, "the container disappeared while starting"))?;
+                token_file.keep();
+                return Ok(Started { url: plan.url(&token), server, token, reused: false });
+            }
+            Err(Attempt::NameTaken) => {
                 *created = None;
+                drop(port_lock);
                 if !std::mem::replace(&mut told_about_the_other_start, true) {
                     reporter.note(WAITING_FOR_THE_OTHER_START);
                 }
@@ -139,55 +162,98 @@ async fn start(
                     }
                 }
             }
-            Err(CreateError::Other(e)) => {
+            Err(Attempt::Failed(e)) => {
                 *created = None;
                 return Err(e);
             }
+            Err(Attempt::Refused(message)) => {
+                *created = None;
+                message
+            }
         };
-        if let Err(e) =
-            engine.docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await
-        {
-            let message = crate::error::engine_message(&e);
-            lab::remove(engine, &id, None).await?;
-            *created = None;
-            if settings.port.is_none() && is_port_clash(&message) {
+        match next_try(&refusal, settings, &gpu.attach) {
+            NextTry::OtherPort => {
                 reporter.detail(format!("port {port} was taken meanwhile; trying the next one"));
                 clashed_ports.push(port);
-                retries += 1;
-                continue;
             }
-            if gpu::is_engine_gpu_error(&message)
-                && settings.gpus == gpu::GpuRequest::Auto
-                && gpu.attach != GpuAttach::None
-            {
+            NextTry::WithoutGpus => {
                 reporter.note(format!(
                     "running on CPU: the engine cannot attach GPUs ({})",
-                    crate::engine::first_line(&message)
+                    crate::engine::first_line(&refusal)
                 ));
                 gpu = GpuDecision { attach: GpuAttach::None, note: None };
-                retries += 1;
-                continue;
             }
-            if is_port_clash(&message) {
-                return Err(port_taken_error(engine, settings.listen, port).await);
+            NextTry::GiveUp(GiveUp::PortTaken) => {
+                return Err(port_taken_error(engine, settings.listen, port).await)
             }
-            return Err(start_error(&message));
+            NextTry::GiveUp(GiveUp::Start) => return Err(start_error(&refusal)),
         }
-        reporter.note(format!(
-            "starting JupyterLab ({}) on {}:{port}",
-            settings.variant.name(),
-            settings.listen
-        ));
-        let spinner = reporter.spinner("waiting for JupyterLab to answer");
-        let ready = lab::wait_ready(engine, &id, settings.listen, port, &token, timeout).await;
-        spinner.finish_and_clear();
-        ready?;
-        let server = lab::by_name(engine, &name)
-            .await?
-            .ok_or_else(|| Error::new(Kind::Container, "the container disappeared while starting"))?;
-        token_file.keep();
-        return Ok(Started { url: plan.url(&token), server, token, reused: false });
+        retries += 1;
     }
+}
+
+/// How one create-and-start went.
+enum Attempt {
+    NameTaken,
+    /// The engine refused the container at create or start (it is removed again).
+    Refused(String),
+    Failed(Error),
+}
+
+/// Creates and starts the container; a container the engine would not start is removed.
+async fn create_and_start(
+    engine: &Engine,
+    plan: &LaunchPlan,
+    role: Role<'_>,
+) -> std::result::Result<String, Attempt> {
+    let id = match lab::create(engine, plan, role).await {
+        Ok(id) => id,
+        Err(CreateFailure::NameTaken) => return Err(Attempt::NameTaken),
+        Err(CreateFailure::Refused(message)) => return Err(Attempt::Refused(message)),
+        Err(CreateFailure::Failed(e)) => return Err(Attempt::Failed(e)),
+    };
+    if let Err(e) =
+        engine.docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await
+    {
+        let message = crate::error::engine_message(&e);
+        lab::remove(engine, &id, None).await.map_err(Attempt::Failed)?;
+        return Err(Attempt::Refused(message));
+    }
+    Ok(id)
+}
+
+/// What the engine's refusal of a container means for the next try.
+#[derive(Debug, PartialEq, Eq)]
+enum NextTry {
+    /// The port we chose was taken meanwhile (by a program outside the port lock's reach).
+    OtherPort,
+    /// `--gpus auto` chose GPUs the engine cannot attach after all: run on the CPU, as auto
+    /// promises; an explicit request never falls back.
+    WithoutGpus,
+    GiveUp(GiveUp),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum GiveUp {
+    /// The user's own --port is taken.
+    PortTaken,
+    Start,
+}
+
+fn next_try(message: &str, settings: &LabSettings, attach: &GpuAttach) -> NextTry {
+    if is_port_clash(message) {
+        return match settings.port {
+            None => NextTry::OtherPort,
+            Some(_) => NextTry::GiveUp(GiveUp::PortTaken),
+        };
+    }
+    if gpu::is_engine_gpu_error(message)
+        && settings.gpus == gpu::GpuRequest::Auto
+        && *attach != GpuAttach::None
+    {
+        return NextTry::WithoutGpus;
+    }
+    NextTry::GiveUp(GiveUp::Start)
 }
 
 const WAITING_FOR_THE_OTHER_START: &str =
@@ -201,9 +267,15 @@ pub fn start_error(message: &str) -> Error {
     if gpu::is_engine_gpu_error(message) {
         return gpu::engine_gpu_error(message);
     }
+    let hint = if message.contains("container-init binary not found") {
+        // Podman runs the container's init (every dimtensor-up container has one) from catatonit.
+        "install Podman's init program, catatonit (`sudo apt-get install catatonit` / `sudo dnf install catatonit`)"
+    } else {
+        "`dimtensor-up doctor` checks the setup"
+    };
     Error::new(Kind::Container, "the container did not start")
         .cause(crate::engine::first_line(message))
-        .hint("`dimtensor-up doctor` checks the setup")
+        .hint(hint)
 }
 
 /// This folder's container: running → re-use; being started by another dimtensor-up → wait for
@@ -226,25 +298,6 @@ async fn existing_server(
             lab::remove(engine, &existing.id, existing.token_file.as_deref()).await?;
             Ok(None)
         }
-    }
-}
-
-enum CreateError {
-    NameTaken,
-    Other(Error),
-}
-
-async fn create(
-    engine: &Engine,
-    plan: &LaunchPlan,
-    token_file: &Path,
-) -> std::result::Result<String, CreateError> {
-    use bollard::query_parameters::CreateContainerOptionsBuilder;
-    let opts = CreateContainerOptionsBuilder::default().name(&plan.name).build();
-    match engine.docker.create_container(Some(opts), plan.create_body(token_file)).await {
-        Ok(r) => Ok(r.id),
-        Err(e) if api_status(&e).is_some_and(|(c, _)| c == 409) => Err(CreateError::NameTaken),
-        Err(e) => Err(CreateError::Other(engine.fail("creating the container", e))),
     }
 }
 
@@ -359,18 +412,6 @@ async fn decide_gpu(engine: &Engine, settings: &LabSettings, reporter: &Reporter
     Ok(decision)
 }
 
-/// On a rootful Linux engine on this machine, the caller's UID:GID (files in the folder stay
-/// theirs); on rootless engines container root already maps to the caller.
-pub async fn default_user(engine: &Engine) -> Result<Option<UserSpec>> {
-    if !cfg!(target_os = "linux") || !engine.endpoint.is_local() {
-        return Ok(None);
-    }
-    if engine.rootless().await? {
-        return Ok(Some(UserSpec { uid: 0, gid: 0 }));
-    }
-    Ok(UserSpec::caller())
-}
-
 /// `--port`, checked; else the first free port from 8888 that no running server of ours holds
 /// and that did not just clash (`clashed`: the engine can hold a port the bind probe cannot see).
 pub async fn pick_port(engine: &Engine, settings: &LabSettings, clashed: &[u16]) -> Result<u16> {
@@ -435,4 +476,44 @@ fn process_holding_port(port: u16) -> Option<String> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::LabArgs;
+
+    fn settings(port: Option<u16>, gpus: &str) -> LabSettings {
+        let args = LabArgs { port, gpus: Some(gpus.into()), ..Default::default() };
+        LabSettings::resolve(&args, &Config::default(), &std::env::temp_dir()).unwrap()
+    }
+
+    #[test]
+    fn a_taken_port_moves_on_unless_the_user_chose_it() {
+        let clash = "driver failed programming external connectivity: Bind for 127.0.0.1:8888 failed: port is already allocated";
+        assert_eq!(next_try(clash, &settings(None, "auto"), &GpuAttach::None), NextTry::OtherPort);
+        assert_eq!(
+            next_try(clash, &settings(Some(9000), "auto"), &GpuAttach::None),
+            NextTry::GiveUp(GiveUp::PortTaken)
+        );
+        // Podman (rootlessport) words it differently.
+        let podman = "rootlessport listen tcp 127.0.0.1:8888: bind: address already in use";
+        assert_eq!(next_try(podman, &settings(None, "none"), &GpuAttach::None), NextTry::OtherPort);
+    }
+
+    #[test]
+    fn only_auto_falls_back_to_the_cpu() {
+        let no_driver = "could not select device driver \"\" with capabilities: [[gpu]]";
+        assert_eq!(next_try(no_driver, &settings(None, "auto"), &GpuAttach::All), NextTry::WithoutGpus);
+        assert_eq!(
+            next_try(no_driver, &settings(None, "all"), &GpuAttach::All),
+            NextTry::GiveUp(GiveUp::Start)
+        );
+        let cdi = "unresolvable CDI devices nvidia.com/gpu=all";
+        assert_eq!(next_try(cdi, &settings(None, "auto"), &GpuAttach::All), NextTry::WithoutGpus);
+        assert_eq!(
+            next_try("no such image", &settings(None, "auto"), &GpuAttach::All),
+            NextTry::GiveUp(GiveUp::Start)
+        );
+    }
 }

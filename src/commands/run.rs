@@ -4,15 +4,16 @@
 use std::io::IsTerminal;
 
 use bollard::container::AttachContainerResults;
-use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptions};
+use bollard::query_parameters::AttachContainerOptionsBuilder;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use crate::cli::{GlobalArgs, LabArgs, RunArgs};
 use crate::error::{Error, Result};
 use crate::gpu;
+use crate::lab::CreateFailure;
 use crate::reporter::Reporter;
-use crate::settings::{LabSettings, LaunchPlan};
+use crate::settings::{LabSettings, LaunchPlan, Role, UserSpec};
 
 pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
@@ -35,39 +36,19 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
     if let Some(note) = decision.note {
         reporter.detail(note);
     }
-    let gpu = decision.attach;
-    let user = settings.user.or(super::jupyter::default_user(&engine).await?);
-    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let plan = LaunchPlan::new(&settings, image_ref, 0, user, gpu);
-    let body = bollard::models::ContainerCreateBody {
-        image: Some(plan.image_ref.clone()),
-        user: plan.user.map(|u| u.render()),
-        cmd: (!args.command.is_empty()).then(|| args.command.clone()),
-        env: Some(plan.gpu.env().map(|(k, v)| format!("{k}={v}")).into_iter().collect()),
-        working_dir: Some(crate::settings::WORK_MOUNT.into()),
-        tty: Some(interactive),
-        open_stdin: Some(true),
-        stdin_once: Some(true),
-        attach_stdin: Some(true),
-        attach_stdout: Some(true),
-        attach_stderr: Some(true),
-        host_config: Some(bollard::models::HostConfig {
-            mounts: Some(plan.engine_mounts()),
-            device_requests: plan.gpu.device_request().map(|d| vec![d]),
-            security_opt: Some(vec!["no-new-privileges:true".into()]),
-            init: Some(true),
-            ..Default::default()
-        }),
-        ..Default::default()
+    let model = engine.model().await?;
+    let user = model.user_mapping(settings.user, UserSpec::caller());
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    // The same plan as `jupyter` (mounts, user mapping, GPUs, hardening); only the role differs.
+    let plan = LaunchPlan::new(&settings, image_ref, 0, user, decision.attach, model.gpu_form());
+    let id = match crate::lab::create(&engine, &plan, Role::Command { cmd: &args.command, tty }).await {
+        Ok(id) => id,
+        Err(CreateFailure::Refused(message)) => return Err(super::jupyter::start_error(&message)),
+        Err(CreateFailure::Failed(e)) => return Err(e),
+        Err(CreateFailure::NameTaken) => unreachable!("a command container has no name"),
     };
-    let id = engine
-        .docker
-        .create_container(None::<CreateContainerOptions>, body)
-        .await
-        .map_err(|e| engine.fail("creating the container", e))?
-        .id;
     // From here on every way out removes the container (`docker run --rm`).
-    let result = attach_and_wait(&engine, &id, interactive).await;
+    let result = attach_and_wait(&engine, &id, tty).await;
     let _ = crate::lab::remove(&engine, &id, None).await;
     result
 }

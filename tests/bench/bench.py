@@ -83,35 +83,40 @@ def med(xs):
     return round(statistics.median(xs), 3)
 
 
-results = {"engine": sh("docker", "version", "--format", "Docker {{.Server.Version}} (API {{.Server.APIVersion}})"),
-           "cpus": os.cpu_count(), "reps": REPS}
+def main():
+    results = {"engine": sh("docker", "version", "--format", "Docker {{.Server.Version}} (API {{.Server.APIVersion}})"),
+               "cpus": os.cpu_count(), "reps": REPS}
 
-# 1. The launcher against a bare docker run of the same image (jupyter-base), interleaved.
-launch, bare, reuse = [], [], []
-for _ in range(REPS):
-    l, r = launcher("base")
-    launch.append(l)
-    reuse.append(r)
-    bare.append(bare_docker_run(f"{REGISTRY}:jupyter-base"))
-results["time_to_ready_s"] = {"dimtensor_up_jupyter": med(launch), "bare_docker_run": med(bare),
-                              "ratio": round(statistics.median(launch) / statistics.median(bare), 3)}
-results["reuse_running_server_ms"] = round(statistics.median(reuse) * 1000, 1)
-results["startup_ms"] = {"--version": round(command_time(["--version"]) * 1000, 1),
-                         "ps": round(command_time(["ps"]) * 1000, 1)}
+    # 1. The launcher against a bare docker run of the same image (jupyter-base), interleaved.
+    launch, bare, reuse = [], [], []
+    for _ in range(REPS):
+        l, r = launcher("base")
+        launch.append(l)
+        reuse.append(r)
+        bare.append(bare_docker_run(f"{REGISTRY}:jupyter-base"))
+    results["time_to_ready_s"] = {"dimtensor_up_jupyter": med(launch), "bare_docker_run": med(bare),
+                                  "ratio": round(statistics.median(launch) / statistics.median(bare), 3)}
+    results["reuse_running_server_ms"] = round(statistics.median(reuse) * 1000, 1)
+    results["startup_ms"] = {"--version": round(command_time(["--version"]) * 1000, 1),
+                             "ps": round(command_time(["ps"]) * 1000, 1)}
 
-# 2. JupyterLab images against the plain JupyterLab image on the same base, interleaved.
-images = {"plain JupyterLab (reference)": "dimtensor-bench/plain-jupyterlab"}
-for tag in os.environ.get("BENCH_LAB_IMAGES", "jupyter-base").split():
-    images[tag] = f"{REGISTRY}:{tag}"
-    if os.environ.get("BENCH_NAIVE") and tag == "jupyter":
-        images["jupyter, naive (before fast start)"] = "dimtensor-bench/naive-jupyter"
-ready = {name: [] for name in images}
-floor = []
-for _ in range(REPS):
-    floor.append(container_floor(f"{REGISTRY}:jupyter-base"))
-    for name, image in images.items():
-        ready[name].append(bare_docker_run(image))
-plain = statistics.median(ready["plain JupyterLab (reference)"])
-results["container_start_floor_s"] = med(floor)
-results["ready_s"] = {name: {"median": med(xs), "vs_plain": round(statistics.median(xs) / plain, 2)} for name, xs in ready.items()}
-print(json.dumps(results, indent=2))
+    # 2. JupyterLab images against the plain JupyterLab image on the same base, interleaved.
+    images = {"plain JupyterLab (reference)": "dimtensor-bench/plain-jupyterlab"}
+    for tag in os.environ.get("BENCH_LAB_IMAGES", "jupyter-base").split():
+        images[tag] = f"{REGISTRY}:{tag}"
+        if os.environ.get("BENCH_NAIVE") and tag == "jupyter":
+            images["jupyter, naive (before fast start)"] = "dimtensor-bench/naive-jupyter"
+    ready = {name: [] for name in images}
+    floor = []
+    for _ in range(REPS):
+        floor.append(container_floor(f"{REGISTRY}:jupyter-base"))
+        for name, image in images.items():
+            ready[name].append(bare_docker_run(image))
+    plain = statistics.median(ready["plain JupyterLab (reference)"])
+    results["container_start_floor_s"] = med(floor)
+    results["ready_s"] = {name: {"median": med(xs), "vs_plain": round(statistics.median(xs) / plain, 2)} for name, xs in ready.items()}
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,8 @@
 """Talks to a JupyterLab server as a client would (tests only).
 
     python jupyter_client.py BASE_URL TOKEN check
-prints one JSON object: the status codes of /api/status with and without the token, the output of
+    python jupyter_client.py BASE_URL TOKEN kernel CODE
+`check` prints one JSON object: the status codes of /api/status with and without the token, the output of
 a kernel that imports dimtensor (over the kernel websocket), and the path of a file written
 through the contents API.
 """
@@ -72,5 +73,8 @@ if action == "check":
                          {"type": "file", "format": "text", "content": "written by the contents API\n"})
     print(json.dumps({"status_with_token": with_token, "status_without_token": without_token,
                       "kernel_output": output, "kernel_error": error, "contents_put": written}))
+elif action == "kernel":
+    output, error = run_in_kernel(sys.argv[4])
+    print(json.dumps({"output": output, "error": error}))
 else:
     sys.exit(f"unknown action {action}")

@@ -1,5 +1,10 @@
-//! Finding and connecting to the Docker engine, as the docker CLI does: `--host`, then
-//! DOCKER_HOST, then the active docker context, then the platform default.
+//! Finding and connecting to the engine, as the docker CLI does: `--host`, then DOCKER_HOST,
+//! then the active docker context; with none of them, the first engine that answers among the
+//! usual sockets (discover.rs). What kind of engine it is lives in model.rs.
+
+pub mod discover;
+pub mod model;
+mod raw;
 
 use std::path::{Path, PathBuf};
 
@@ -27,7 +32,7 @@ impl Endpoint {
     pub fn is_local(&self) -> bool {
         self.address.starts_with("unix://") || self.address.starts_with("npipe://")
     }
-    fn described(&self) -> String {
+    pub fn described(&self) -> String {
         format!("{} (from {})", self.address, self.source)
     }
 }
@@ -158,21 +163,83 @@ pub fn docker_config_dir() -> PathBuf {
 pub struct Engine {
     pub docker: Docker,
     pub endpoint: Endpoint,
+    /// `docker version`, read while connecting.
+    pub version: bollard::models::SystemVersion,
+    /// The sockets discovery tried, in order (empty when the address was named).
+    pub tried: Vec<discover::Tried>,
     /// `docker info`, asked once per run (the GPU decision, the default user and doctor use it).
     info: tokio::sync::OnceCell<bollard::models::SystemInfo>,
+    model: tokio::sync::OnceCell<model::EngineModel>,
 }
 
 impl Engine {
     pub async fn connect(host_flag: Option<&str>) -> Result<Engine> {
-        Self::connect_to(resolve_from_env(host_flag)?).await
+        let endpoint = resolve_from_env(host_flag)?;
+        if endpoint.source != "default" {
+            return Self::connect_to(endpoint).await;
+        }
+        Self::discover().await
+    }
+
+    /// The first of the usual sockets whose engine answers. A socket that is missing, refuses
+    /// or may not be used (a user outside the `docker` group) is passed over for the next.
+    pub async fn discover() -> Result<Engine> {
+        let env = |k: &str| std::env::var(k).ok();
+        let uid = crate::settings::UserSpec::caller().map(|u| u.uid);
+        let candidates = discover::candidates(discover::runtime_dir(&env, uid));
+        let mut failed: Vec<(discover::Candidate, ConnectProblem)> = Vec::new();
+        for candidate in candidates {
+            match Self::try_connect(candidate.endpoint.clone()).await {
+                Ok(mut engine) => {
+                    engine.tried = failed
+                        .iter()
+                        .map(|(c, p)| discover::Tried {
+                            address: c.endpoint.address.clone(),
+                            label: c.label.into(),
+                            problem: Some(p.describe().into()),
+                        })
+                        .chain(std::iter::once(discover::Tried {
+                            address: candidate.endpoint.address.clone(),
+                            label: candidate.label.into(),
+                            problem: None,
+                        }))
+                        .collect();
+                    return Ok(engine);
+                }
+                Err((_, problem)) => failed.push((candidate, problem)),
+            }
+        }
+        let podman_installed = crate::gpu::find_on_path(&["podman"]).is_some();
+        let mut err = Error::new(Kind::Engine, "no container engine answers on this machine");
+        for (candidate, problem) in &failed {
+            err = err.cause(format!(
+                "{} ({}): {}",
+                candidate.endpoint.address,
+                candidate.label,
+                problem.describe()
+            ));
+        }
+        Err(err.hint(discover::nothing_answered_hint(&failed, podman_installed)))
     }
 
     pub async fn connect_to(endpoint: Endpoint) -> Result<Engine> {
-        let docker = client_for(&endpoint).map_err(|e| connect_error(&endpoint, &e))?;
+        Self::try_connect(endpoint).await.map_err(|(err, _)| err)
+    }
+
+    async fn try_connect(endpoint: Endpoint) -> Result<Engine, (Error, ConnectProblem)> {
+        let fail = |e: bollard::errors::Error| (connect_error(&endpoint, &e), ConnectProblem::of(&e));
+        let docker = client_for(&endpoint).map_err(fail)?;
         // Agree on the highest API version both sides speak (Docker 20.10 speaks 1.41).
-        let docker = docker.negotiate_version().await.map_err(|e| connect_error(&endpoint, &e))?;
-        docker.ping().await.map_err(|e| connect_error(&endpoint, &e))?;
-        Ok(Engine { docker, endpoint, info: tokio::sync::OnceCell::new() })
+        let docker = docker.negotiate_version().await.map_err(fail)?;
+        let version = docker.version().await.map_err(fail)?;
+        Ok(Engine {
+            docker,
+            endpoint,
+            version,
+            tried: Vec::new(),
+            info: tokio::sync::OnceCell::new(),
+            model: tokio::sync::OnceCell::new(),
+        })
     }
 
     /// The engine's `docker info`, fetched on first use.
@@ -184,9 +251,46 @@ impl Engine {
             .await
     }
 
-    /// Rootless Docker (or Podman's socket): container root is the user who runs the engine.
-    pub async fn rootless(&self) -> Result<bool> {
-        Ok(self.info().await?.security_options.iter().flatten().any(|o| o.contains("rootless")))
+    /// What kind of engine this is (model.rs decides everything that follows from it).
+    pub async fn model(&self) -> Result<&model::EngineModel> {
+        self.model
+            .get_or_try_init(|| async {
+                let info = self.info().await?;
+                let probe = model::EngineModel::new(&self.version, info, None, self.endpoint.is_local());
+                if probe.product != model::Product::Podman {
+                    return Ok(probe);
+                }
+                // Podman's Docker API does not say whether it is rootless; its own API does.
+                let libpod = self.libpod_json("GET", "/libpod/info", None).await?.unwrap_or_default();
+                let rootless = libpod.pointer("/host/security/rootless").and_then(|v| v.as_bool());
+                Ok(model::EngineModel::new(&self.version, info, rootless, self.endpoint.is_local()))
+            })
+            .await
+    }
+
+    /// A request to Podman's own API (what its Docker API cannot express), decoded as JSON.
+    /// The inner error is Podman's answer to a refused request: its status and message.
+    pub async fn libpod_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<std::result::Result<serde_json::Value, (u16, String)>> {
+        let (status, bytes) =
+            raw::request(&self.endpoint, method, &format!("/v4.0.0{path}"), body).await.map_err(|e| {
+                Error::new(
+                    Kind::Engine,
+                    format!("cannot reach Podman's API at {}", self.endpoint.described()),
+                )
+                .cause(e)
+                .hint("check that the Podman service still runs")
+            })?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        if status >= 400 {
+            let message = value.get("message").and_then(|m| m.as_str()).unwrap_or("no message");
+            return Ok(Err((status, message.to_string())));
+        }
+        Ok(Ok(value))
     }
 
     /// Wraps an engine error with what was being done.
@@ -230,6 +334,37 @@ fn client_for(endpoint: &Endpoint) -> std::result::Result<Docker, bollard::error
             )
         }
         None => Docker::connect_with_http(addr, REQUEST_TIMEOUT_SECS, version),
+    }
+}
+
+/// Why a socket did not answer, as discovery weighs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectProblem {
+    Missing,
+    PermissionDenied,
+    Refused,
+    Other,
+}
+
+impl ConnectProblem {
+    pub fn of(err: &bollard::errors::Error) -> ConnectProblem {
+        use std::io::ErrorKind as K;
+        match (err, io_kind(err)) {
+            (bollard::errors::Error::SocketNotFoundError(_), _) | (_, Some(K::NotFound)) => {
+                ConnectProblem::Missing
+            }
+            (_, Some(K::PermissionDenied)) => ConnectProblem::PermissionDenied,
+            (_, Some(K::ConnectionRefused)) => ConnectProblem::Refused,
+            _ => ConnectProblem::Other,
+        }
+    }
+    pub fn describe(self) -> &'static str {
+        match self {
+            ConnectProblem::Missing => "no socket",
+            ConnectProblem::PermissionDenied => "permission denied",
+            ConnectProblem::Refused => "nothing listens",
+            ConnectProblem::Other => "no answer",
+        }
     }
 }
 

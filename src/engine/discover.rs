@@ -1,0 +1,117 @@
+//! Where to look for an engine when neither --host, DOCKER_HOST nor a docker context names one:
+//! the rootful Docker socket, rootless Docker, rootless Podman, rootful Podman, in that order.
+
+use std::path::PathBuf;
+
+use super::model::Product;
+use super::Endpoint;
+
+/// One place an engine may answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub endpoint: Endpoint,
+    pub product: Product,
+    /// "rootful Docker", for `doctor` and the error that lists what was tried.
+    pub label: &'static str,
+}
+
+/// The candidates in order. `runtime_dir` is $XDG_RUNTIME_DIR (else /run/user/UID on Linux).
+pub fn candidates(runtime_dir: Option<PathBuf>) -> Vec<Candidate> {
+    let at = |address: String, product, label| Candidate {
+        endpoint: Endpoint { address, source: "default".into(), tls_dir: None },
+        product,
+        label,
+    };
+    if cfg!(windows) {
+        return vec![at(super::platform_default().into(), Product::Docker, "Docker Desktop")];
+    }
+    let mut list = vec![at(super::platform_default().into(), Product::Docker, "rootful Docker")];
+    if let Some(dir) = runtime_dir {
+        let dir = dir.display().to_string();
+        list.push(at(format!("unix://{dir}/docker.sock"), Product::Docker, "rootless Docker"));
+        list.push(at(format!("unix://{dir}/podman/podman.sock"), Product::Podman, "rootless Podman"));
+    }
+    list.push(at("unix:///run/podman/podman.sock".into(), Product::Podman, "rootful Podman"));
+    list
+}
+
+/// $XDG_RUNTIME_DIR, or where systemd puts it for this user.
+pub fn runtime_dir(env: &dyn Fn(&str) -> Option<String>, uid: Option<u32>) -> Option<PathBuf> {
+    env("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()).map(PathBuf::from).or_else(|| {
+        uid.filter(|_| cfg!(target_os = "linux")).map(|u| PathBuf::from(format!("/run/user/{u}")))
+    })
+}
+
+/// What one candidate said when it did not answer, for `doctor` and the final error.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Tried {
+    pub address: String,
+    pub label: String,
+    /// None: this one answered.
+    pub problem: Option<String>,
+}
+
+/// The hint when no candidate answered: the most specific thing the user can do.
+pub fn nothing_answered_hint(tried: &[(Candidate, super::ConnectProblem)], podman_installed: bool) -> String {
+    use super::ConnectProblem as P;
+    if tried.iter().any(|(c, p)| c.label == "rootful Docker" && *p == P::PermissionDenied) {
+        let group = "add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in again)";
+        return match podman_installed {
+            true => {
+                format!("{group}, or start your own Podman: `systemctl --user enable --now podman.socket`")
+            }
+            false => format!("{group}, or use rootless Docker or Podman"),
+        };
+    }
+    if podman_installed {
+        return super::model::EngineModel::product_hint(Product::Podman).into();
+    }
+    "start Docker (`sudo systemctl start docker`, or Docker Desktop), or point --host / DOCKER_HOST at a running engine".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ConnectProblem;
+
+    #[test]
+    fn rootful_docker_then_rootless_docker_then_podman() {
+        let list = candidates(Some(PathBuf::from("/run/user/1000")));
+        let addresses: Vec<&str> = list.iter().map(|c| c.endpoint.address.as_str()).collect();
+        assert_eq!(
+            addresses,
+            [
+                "unix:///var/run/docker.sock",
+                "unix:///run/user/1000/docker.sock",
+                "unix:///run/user/1000/podman/podman.sock",
+                "unix:///run/podman/podman.sock"
+            ]
+        );
+        assert_eq!(list[2].product, Product::Podman);
+        assert!(list.iter().all(|c| c.endpoint.source == "default"));
+        assert_eq!(candidates(None).len(), 2);
+    }
+
+    #[test]
+    fn runtime_dir_from_the_environment_or_systemds_place() {
+        let env = |k: &str| (k == "XDG_RUNTIME_DIR").then(|| "/tmp/xdg".to_string());
+        assert_eq!(runtime_dir(&env, Some(5)), Some(PathBuf::from("/tmp/xdg")));
+        assert_eq!(runtime_dir(&|_| None, Some(5)), Some(PathBuf::from("/run/user/5")));
+        assert_eq!(runtime_dir(&|_| None, None), None);
+    }
+
+    #[test]
+    fn the_hint_names_what_would_help() {
+        let list = candidates(Some(PathBuf::from("/r")));
+        let denied = vec![
+            (list[0].clone(), ConnectProblem::PermissionDenied),
+            (list[1].clone(), ConnectProblem::Missing),
+        ];
+        assert!(nothing_answered_hint(&denied, false).contains("docker group"));
+        assert!(nothing_answered_hint(&denied, true).contains("systemctl --user enable --now podman.socket"));
+        let missing =
+            vec![(list[0].clone(), ConnectProblem::Missing), (list[2].clone(), ConnectProblem::Missing)];
+        assert!(nothing_answered_hint(&missing, true).contains("systemctl --user enable --now podman.socket"));
+        assert!(nothing_answered_hint(&missing, false).contains("start Docker"));
+    }
+}
