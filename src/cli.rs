@@ -21,7 +21,7 @@ pub struct Cli {
 
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// Docker engine address (unix://, tcp://, npipe://); default: DOCKER_HOST, then the docker context
+    /// Engine address (unix://, ssh://[user@]host[:port], tcp://, npipe://); default: DOCKER_HOST, the docker context, then the first local engine that answers
     #[arg(long, global = true, value_name = "DOCKER_HOST")]
     pub host: Option<String>,
     /// Print only results and errors

@@ -120,6 +120,10 @@ pub fn io_kind(err: &(dyn std::error::Error + 'static)) -> Option<std::io::Error
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             return Some(io.kind());
         }
+        // bollard's own I/O variant is transparent: its source is the I/O error's source.
+        if let Some(bollard::errors::Error::IOError { err }) = e.downcast_ref::<bollard::errors::Error>() {
+            return Some(err.kind());
+        }
         next = e.source();
     }
     None
@@ -175,6 +179,13 @@ mod tests {
             "error: unknown variant `gpu`\n  Caused by: expected one of base, ml, full, jupyter\nhint: run `dimtensor-up variants` to list them\n"
         );
         assert!(err.render(true).contains("\x1b[1;31merror\x1b[0m"));
+    }
+
+    #[test]
+    fn io_kinds_are_found_through_bollards_io_variant() {
+        let err = bollard::errors::Error::IOError { err: std::io::ErrorKind::PermissionDenied.into() };
+        assert_eq!(io_kind(&err), Some(std::io::ErrorKind::PermissionDenied));
+        assert_eq!(io_kind(&std::fmt::Error), None);
     }
 
     #[test]

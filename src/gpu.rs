@@ -276,20 +276,37 @@ pub fn probe_host() -> HostGpuState {
     }
 }
 
-/// Reads the engine's GPU support out of `docker info` and, for a CDI engine on this machine,
-/// the CDI spec folders.
-pub fn engine_state(info: &bollard::models::SystemInfo, model: &EngineModel) -> EngineGpuState {
+/// The GPU state of a machine probed remotely: nvidia-smi's CSV when it ran, the driver file.
+pub fn host_state(smi_csv: Option<&str>, proc_version_text: &str) -> HostGpuState {
+    let proc_version = parse_proc_driver_version(proc_version_text);
+    let Some(csv) = smi_csv else {
+        let problem = match &proc_version {
+            Some(_) => "the NVIDIA driver is loaded but nvidia-smi does not run there",
+            None => "no NVIDIA driver (nvidia-smi not found)",
+        };
+        return HostGpuState { driver_version: proc_version, gpus: vec![], problem: Some(problem.into()) };
+    };
+    let (driver, gpus) = parse_nvidia_smi_csv(csv);
+    let problem = gpus.is_empty().then(|| "nvidia-smi lists no GPU".to_string());
+    HostGpuState { driver_version: driver.or(proc_version), gpus, problem }
+}
+
+/// Reads the engine's GPU support out of `docker info`; `toolkit` is where the NVIDIA container
+/// tools were found on the engine's machine; for a CDI engine on this machine, the CDI specs.
+pub fn engine_state(
+    info: Option<&bollard::models::SystemInfo>,
+    model: &EngineModel,
+    toolkit: Option<String>,
+) -> EngineGpuState {
     let local = model.local;
-    let nvidia_runtime = info.runtimes.as_ref().is_some_and(|r| r.contains_key("nvidia"));
+    let nvidia_runtime = info.and_then(|i| i.runtimes.as_ref()).is_some_and(|r| r.contains_key("nvidia"));
     let cdi_spec_dirs = info
-        .cdi_spec_dirs
-        .clone()
+        .and_then(|i| i.cdi_spec_dirs.clone())
         .unwrap_or_default()
         .into_iter()
         .filter(|d| std::path::Path::new(d).is_dir() || !local)
         .collect();
-    let toolkit_on_path =
-        if local { find_on_path(&["nvidia-container-runtime-hook", "nvidia-ctk"]) } else { None };
+    let toolkit_on_path = toolkit;
     let form = model.gpu_form();
     let nvidia_cdi_spec = match (form, local) {
         (GpuForm::Cdi, true) => find_nvidia_cdi_spec(&CDI_SPEC_DIRS),
@@ -412,25 +429,26 @@ fn check_host_has(attach: &GpuAttach, host: &HostGpuState) -> Result<()> {
     }
 }
 
-/// `decide` against a connected engine: its info, and this machine's GPUs when it is local.
+/// `decide` against a connected engine: its info, and its machine's GPUs where they can be asked.
 pub async fn decide_on(
     engine: &crate::engine::Engine,
     request: &GpuRequest,
     variant_gpu_capable: bool,
     variant: &str,
 ) -> Result<GpuDecision> {
-    if *request == GpuRequest::None {
-        return Ok(GpuDecision { attach: GpuAttach::None, note: None });
+    // Nothing to look at: the answer does not depend on the machine or the engine.
+    if *request == GpuRequest::None || (*request == GpuRequest::Auto && !variant_gpu_capable) {
+        return decide(request, None, &EngineGpuState::default(), variant_gpu_capable, variant);
     }
-    let info = engine.info().await?;
     let model = engine.model().await?;
-    decide(
-        request,
-        model.local.then(probe_host).as_ref(),
-        &engine_state(info, model),
-        variant_gpu_capable,
-        variant,
-    )
+    // `docker info` says what Docker's GPU requests need; CDI needs only the spec files.
+    let info = match model.gpu_form() {
+        GpuForm::DeviceRequest => Some(engine.info().await?),
+        GpuForm::Cdi => None,
+    };
+    // The engine's machine decides: over ssh, the remote's driver, not this laptop's.
+    let (host, toolkit) = engine.host.probe_gpus().await;
+    decide(request, host.as_ref(), &engine_state(info, model, toolkit), variant_gpu_capable, variant)
 }
 
 /// Whether an engine error at container start means "no GPU support in this engine".
@@ -491,6 +509,14 @@ mod tests {
         );
         let proc_text = include_str!("../tests/data/gpu/h100-proc-driver-nvidia-version.txt");
         assert_eq!(parse_proc_driver_version(proc_text).as_deref(), Some("580.159.04"));
+    }
+
+    #[test]
+    fn remote_probe_output_becomes_a_host_state() {
+        let h = host_state(Some(SMI_TWO), "");
+        assert_eq!((h.driver_version.as_deref(), h.gpus.len(), h.problem), (Some("550.54.15"), 2, None));
+        let none = host_state(None, "");
+        assert!(!none.has_driver() && none.problem.unwrap().contains("nvidia-smi not found"));
     }
 
     #[test]

@@ -118,6 +118,19 @@ pub async fn by_name(engine: &Engine, name: &str) -> Result<Option<Server>> {
     }
 }
 
+/// Whether the container still runs, asking up to 5 times a second apart while the engine does
+/// not answer; false when it has stopped, is gone, or the engine stays silent.
+pub async fn still_running(engine: &Engine, id: &str) -> bool {
+    for _ in 0..5 {
+        match engine.docker.inspect_container(id, None).await {
+            Ok(c) => return c.state.and_then(|s| s.running) == Some(true),
+            Err(e) if api_status(&e).is_some() => return false,
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+    false
+}
+
 /// The server for a folder: the one whose label names it (compose-started ones included).
 pub async fn for_workdir(engine: &Engine, workdir: &Path) -> Result<Option<Server>> {
     let wanted = workdir.display().to_string();
@@ -126,7 +139,9 @@ pub async fn for_workdir(engine: &Engine, workdir: &Path) -> Result<Option<Serve
 
 /// The token: from the token file dimtensor-up wrote, else read inside the container (compose).
 pub async fn token(engine: &Engine, server: &Server) -> Result<String> {
-    if let Some(t) = server.token_file.as_deref().and_then(crate::token::read_token_file) {
+    // Over ssh the label names the remote's file: the container's own copy is read instead.
+    let local_file = server.token_file.as_deref().filter(|_| engine.host.ssh().is_none());
+    if let Some(t) = local_file.and_then(crate::token::read_token_file) {
         return Ok(t);
     }
     let out = exec_output(engine, &server.id, vec!["cat".into(), TOKEN_MOUNT.into()]).await?;
@@ -333,8 +348,12 @@ pub async fn remove(engine: &Engine, server_id: &str, token_file: Option<&Path>)
         Err(e) if crate::error::api_status(&e).is_some_and(|(c, _)| c == 404 || c == 409) => {}
         Err(e) => return Err(engine.fail("removing the container", e)),
     }
-    if let Some(path) = token_file {
-        let _ = std::fs::remove_file(path);
+    match (token_file, engine.host.ssh()) {
+        (Some(path), Some(target)) => crate::token::remove_remote(target, path),
+        (Some(path), None) => {
+            let _ = std::fs::remove_file(path);
+        }
+        (None, _) => {}
     }
     Ok(())
 }

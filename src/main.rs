@@ -16,6 +16,7 @@ mod ready;
 mod reporter;
 mod settings;
 mod token;
+mod tunnel;
 mod wizard;
 
 use std::process::ExitCode;

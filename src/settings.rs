@@ -90,6 +90,16 @@ impl LabSettings {
     /// Validates flags over settings over defaults. Relative paths are taken from `base`; host
     /// paths must exist (the engine would otherwise create them, owned by root).
     pub fn resolve(args: &LabArgs, config: &Config, base: &Path) -> Result<LabSettings> {
+        Self::resolve_in(args, config, base, &LocalFolders)
+    }
+
+    /// `resolve`, with host paths checked in `folders` (this machine, or the engine's over ssh).
+    pub fn resolve_in(
+        args: &LabArgs,
+        config: &Config,
+        base: &Path,
+        folders: &dyn Folders,
+    ) -> Result<LabSettings> {
         let variant = args.variant.or(config.variant).unwrap_or(Variant::Jupyter);
         let gpus = GpuRequest::parse(args.gpus.as_deref().or(config.gpus.as_deref()).unwrap_or("auto"))?;
         if args.port == Some(0) {
@@ -103,18 +113,19 @@ impl LabSettings {
             })?,
             None => config.listen.unwrap_or(IpAddr::from([127, 0, 0, 1])),
         };
-        let workdir = existing_dir(args.workdir.as_deref().unwrap_or(Path::new(".")), base, "--workdir")?;
+        let workdir =
+            existing_dir(args.workdir.as_deref().unwrap_or(Path::new(".")), base, "--workdir", folders)?;
         let mut mounts =
             vec![BindMount { source: workdir.clone(), target: WORK_MOUNT.into(), read_only: false }];
         if let Some(data) = &args.data {
             mounts.push(BindMount {
-                source: existing_dir(data, base, "--data")?,
+                source: existing_dir(data, base, "--data", folders)?,
                 target: DATA_MOUNT.into(),
                 read_only: false,
             });
         }
         for spec in &args.volumes {
-            let mount = parse_volume(spec, base)?;
+            let mount = parse_volume_in(spec, base, folders)?;
             if let Some(clash) = mounts.iter().find(|m| m.target == mount.target) {
                 return Err(Error::usage(format!(
                     "-v {spec} mounts onto {}, which is already mounted from {}",
@@ -162,15 +173,71 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
 }
 
-fn existing_dir(path: &Path, base: &Path, flag: &str) -> Result<PathBuf> {
-    let full = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
-    match std::fs::canonicalize(&full) {
-        Ok(p) if p.is_dir() => Ok(p),
-        Ok(p) => Err(Error::usage(format!("{flag} {} is not a folder", p.display())).hint("give a folder")),
-        Err(_) => Err(Error::usage(format!("{flag} {} does not exist", full.display())).hint(format!(
-            "create it first (mkdir -p {}): dimtensor-up never lets Docker create it as root",
-            shell_quote(&full)
-        ))),
+/// Where the host paths of the settings are looked up: this machine, or the machine of the
+/// engine (over ssh, bind mounts name the remote's folders).
+pub trait Folders {
+    fn check(&self, path: &Path) -> FolderCheck;
+    /// The home folder `~/` stands for.
+    fn home(&self) -> Option<PathBuf>;
+    /// Where, for messages: "" here, " on box" over ssh.
+    fn place(&self) -> String;
+}
+
+pub enum FolderCheck {
+    Folder(PathBuf),
+    NotAFolder(PathBuf),
+    Missing,
+}
+
+/// This machine's folders.
+pub struct LocalFolders;
+
+impl Folders for LocalFolders {
+    fn check(&self, path: &Path) -> FolderCheck {
+        match std::fs::canonicalize(path) {
+            Ok(p) if p.is_dir() => FolderCheck::Folder(p),
+            Ok(p) => FolderCheck::NotAFolder(p),
+            Err(_) => FolderCheck::Missing,
+        }
+    }
+    fn home(&self) -> Option<PathBuf> {
+        directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf())
+    }
+    fn place(&self) -> String {
+        String::new()
+    }
+}
+
+/// Takes every path as a folder, unchanged: validating the flags before the engine's machine
+/// can be asked.
+pub struct UncheckedFolders;
+
+impl Folders for UncheckedFolders {
+    fn check(&self, path: &Path) -> FolderCheck {
+        FolderCheck::Folder(path.to_path_buf())
+    }
+    fn home(&self) -> Option<PathBuf> {
+        Some(PathBuf::from("/"))
+    }
+    fn place(&self) -> String {
+        String::new()
+    }
+}
+
+fn existing_dir(path: &Path, base: &Path, flag: &str, folders: &dyn Folders) -> Result<PathBuf> {
+    let path = expand_home(&path.to_string_lossy(), folders);
+    let full = if path.is_absolute() { path } else { base.join(path) };
+    let place = folders.place();
+    match folders.check(&full) {
+        FolderCheck::Folder(p) => Ok(p),
+        FolderCheck::NotAFolder(p) => {
+            Err(Error::usage(format!("{flag} {}{place} is not a folder", p.display())).hint("give a folder"))
+        }
+        FolderCheck::Missing => Err(Error::usage(format!("{flag} {}{place} does not exist", full.display()))
+            .hint(format!(
+                "create it first (mkdir -p {}{place}): dimtensor-up never lets Docker create it as root",
+                shell_quote(&full)
+            ))),
     }
 }
 
@@ -184,7 +251,7 @@ fn shell_quote(p: &Path) -> String {
 }
 
 /// Parses -v HOST:CONTAINER[:ro|rw]. HOST may itself hold colons; CONTAINER must be absolute.
-pub fn parse_volume(spec: &str, base: &Path) -> Result<BindMount> {
+pub fn parse_volume_in(spec: &str, base: &Path, folders: &dyn Folders) -> Result<BindMount> {
     let bad = |why: &str| {
         Error::usage(format!("invalid volume `{spec}`: {why}")).hint(
             "use -v HOST:CONTAINER or -v HOST:CONTAINER:ro, e.g. -v ~/datasets:/home/dimtensor/datasets:ro",
@@ -205,18 +272,25 @@ pub fn parse_volume(spec: &str, base: &Path) -> Result<BindMount> {
     if target == "/" || target.split('/').any(|c| c == "..") {
         return Err(bad("the container path must be a folder below /"));
     }
-    let host_path = expand_home(host);
+    let host_path = expand_home(host, folders);
     let full = if host_path.is_absolute() { host_path } else { base.join(host_path) };
-    let source = std::fs::canonicalize(&full).map_err(|_| {
-        Error::usage(format!("volume source {} does not exist", full.display()))
-            .hint("create it first: dimtensor-up never lets Docker create it as root")
-    })?;
+    let source = match folders.check(&full) {
+        FolderCheck::Folder(p) | FolderCheck::NotAFolder(p) => p,
+        FolderCheck::Missing => {
+            return Err(Error::usage(format!(
+                "volume source {}{} does not exist",
+                full.display(),
+                folders.place()
+            ))
+            .hint("create it first: dimtensor-up never lets Docker create it as root"))
+        }
+    };
     Ok(BindMount { source, target: target.trim_end_matches('/').to_string(), read_only })
 }
 
-fn expand_home(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), directories::BaseDirs::new()) {
-        (Some(rest), Some(dirs)) => dirs.home_dir().join(rest),
+fn expand_home(path: &str, folders: &dyn Folders) -> PathBuf {
+    match (path.strip_prefix("~/"), folders.home()) {
+        (Some(rest), Some(home)) => home.join(rest),
         _ => PathBuf::from(path),
     }
 }
@@ -539,9 +613,9 @@ mod tests {
         let base = tmp();
         let odd = base.join("a:b c$d-é");
         std::fs::create_dir_all(&odd).unwrap();
-        let m = parse_volume(&format!("{}:/data:ro", odd.display()), &base).unwrap();
+        let m = parse_volume_in(&format!("{}:/data:ro", odd.display()), &base, &LocalFolders).unwrap();
         assert_eq!((m.source, m.target.as_str(), m.read_only), (odd.clone(), "/data", true));
-        let m = parse_volume("a:b c$d-é:/x/", &base).unwrap();
+        let m = parse_volume_in("a:b c$d-é:/x/", &base, &LocalFolders).unwrap();
         assert_eq!((m.source, m.target.as_str(), m.read_only), (odd, "/x", false));
     }
 

@@ -17,22 +17,32 @@ pub fn new_token() -> String {
     random_hex(TOKEN_BYTES)
 }
 
-/// Where the token files live: a private folder (0700) in the user's state directory.
-pub fn token_dir() -> Result<PathBuf> {
-    let base = match std::env::var_os("DIMTENSOR_UP_STATE_DIR") {
-        Some(dir) => PathBuf::from(dir),
+/// dimtensor-up's state folder (tokens, ssh control sockets): DIMTENSOR_UP_STATE_DIR, else the
+/// platform's local data folder.
+pub fn state_dir() -> Result<PathBuf> {
+    match std::env::var_os("DIMTENSOR_UP_STATE_DIR") {
+        Some(dir) => Ok(PathBuf::from(dir)),
         None => directories::ProjectDirs::from("org", "dimtensor", "dimtensor-up")
             .map(|d| d.data_local_dir().to_path_buf())
             .ok_or_else(|| {
                 Error::new(Kind::Config, "cannot find a home folder for dimtensor-up's state")
                     .hint("set DIMTENSOR_UP_STATE_DIR")
-            })?,
-    };
-    let dir = base.join("tokens");
+            }),
+    }
+}
+
+/// A private folder (0700) under the state folder.
+pub fn private_dir(name: &str) -> Result<PathBuf> {
+    let dir = state_dir()?.join(name);
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::new(Kind::Config, format!("cannot create {}", dir.display())).cause(e))?;
     restrict(&dir, 0o700)?;
     Ok(dir)
+}
+
+/// Where the token files live: a private folder (0700) in the user's state directory.
+pub fn token_dir() -> Result<PathBuf> {
+    private_dir("tokens")
 }
 
 /// Writes the token for a container. The file is world-readable inside a 0700 folder: no other
@@ -69,27 +79,58 @@ pub fn write_secret_file(path: &Path, text: &str, mode: u32) -> Result<()> {
 }
 
 /// A token file that is deleted when dropped (an error, Ctrl-C) unless the server it belongs to
-/// is handed over with `keep`.
-pub struct TokenFile(Option<PathBuf>);
+/// is handed over with `keep`. Over ssh it lives on the remote, beside the engine that mounts it.
+pub struct TokenFile {
+    path: Option<PathBuf>,
+    remote: Option<crate::engine::ssh::SshTarget>,
+}
 
 impl TokenFile {
     pub fn write(container: &str, token: &str) -> Result<TokenFile> {
-        write_token_file(container, token).map(|p| TokenFile(Some(p)))
+        write_token_file(container, token).map(|p| TokenFile { path: Some(p), remote: None })
+    }
+    /// Writes it where `engine` runs: here, or in the remote user's private state folder.
+    pub async fn write_for(
+        engine: &crate::engine::Engine,
+        container: &str,
+        token: &str,
+    ) -> Result<TokenFile> {
+        use crate::engine::ssh::sh_quote;
+        let (Some(target), Some(user)) = (engine.host.ssh(), engine.host.remote_user().await?) else {
+            return Self::write(container, token);
+        };
+        let dir = user.home.join(".local/share/dimtensor-up/tokens");
+        let path = dir.join(container);
+        let (d, f) = (sh_quote(&dir.to_string_lossy()), sh_quote(&path.to_string_lossy()));
+        // The token travels on stdin, never on a command line; 0644 inside a 0700 folder, as here.
+        let script = format!("umask 077 && mkdir -p {d} && chmod 700 {d} && cat > {f}.tmp && chmod 644 {f}.tmp && mv -f {f}.tmp {f}");
+        target.run(&script, Some(token.as_bytes())).await?;
+        Ok(TokenFile { path: Some(path), remote: Some(target.clone()) })
     }
     pub fn path(&self) -> &Path {
-        self.0.as_deref().expect("a TokenFile holds its path until kept")
+        self.path.as_deref().expect("a TokenFile holds its path until kept")
     }
     pub fn keep(mut self) {
-        self.0.take();
+        self.path.take();
     }
 }
 
 impl Drop for TokenFile {
     fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            let _ = std::fs::remove_file(path);
+        let Some(path) = self.path.take() else { return };
+        match &self.remote {
+            Some(target) => remove_remote(target, &path),
+            None => {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
+}
+
+/// Removes a token file on the remote (best effort: the server is gone either way).
+pub fn remove_remote(target: &crate::engine::ssh::SshTarget, path: &Path) {
+    let _ =
+        target.run_blocking(&format!("rm -f -- {}", crate::engine::ssh::sh_quote(&path.to_string_lossy())));
 }
 
 pub fn read_token_file(path: &Path) -> Option<String> {

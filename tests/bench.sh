@@ -24,17 +24,20 @@ fi
 cargo build --release --locked -q
 DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" "$python" tests/bench/bench.py
 
-# Rootless Podman: the launcher against a bare `podman run` (as root: the engines' user runs both).
+copy=$(mktemp -d)
+trap 'rm -rf "$copy"; [ "$(id -u)" != 0 ] || { bash tests/support/engines.sh stop; bash tests/support/sshd.sh stop; }' EXIT
+
+# As root: rootless Podman (the launcher against a bare `podman run`, both as the engines' user),
+# and a workstation over ssh (against the same engine reached locally).
 if [ "$(id -u)" = 0 ]; then
-  trap 'bash tests/support/engines.sh stop' EXIT
   while IFS= read -r line; do export "${line?}"; done < <(bash tests/support/engines.sh start ghcr.io/marcoloco23/dimtensor:jupyter-base)
+  while IFS= read -r line; do export "${line?}"; done < <(bash tests/support/sshd.sh start)
   chmod -R a+rX "${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up"
   DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" PYTHONPATH=tests/bench "$python" tests/bench/engines.py
+  DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" "$python" tests/bench/remote.py
 fi
 
 # Rebuild time after a notebook change, with plain BuildKit from a copy of the checkout.
-copy=$(mktemp -d)
-trap 'rm -rf "$copy"; [ "$(id -u)" != 0 ] || bash tests/support/engines.sh stop' EXIT
 git ls-files -z | xargs -0 -I{} cp --parents {} "$copy"
 build -f "$copy/docker/Dockerfile" --target jupyter --build-arg JUPYTER_ON=base -t dimtensor-bench/rebuild "$copy"
 sed -i "s/A dropped ball/A dropped ball (edited $(date +%s%N))/" "$copy/notebooks/03-plotting.ipynb"

@@ -38,6 +38,8 @@ struct Sandbox {
     without_docker_group: bool,
     /// XDG_RUNTIME_DIR for the launcher (where rootless engines put their sockets).
     runtime_dir: Option<PathBuf>,
+    /// PATH for the launcher (the laptop's `ssh`), when not the tests' own.
+    path: Option<String>,
 }
 
 impl Sandbox {
@@ -61,6 +63,7 @@ impl Sandbox {
             host: None,
             without_docker_group: false,
             runtime_dir: None,
+            path: None,
         };
         if sb.as_test_user {
             let status = Command::new("chown")
@@ -100,7 +103,7 @@ impl Sandbox {
             } else {
                 format!("--groups={docker_gid}")
             };
-            let mut c = Command::new("setpriv");
+            let mut c = Command::new("/usr/bin/setpriv");
             c.args([
                 &format!("--reuid={}", self.test_uid),
                 &format!("--regid={}", self.test_uid),
@@ -130,6 +133,9 @@ impl Sandbox {
         }
         if let Some(dir) = &self.runtime_dir {
             cmd.env("XDG_RUNTIME_DIR", dir);
+        }
+        if let Some(path) = &self.path {
+            cmd.env("PATH", path);
         }
         cmd
     }
@@ -222,7 +228,10 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        let _ = self.run(&["stop"]);
+        let _ = match self.root.join(".ssh/config").exists() {
+            true => self.run(&["--host", "ssh://box", "stop"]),
+            false => self.run(&["stop"]),
+        };
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }
@@ -691,7 +700,7 @@ fn a_held_port_is_named_and_nothing_is_left_behind() {
     // A port held by a program of the same user (whose processes the CLI may look into): named.
     let hold = "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(120)";
     let mut holder = if sb.as_test_user {
-        let mut c = Command::new("setpriv");
+        let mut c = Command::new("/usr/bin/setpriv");
         c.args([
             &format!("--reuid={TEST_UID}"),
             &format!("--regid={TEST_UID}"),
@@ -1344,7 +1353,13 @@ fn ctrl_c_during_a_build_stops_it_and_tags_nothing() {
 #[test]
 fn ctrl_c_during_a_pull_stops_it() {
     let _g = engine_lock();
-    let sb = Sandbox::new("ctrlcpull");
+    interrupt_a_hanging_pull(&Sandbox::new("ctrlcpull"), &[]);
+    if let Some(ws) = workstation() {
+        interrupt_a_hanging_pull(&Sandbox::laptop("sshpull", &ws), &["--host", "ssh://box"]);
+    }
+}
+
+fn interrupt_a_hanging_pull(sb: &Sandbox, host: &[&str]) {
     // A registry on loopback that accepts connections and never answers: the pull hangs.
     let registry = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = registry.local_addr().unwrap().port();
@@ -1355,12 +1370,13 @@ fn ctrl_c_during_a_pull_stops_it() {
     });
     std::fs::write(sb.root.join("config.toml"), format!("registry = \"127.0.0.1:{port}/dimtensor\"\n"))
         .unwrap();
-    let mut child = sb.cmd(&["pull", "base"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let args: Vec<&str> = host.iter().copied().chain(["pull", "base"]).collect();
+    let mut child = sb.cmd(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     wait_for_stderr(&mut child, "pulling");
     std::thread::sleep(Duration::from_millis(500));
-    assert!(child.try_wait().unwrap().is_none(), "the pull is hanging as intended");
+    assert!(child.try_wait().unwrap().is_none(), "the pull is hanging as intended {host:?}");
     signal(&child, "INT");
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(10)), Some(130));
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(10)), Some(130), "{host:?}");
     drop(held);
 }
 
@@ -1771,4 +1787,305 @@ fn twenty_simultaneous_starts_from_two_users_all_get_their_own_port() {
     for sb in &boxes {
         assert_eq!(sb.servers_here().len(), 1, "{}", sb.work.display());
     }
+}
+
+// ---------------------------------------------------------------- a GPU workstation over ssh
+
+/// The "remote workstation" of tests/support/sshd.sh (the same engine, reached only through ssh).
+struct Workstation {
+    port: String,
+    keys: PathBuf,
+    host_key: String,
+}
+
+fn workstation() -> Option<Workstation> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (var("DTU_SSH_PORT"), var("DTU_SSH_KEYS"), var("DTU_SSH_HOST_KEY")) {
+        (Some(port), Some(keys), Some(host_key)) if is_root() => {
+            Some(Workstation { port, keys: PathBuf::from(keys), host_key })
+        }
+        _ => {
+            let why = var("DTU_SKIP_SSH");
+            assert!(
+                why.is_some(),
+                "run tests/support/sshd.sh start (tests/run.sh does, as root), or set DTU_SKIP_SSH=<reason>"
+            );
+            eprintln!("SKIPPED ssh tests: {}", why.unwrap());
+            None
+        }
+    }
+}
+
+const REMOTE_HOME: &str = "/home/dtu-remote";
+const REMOTE_UID: u32 = 4331;
+
+impl Sandbox {
+    /// The laptop: the test user *without* the docker group (every engine call provably goes
+    /// through ssh), with its own ssh config naming the workstation `box` (and hosts for each
+    /// fault), and an `ssh` on PATH that reads that config (ssh itself reads the passwd home's).
+    fn laptop(name: &str, ws: &Workstation) -> Sandbox {
+        let mut sb = Sandbox::new(name);
+        sb.without_docker_group = true;
+        sb.runtime_dir = Some(sb.root.join("xdg"));
+        let ssh_dir = sb.root.join(".ssh");
+        let bin = sb.root.join("bin");
+        std::fs::create_dir_all(&ssh_dir).unwrap();
+        std::fs::create_dir_all(&bin).unwrap();
+        for key in ["client", "client-noclient"] {
+            std::fs::copy(ws.keys.join(key), ssh_dir.join(key)).unwrap();
+        }
+        let known_hosts = format!("[127.0.0.1]:{0} {1}\n[localhost]:{0} {1}\n", ws.port, ws.host_key);
+        std::fs::write(ssh_dir.join("known_hosts"), known_hosts).unwrap();
+        // Aliases for the same user@host:port share ssh's master connection (ControlPath %C):
+        // the one whose key changes the remote PATH names the host differently.
+        let host = |alias: &str, user: &str, key: &str, port: &str, known: &str| {
+            let name = if alias == "box-noclient" { "localhost" } else { "127.0.0.1" };
+            format!("Host {alias}\n  HostName {name}\n  Port {port}\n  User {user}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {known}\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n", ssh_dir.join(key).display())
+        };
+        let known = ssh_dir.join("known_hosts").display().to_string();
+        let config = [
+            host("box", "dtu-remote", "client", &ws.port, &known),
+            host("box-noclient", "dtu-remote", "client-noclient", &ws.port, &known),
+            host("box-nodocker", "dtu-nodocker", "client", &ws.port, &known),
+            host("box-refused", "root", "client", &ws.port, &known),
+            host("box-unknown", "dtu-remote", "client", &ws.port, "/dev/null"),
+            host("box-down", "dtu-remote", "client", "1", &known),
+        ]
+        .concat();
+        std::fs::write(ssh_dir.join("config"), config).unwrap();
+        std::fs::write(
+            bin.join("ssh"),
+            format!("#!/bin/sh\nexec /usr/bin/ssh -F {} \"$@\"\n", ssh_dir.join("config").display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(bin.join("ssh"), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        Command::new("chown").args(["-R", &format!("{TEST_UID}:{TEST_UID}")]).arg(&sb.root).status().unwrap();
+        for file in ["client", "client-noclient", "config"] {
+            std::fs::set_permissions(ssh_dir.join(file), std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
+        }
+        sb.path = Some(format!("{}:{}", bin.display(), tools_path()));
+        sb
+    }
+    /// The remote folder that stands for this sandbox's work folder (from the launcher's note).
+    fn remote_folder(stderr: &str) -> PathBuf {
+        let start =
+            stderr.find("working in ").expect("the launcher says where it works") + "working in ".len();
+        PathBuf::from(stderr[start..].split(" on ").next().unwrap())
+    }
+    /// ssh processes of this sandbox's laptop still running.
+    fn ssh_processes(&self) -> Vec<String> {
+        // The master's title names its control socket in the sandbox; the others, the sandbox's
+        // ssh config.
+        let config = self.root.display().to_string();
+        let out = Command::new("ps").args(["-eo", "pid,args"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains(&config) && l.contains("ssh") && !l.contains("ps -eo"))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn remote_labs(folder: &Path) -> Vec<String> {
+    docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=org.dimtensor-up.workdir={}", folder.display()),
+        "--format",
+        "{{.Names}} {{.State}}",
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+#[test]
+fn a_remote_lab_opens_here_through_ssh_survives_a_killed_tunnel_and_ctrl_c_cleans_up() {
+    let Some(ws) = workstation() else { return };
+    let _g = engine_lock();
+    let sb = Sandbox::laptop("sshlab", &ws);
+    // The laptop's 8888 is taken: the tunnel takes the next free port.
+    let held = TcpListener::bind("127.0.0.1:8888").ok();
+    let mut child = sb
+        .cmd(&["--host", "ssh://box", "jupyter", "--variant", "base", "--no-browser", "--pull", "never"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines.next().expect("a URL line").unwrap();
+    let stderr = wait_for_stderr(&mut child, "until Ctrl-C");
+    if held.is_some() {
+        assert_ne!(port_of(&url), 8888, "{url}");
+    }
+    let folder = Sandbox::remote_folder(&stderr);
+    assert!(folder.to_string_lossy().starts_with(&format!("{REMOTE_HOME}/dimtensor-up/work-")), "{stderr}");
+    // The folder is the remote's: the laptop user cannot even see it.
+    let peek = sb.cmd(&["config", "path"]).output().unwrap();
+    assert!(peek.status.success());
+    let laptop_sees = Command::new("setpriv")
+        .args([
+            &format!("--reuid={TEST_UID}"),
+            &format!("--regid={TEST_UID}"),
+            "--clear-groups",
+            "test",
+            "-e",
+        ])
+        .arg(&folder)
+        .status()
+        .unwrap();
+    assert!(!laptop_sees.success(), "the remote folder is not visible to the laptop user");
+
+    let check = jupyter_client_check(&url);
+    assert_eq!(
+        (check["status_with_token"].as_u64(), check["status_without_token"].as_u64()),
+        (Some(200), Some(403)),
+        "{check}"
+    );
+    assert!(check["kernel_output"].as_str().unwrap().starts_with("[1.5] m/s 5.2.0"), "{check}");
+    let written = folder.join("from-jupyter.txt");
+    assert_eq!(owner(&written), REMOTE_UID, "files belong to the remote user");
+    let labs = remote_labs(&folder);
+    assert_eq!(labs.len(), 1);
+    let name = labs[0].split(' ').next().unwrap().to_string();
+
+    // The ssh connection that carries the tunnel is killed: said, opened again, the server untouched.
+    let tunnel: Vec<String> = sb.ssh_processes().into_iter().filter(|l| l.contains("[mux]")).collect();
+    assert_eq!(tunnel.len(), 1, "{tunnel:?}");
+    let pid = tunnel[0].split_whitespace().next().unwrap().to_string();
+    assert!(Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+    let start = Instant::now();
+    while http_status(port_of(&url), "/api/status", Some(token_of(&url))) != Some(200) {
+        assert!(start.elapsed() < Duration::from_secs(30), "the tunnel came back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(remote_labs(&folder).len(), 1, "the server was untouched");
+
+    signal(&child, "INT");
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), Some(0));
+    assert!(remote_labs(&folder).is_empty(), "Ctrl-C stops and removes the remote container");
+    assert!(written.exists(), "its files stay");
+    let tokens: Vec<String> = std::fs::read_dir(format!("{REMOTE_HOME}/.local/share/dimtensor-up/tokens"))
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect())
+        .unwrap_or_default();
+    assert!(!tokens.iter().any(|t| t.starts_with(&name)), "no token file left on the remote: {tokens:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(sb.ssh_processes().is_empty(), "no ssh left: {:?}", sb.ssh_processes());
+    drop(held);
+}
+
+#[test]
+fn a_detached_remote_lab_is_reopened_and_reused_through_ssh() {
+    let Some(ws) = workstation() else { return };
+    let _g = engine_lock();
+    let sb = Sandbox::laptop("sshdetach", &ws);
+    let out = sb
+        .run(&[
+            "--host", "ssh://box", "jupyter", "--variant", "base", "--detach", "--no-browser", "--pull",
+            "never",
+        ])
+        .ok();
+    assert!(out.stdout.is_empty(), "no URL that would not work: {}", out.stdout);
+    out.says("dimtensor-up open --host ssh://box");
+    let folder = Sandbox::remote_folder(&out.stderr);
+    assert_eq!(remote_labs(&folder).len(), 1);
+    let ps = sb.run(&["--host", "ssh://box", "ps"]).ok();
+    assert!(ps.stdout.contains(&folder.display().to_string()), "{}", ps.stdout);
+
+    // `open` holds a tunnel until Ctrl-C; the server keeps running.
+    for args in [
+        vec!["--host", "ssh://box", "open", "--no-browser"],
+        vec!["--host", "ssh://box", "jupyter", "--variant", "base", "--no-browser"],
+    ] {
+        let mut child = sb.cmd(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let url = BufReader::new(child.stdout.take().unwrap()).lines().next().expect("a URL").unwrap();
+        assert_eq!(http_status(port_of(&url), "/api/status", Some(token_of(&url))), Some(200), "{args:?}");
+        signal(&child, "INT");
+        assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), Some(0), "{args:?}");
+        assert_eq!(
+            remote_labs(&folder),
+            vec![format!("{} running", remote_labs(&folder)[0].split(' ').next().unwrap())],
+            "{args:?}"
+        );
+    }
+    sb.run(&["--host", "ssh://box", "stop"]).ok();
+    assert!(remote_labs(&folder).is_empty());
+}
+
+#[test]
+fn ssh_faults_are_one_line_errors_with_hints() {
+    let Some(ws) = workstation() else { return };
+    let _g = engine_lock();
+    let sb = Sandbox::laptop("sshfaults", &ws);
+    let cases: [(&[&str], Option<&str>, &str, i32); 8] = [
+        (&["--host", "ssh://box", "ps"], Some("/nonexistent"), "ssh is not installed", 3),
+        (&["--host", "ssh://box-down", "ps"], None, "cannot reach box-down", 3),
+        (&["--host", "ssh://box-refused", "ps"], None, "refused the SSH login", 3),
+        (&["--host", "ssh://box-unknown", "ps"], None, "host key of box-unknown is not known", 3),
+        (&["--host", "ssh://box-noclient", "ps"], None, "has no docker command", 3),
+        (&["--host", "ssh://box-nodocker", "ps"], None, "refused your user", 3),
+        (
+            &[
+                "--host", "ssh://box", "jupyter", "--variant", "base", "--workdir", "/srv/nowhere",
+                "--no-browser", "--pull", "never",
+            ],
+            None,
+            "/srv/nowhere on box does not exist",
+            2,
+        ),
+        (&["--host", "ssh://me:pw@box", "ps"], None, "holds a password", 2),
+    ];
+    for (args, path, says, code) in cases {
+        let mut cmd = sb.cmd(args);
+        if let Some(path) = path {
+            cmd.env("PATH", path);
+        }
+        let out = Out::from(cmd.output().unwrap());
+        out.user_error(code);
+        out.says(says);
+    }
+    assert!(sb.leftovers().is_empty());
+}
+
+#[test]
+fn the_remote_decides_gpus_and_compose_writes_remote_paths() {
+    let Some(ws) = workstation() else { return };
+    let _g = engine_lock();
+    let sb = Sandbox::laptop("sshgpu", &ws);
+    // The laptop has no nvidia-smi; the workstation has (a stub of) one GPU.
+    let doctor = sb.run(&["--host", "ssh://box", "doctor", "--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&doctor.stdout).unwrap();
+    assert_eq!(report["gpu"]["host"]["driver_version"], "550.54.15", "{report}");
+    assert!(
+        report["engine"]["data_root_free_bytes"].as_u64().is_some_and(|b| b > 0),
+        "the remote's disk: {report}"
+    );
+    let out = sb.run(&[
+        "--host", "ssh://box", "jupyter", "--variant", "base", "--gpus", "device=1", "--no-browser",
+        "--pull", "never",
+    ]);
+    out.user_error(7);
+    out.says("GPU 1 does not exist on this machine (it has 0)");
+
+    let out = sb
+        .run(&[
+            "--host", "ssh://box", "compose", "--variant", "base", "--gpus", "none", "--up", "--no-browser",
+        ])
+        .ok();
+    let folder = Sandbox::remote_folder(&out.stderr);
+    let yaml = std::fs::read_to_string(sb.work.join("compose.yaml")).unwrap();
+    assert!(yaml.contains(&format!("source: {}", folder.display())), "{yaml}");
+    assert!(
+        yaml.contains("DIMTENSOR_UID")
+            && std::fs::read_to_string(sb.work.join(".env"))
+                .unwrap()
+                .contains(&format!("DIMTENSOR_UID={REMOTE_UID}"))
+    );
+    out.says("dimtensor-up open --host ssh://box");
+    assert_eq!(remote_labs(&folder).len(), 1, "compose started it on the remote");
+    sb.run(&["--host", "ssh://box", "stop"]).ok();
+    assert!(remote_labs(&folder).is_empty());
 }

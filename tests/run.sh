@@ -2,8 +2,9 @@
 # The test command (README.md). Needs a running Docker engine; prepares everything else:
 # test tools from PyPI, a stand-in base image where python:3.11-slim-bookworm cannot be pulled,
 # the images (built through dimtensor-up itself), the GPU stub engine and the other engines
-# (rootless Docker, rootless and rootful Podman; as root), then runs the lints, the image smoke
-# tests and scans, and the Rust tests against the real engines.
+# (rootless Docker, rootless and rootful Podman; as root), an sshd on loopback as a remote
+# workstation (as root), then runs the lints, the image smoke tests and scans, and the Rust tests
+# against the real engines.
 #   DTU_IMAGES="base jupyter-base"  limits the images built and smoke-tested (default: all six)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,11 +66,20 @@ bash docker/size-report.sh $images
 stage "GPU stub engine"
 if [ "$(id -u)" = 0 ]; then
   export DTU_GPU_DOCKER_HOST
-  trap 'bash tests/support/gpu-engine.sh stop; bash tests/support/engines.sh stop' EXIT
+  trap 'bash tests/support/gpu-engine.sh stop; bash tests/support/engines.sh stop; bash tests/support/sshd.sh stop' EXIT
   DTU_GPU_DOCKER_HOST=$(bash tests/support/gpu-engine.sh start ghcr.io/marcoloco23/dimtensor:jupyter-base)
 else
   export DTU_SKIP_GPU_STUB="not root: a second dockerd with the stub NVIDIA hook needs root"
   echo "$DTU_SKIP_GPU_STUB"
+fi
+
+stage "a remote workstation: sshd on loopback"
+if [ "$(id -u)" = 0 ]; then
+  ssh_env=$(bash tests/support/sshd.sh start)
+  while IFS= read -r line; do export "${line?}"; echo "  $line"; done <<<"$ssh_env"
+else
+  export DTU_SKIP_SSH="not root: the test sshd and its remote users need root to set up"
+  echo "$DTU_SKIP_SSH"
 fi
 
 stage "other engines: rootless Docker, rootless and rootful Podman"

@@ -9,7 +9,7 @@ use crate::engine::model::{GpuForm, UserMapping};
 use crate::error::{Error, Kind, Result};
 use crate::gpu;
 use crate::reporter::Reporter;
-use crate::settings::{self, LabSettings, LaunchPlan, UserSpec};
+use crate::settings::{self, LabSettings, LaunchPlan};
 
 pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     if let Some(variant) = args.example {
@@ -32,10 +32,21 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
         true => crate::wizard::ask(&args.lab, &config, None, &compose_dir).await?,
         false => args.lab.clone(),
     };
-    if lab.workdir.is_none() {
+    // Over ssh the file's paths are the remote's (checked there, the work folder by default the
+    // remote one that stands for this folder); the files themselves are written here.
+    let remote = super::engine_is_remote(global)?;
+    if lab.workdir.is_none() && !remote {
         lab.workdir = Some(compose_dir.clone());
     }
-    let settings = LabSettings::resolve(&lab, &config, &compose_dir)?;
+    super::precheck_lab_settings(global, &lab, &config, &compose_dir)?;
+    let remote_engine = match remote {
+        true => Some(super::connect(global).await?),
+        false => None,
+    };
+    let settings = match &remote_engine {
+        Some(engine) => super::lab_settings(engine, &lab, &config, &compose_dir, &reporter).await?,
+        None => LabSettings::resolve(&lab, &config, &compose_dir)?,
+    };
     let variant = settings.variant;
     if let Some(warning) = settings.exposure_warning() {
         reporter.warn(warning);
@@ -49,7 +60,11 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
 
     // The GPU decision and the user need the engine only where `auto`/defaults must look.
     let needs_engine = args.up || settings.gpus == gpu::GpuRequest::Auto || settings.user.is_none();
-    let engine = if needs_engine { Some(super::connect(global).await?) } else { None };
+    let engine = match remote_engine {
+        Some(engine) => Some(engine),
+        None if needs_engine => Some(super::connect(global).await?),
+        None => None,
+    };
     let gpu_capable = settings.image().spec().gpu_capable;
     let decision = match &engine {
         Some(engine) => gpu::decide_on(engine, &settings.gpus, gpu_capable, variant.name()).await?,
@@ -64,9 +79,9 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
         Some(engine) => Some(engine.model().await?.clone()),
         None => None,
     };
-    let user = match &model {
-        Some(model) => model.user_mapping(settings.user, UserSpec::caller()),
-        None => UserMapping { user: settings.user, keep_id: false },
+    let user = match (&model, &engine) {
+        (Some(model), Some(engine)) => model.user_mapping(settings.user, engine.host.caller().await?),
+        _ => UserMapping { user: settings.user, keep_id: false },
     };
     // Compose speaks the Docker API: the GPU request must be one this engine honours there.
     let gpu_form = match &model {
@@ -103,15 +118,19 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     let engine = engine.expect("--up connects");
     compose_up(&engine.endpoint, &output, &reporter)?;
     let server = wait_for_service(&engine, &settings.workdir, Duration::from_secs(args.timeout)).await?;
-    crate::lab::wait_ready(
-        &engine,
-        &server.id,
-        settings.listen,
-        port,
-        &token,
-        Duration::from_secs(args.timeout),
-    )
-    .await?;
+    let timeout = Duration::from_secs(args.timeout);
+    if let Some(tunnel) = super::jupyter::open_tunnel(&engine, port).await? {
+        // Ready, seen through a tunnel that ends with this process: `open` forwards it again.
+        let local = std::net::IpAddr::from([127, 0, 0, 1]);
+        crate::lab::wait_ready(&engine, &server.id, local, tunnel.local_port, &token, timeout).await?;
+        reporter.note(format!(
+            "JupyterLab runs on {} (its 127.0.0.1:{port}); open it here with: dimtensor-up open --host {}",
+            tunnel.host(),
+            engine.endpoint.address
+        ));
+        return Ok(0);
+    }
+    crate::lab::wait_ready(&engine, &server.id, settings.listen, port, &token, timeout).await?;
     let url = plan.url(&token);
     if !args.no_browser {
         crate::browser::open_url(&url, port, &reporter);

@@ -12,7 +12,6 @@ use crate::settings::{port_is_free, FIRST_PORT};
 pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
     let (config, config_path) = super::load_config()?;
     let endpoint = resolve_from_env(global.host.as_deref())?;
-    let host_gpu = endpoint.is_local().then(gpu::probe_host);
     let port_free = port_is_free([127, 0, 0, 1].into(), FIRST_PORT);
     let mut report = json!({
         "dimtensor_up": env!("CARGO_PKG_VERSION"),
@@ -25,6 +24,7 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         Err(err) => {
             report["engine"]["error"] = json!(err.message);
             report["engine"]["tried"] = json!(err.causes);
+            let host_gpu = endpoint.is_local().then(gpu::probe_host);
             report["gpu"] = json!({ "host": host_gpu, "usable": false, "verdict": "GPU usable: unknown (the engine is unreachable)" });
             print_report(&report, args.json);
             return Err(err);
@@ -32,7 +32,8 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
     };
     let info = engine.info().await?;
     let model = engine.model().await?;
-    let engine_gpu = gpu::engine_state(info, model);
+    let (host_gpu, toolkit) = engine.host.probe_gpus().await;
+    let engine_gpu = gpu::engine_state(Some(info), model, toolkit);
     let decision = gpu::decide(&gpu::GpuRequest::Auto, host_gpu.as_ref(), &engine_gpu, true, "ml");
     let (usable, verdict) = match decision {
         Ok(d) if d.attach != gpu::GpuAttach::None => (
@@ -46,19 +47,29 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         Err(e) => (false, format!("no because {}", e.message)),
     };
     let data_root = info.docker_root_dir.clone().unwrap_or_default();
-    let free_disk = if model.local { free_bytes(&data_root) } else { None };
+    let free_disk = match engine.host.ssh() {
+        // Over ssh, the remote's disk: `df -Pk` prints free KiB in its fourth column.
+        Some(target) => target
+            .run(&format!("df -Pk {} | tail -n 1", crate::engine::ssh::sh_quote(&data_root)), None)
+            .await
+            .ok()
+            .and_then(|out| out.split_whitespace().nth(3).and_then(|k| k.parse::<u64>().ok()))
+            .map(|kib| kib * 1024),
+        None if model.local => free_bytes(&data_root),
+        None => None,
+    };
     let mut images = serde_json::Map::new();
     for spec in &IMAGES {
         let reference = spec.id.reference(config.registry());
         images.insert(spec.tag.to_string(), json!(engine.docker.inspect_image(&reference).await.is_ok()));
     }
-    let version = &engine.version;
+    let identity = &engine.identity;
     report["engine"] = json!({
         "address": engine.endpoint.address, "chosen_by": engine.endpoint.source, "reachable": true,
         "tried": engine.tried,
-        "product": model.product, "server_version": version.version,
+        "product": model.product, "server_version": identity.version,
         "api_version": engine.docker.client_version().to_string(),
-        "server_api_version": version.api_version, "os": info.operating_system, "os_type": info.os_type,
+        "server_api_version": identity.api_version, "os": info.operating_system, "os_type": info.os_type,
         "arch": info.architecture, "rootless": model.rootless, "storage_driver": info.driver,
         "data_root": data_root, "data_root_free_bytes": free_disk,
         "create_api": model.create_api(), "gpu_form": model.gpu_form(), "builder": model.builder(),

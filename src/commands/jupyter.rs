@@ -13,23 +13,30 @@ use crate::gpu::{self, GpuAttach, GpuDecision};
 use crate::lab::{self, CreateFailure, Server};
 use crate::port_lock::PortLock;
 use crate::reporter::Reporter;
-use crate::settings::{self, LabSettings, LaunchPlan, Role, UserSpec};
+use crate::settings::{self, LabSettings, LaunchPlan, Role};
 use crate::token::TokenFile;
+use crate::tunnel::Tunnel;
 
 pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet || args.json, global.verbose);
     let (config, _) = super::load_config()?;
     let cwd = super::current_dir()?;
-    // Every flag is validated before the engine is touched or a question asked.
-    let settings = LabSettings::resolve(&args.lab, &config, &cwd)?;
+    // Every flag is validated before the engine is touched or a question asked (over ssh, the
+    // paths are checked on the remote once it answers).
+    super::precheck_lab_settings(global, &args.lab, &config, &cwd)?;
     let engine = super::connect(global).await?;
-    let settings = match crate::wizard::wanted(&args.lab, &config) {
+    let lab_args = match crate::wizard::wanted(&args.lab, &config) {
         true => {
-            let answers = crate::wizard::ask(&args.lab, &config, Some(&engine), &cwd).await?;
-            LabSettings::resolve(&answers, &config, &cwd)?
+            let mut answers = crate::wizard::ask(&args.lab, &config, Some(&engine), &cwd).await?;
+            if engine.host.ssh().is_some() {
+                // The folder question is about this machine; over ssh the remote folder stands.
+                answers.workdir = args.lab.workdir.clone();
+            }
+            answers
         }
-        false => settings,
+        false => args.lab.clone(),
     };
+    let settings = super::lab_settings(&engine, &lab_args, &config, &cwd, &reporter).await?;
 
     if let Some(warning) = settings.exposure_warning() {
         reporter.warn(warning);
@@ -53,12 +60,27 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
             return Err(err);
         }
     };
-    report(&started, &args, &reporter);
-    if args.detach || started.reused {
+    let remote = engine.host.ssh().map(|t| t.display());
+    if args.detach && remote.is_some() {
+        // The tunnel ends with this process: the server stays, `open` forwards it again.
+        report_detached_remote(&started, &args, &reporter, global);
         return Ok(0);
     }
-    reporter.note("JupyterLab runs until Ctrl-C (or run with --detach); your files stay in the folder.");
-    serve_until_interrupted(&engine, &started, stop).await
+    report(&started, &args, &reporter);
+    if args.detach || (started.reused && remote.is_none()) {
+        return Ok(0);
+    }
+    let owns = !started.reused;
+    reporter.note(match (owns, &remote) {
+        (true, None) => {
+            "JupyterLab runs until Ctrl-C (or run with --detach); your files stay in the folder.".to_string()
+        }
+        (true, Some(host)) => {
+            format!("JupyterLab runs on {host} until Ctrl-C (or run with --detach); your files stay there.")
+        }
+        (false, _) => "the tunnel stays open until Ctrl-C; the server keeps running after it.".to_string(),
+    });
+    serve(&engine, started, stop, owns, &reporter).await
 }
 
 pub struct Started {
@@ -66,6 +88,8 @@ pub struct Started {
     pub token: String,
     pub url: String,
     pub reused: bool,
+    /// Over ssh: the laptop's end of the server's port.
+    pub tunnel: Option<Tunnel>,
 }
 
 async fn start(
@@ -93,11 +117,12 @@ async fn start(
 
     let mut gpu = decide_gpu(engine, settings, reporter).await?;
     let model = engine.model().await?;
-    let user = model.user_mapping(settings.user, UserSpec::caller());
+    let user = model.user_mapping(settings.user, engine.host.caller().await?);
     let token = crate::token::new_token();
     // A token file per start (two starts racing in one folder never share one), removed on any
     // failure or interruption until the server is handed over.
-    let token_file = TokenFile::write(&format!("{name}-{}", crate::token::random_hex(4)), &token)?;
+    let token_file =
+        TokenFile::write_for(engine, &format!("{name}-{}", crate::token::random_hex(4)), &token).await?;
     let role = Role::Lab { token_file: token_file.path() };
     let mut clashed_ports = Vec::new();
     // Port clashes and the GPU fallback retry a few times; waiting for another start of this
@@ -114,8 +139,11 @@ async fn start(
             .hint("run `dimtensor-up ps` to see what runs, then try again"));
         }
         // From choosing a port until the engine has bound it, no other start on this machine
-        // chooses one.
-        let port_lock = PortLock::acquire().await;
+        // chooses one (an engine elsewhere refuses a taken port, and the next one is tried).
+        let port_lock = match model.local {
+            true => Some(PortLock::acquire().await),
+            false => None,
+        };
         let port = pick_port(engine, settings, &clashed_ports).await?;
         let plan =
             LaunchPlan::new(settings, image_ref.clone(), port, user, gpu.attach.clone(), model.gpu_form());
@@ -129,15 +157,21 @@ async fn start(
                     settings.variant.name(),
                     settings.listen
                 ));
+                let tunnel = open_tunnel(engine, port).await?;
+                let (listen, reached_at) = match &tunnel {
+                    Some(t) => (IpAddr::from([127, 0, 0, 1]), t.local_port),
+                    None => (settings.listen, port),
+                };
                 let spinner = reporter.spinner("waiting for JupyterLab to answer");
-                let ready = lab::wait_ready(engine, &id, settings.listen, port, &token, timeout).await;
+                let ready = lab::wait_ready(engine, &id, listen, reached_at, &token, timeout).await;
                 spinner.finish_and_clear();
                 ready?;
                 let server = lab::by_name(engine, &name)
                     .await?
                     .ok_or_else(|| Error::new(Kind::Container, "the container disappeared while starting"))?;
                 token_file.keep();
-                return Ok(Started { url: plan.url(&token), server, token, reused: false });
+                let url = settings::lab_url(listen, reached_at, &token);
+                return Ok(Started { url, server, token, reused: false, tunnel });
             }
             Err(Attempt::NameTaken) => {
                 *created = None;
@@ -351,9 +385,14 @@ async fn reuse(
         reporter.warn(format!("this server listens on {}: other machines can reach it", server.listen));
     }
     let token = lab::token(engine, &server).await?;
-    lab::wait_ready(engine, &server.id, server.listen_ip(), server.port, &token, timeout).await?;
+    let tunnel = open_tunnel(engine, server.port).await?;
+    let (listen, port) = match &tunnel {
+        Some(t) => (IpAddr::from([127, 0, 0, 1]), t.local_port),
+        None => (server.listen_ip(), server.port),
+    };
+    lab::wait_ready(engine, &server.id, listen, port, &token, timeout).await?;
     reporter.note(format!("JupyterLab already runs for this folder ({})", server.name));
-    Ok(Started { url: lab::url(&server, &token), server, token, reused: true })
+    Ok(Started { url: settings::lab_url(listen, port, &token), server, token, reused: true, tunnel })
 }
 
 /// The URL (or JSON) on stdout first, then the browser.
@@ -373,33 +412,114 @@ fn report(started: &Started, args: &JupyterArgs, reporter: &Reporter) {
     }
 }
 
-/// Foreground: serve until Ctrl-C (then stop and remove; files stay) or until the server stops.
-async fn serve_until_interrupted(
+/// Over ssh, the laptop's end of `remote_port`; None for an engine on this machine.
+pub async fn open_tunnel(engine: &Engine, remote_port: u16) -> Result<Option<Tunnel>> {
+    match engine.host.ssh() {
+        Some(target) => Ok(Some(Tunnel::open(target, remote_port).await?)),
+        None => Ok(None),
+    }
+}
+
+/// How often a dropped SSH tunnel is opened again before giving up.
+const TUNNEL_RETRIES: u32 = 5;
+
+/// Foreground: holds the server (and its tunnel) until Ctrl-C or until the server stops. `owns`:
+/// this run started it, so Ctrl-C stops and removes it (files stay); otherwise it keeps running.
+/// A dropped tunnel is said and opened again, a bounded number of times; the server and its
+/// files are never touched for it.
+pub async fn serve(
     engine: &Engine,
-    started: &Started,
-    stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    mut started: Started,
+    mut stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    owns: bool,
+    reporter: &Reporter,
 ) -> Result<u8> {
     use bollard::query_parameters::WaitContainerOptions;
     use futures_util::StreamExt;
-    let token_file = started.server.token_file.as_deref();
-    let mut wait = engine.docker.wait_container(&started.server.id, None::<WaitContainerOptions>);
-    tokio::select! {
-        _ = stop => {
-            eprintln!("stopping JupyterLab ({})", started.server.name);
-            lab::remove(engine, &started.server.id, token_file).await?;
-            Ok(0)
-        }
-        result = wait.next() => {
-            let _ = lab::remove(engine, &started.server.id, token_file).await;
-            let detail = match (lab::exit_code(&result), result) {
-                (Some(code), _) => format!("exit code {code}"),
-                (None, Some(Err(e))) => e.to_string(),
-                (None, _) => "the engine closed the connection".into(),
-            };
-            Err(Error::new(Kind::Container, format!("JupyterLab stopped ({detail})"))
-                .hint("`dimtensor-up jupyter` starts it again; your files are in the folder"))
+    let server = started.server.clone();
+    let token_file = server.token_file.as_deref();
+    let mut wait = engine.docker.wait_container(&server.id, None::<WaitContainerOptions>);
+    let mut drops = 0;
+    loop {
+        let tunnel_ended = async {
+            match started.tunnel.as_mut() {
+                Some(t) => t.ended().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = &mut stop => {
+                if owns {
+                    eprintln!("stopping JupyterLab ({})", server.name);
+                    lab::remove(engine, &server.id, token_file).await?;
+                }
+                drop(started.tunnel.take());
+                if let Some(target) = engine.host.ssh() {
+                    target.close_master().await;
+                }
+                return Ok(0);
+            }
+            result = wait.next() => {
+                let code = lab::exit_code(&result);
+                // Over ssh a broken wait may be the connection, not the container: look again
+                // (a few times: a new ssh connection may be on its way).
+                if code.is_none() && engine.host.ssh().is_some() && lab::still_running(engine, &server.id).await {
+                    wait = engine.docker.wait_container(&server.id, None::<WaitContainerOptions>);
+                    continue;
+                }
+                if owns {
+                    let _ = lab::remove(engine, &server.id, token_file).await;
+                }
+                let detail = match (code, result) {
+                    (Some(code), _) => format!("exit code {code}"),
+                    (None, Some(Err(e))) => e.to_string(),
+                    (None, _) => "the engine closed the connection".into(),
+                };
+                return Err(Error::new(Kind::Container, format!("JupyterLab stopped ({detail})"))
+                    .hint("`dimtensor-up jupyter` starts it again; your files are in the folder"));
+            }
+            why = tunnel_ended => {
+                let tunnel = started.tunnel.as_mut().expect("a tunnel ended");
+                drops += 1;
+                if drops > TUNNEL_RETRIES {
+                    return Err(Error::new(Kind::Engine, format!("lost the SSH tunnel to {} {TUNNEL_RETRIES} times", tunnel.host()))
+                        .cause(why)
+                        .hint("the server and its files on the remote are untouched: `dimtensor-up open --host …` connects again"));
+                }
+                reporter.warn(format!(
+                    "the SSH tunnel to {} dropped ({why}); opening it again ({drops} of {TUNNEL_RETRIES})",
+                    tunnel.host()
+                ));
+                tokio::time::sleep(std::time::Duration::from_millis(500 * u64::from(drops))).await;
+                let before = tunnel.local_port;
+                match tunnel.reopen().await {
+                    Ok(()) if tunnel.local_port != before => {
+                        started.url = settings::lab_url(IpAddr::from([127, 0, 0, 1]), tunnel.local_port, &started.token);
+                        println!("{}", started.url);
+                    }
+                    Ok(()) => reporter.note(format!("the tunnel is back on 127.0.0.1:{before}")),
+                    Err(e) => reporter.warn(format!("the tunnel did not open: {}", e.message)),
+                }
+            }
         }
     }
+}
+
+/// `--detach` over ssh: the server stays on the remote; the URL needs a tunnel, which `open` holds.
+fn report_detached_remote(started: &Started, args: &JupyterArgs, reporter: &Reporter, global: &GlobalArgs) {
+    let s = &started.server;
+    let host = global.host.clone().unwrap_or_else(|| "…".into());
+    if args.json {
+        let value = json!({
+            "url": null, "remote_port": s.port, "container": s.name, "variant": s.variant,
+            "workdir": s.workdir, "gpus": s.gpus, "reused": started.reused,
+        });
+        println!("{value}");
+    }
+    reporter.note(format!(
+        "JupyterLab keeps running on the remote (its 127.0.0.1:{}); open it here with: dimtensor-up open --host {host}",
+        s.port
+    ));
 }
 
 async fn decide_gpu(engine: &Engine, settings: &LabSettings, reporter: &Reporter) -> Result<GpuDecision> {
@@ -415,8 +535,12 @@ async fn decide_gpu(engine: &Engine, settings: &LabSettings, reporter: &Reporter
 /// `--port`, checked; else the first free port from 8888 that no running server of ours holds
 /// and that did not just clash (`clashed`: the engine can hold a port the bind probe cannot see).
 pub async fn pick_port(engine: &Engine, settings: &LabSettings, clashed: &[u16]) -> Result<u16> {
+    // Only an engine on this machine binds ports this machine can probe; elsewhere the engine
+    // refuses a taken port and the next one is tried.
+    let probe_here = engine.model().await?.local;
+    let is_free = |p: u16| !probe_here || settings::port_is_free(settings.listen, p);
     if let Some(port) = settings.port {
-        if settings::port_is_free(settings.listen, port) {
+        if is_free(port) {
             return Ok(port);
         }
         return Err(port_taken_error(engine, settings.listen, port).await);
@@ -424,7 +548,7 @@ pub async fn pick_port(engine: &Engine, settings: &LabSettings, clashed: &[u16])
     let servers = lab::list(engine).await?;
     let mut taken: Vec<u16> = servers.iter().filter(|s| s.running()).map(|s| s.port).collect();
     taken.extend_from_slice(clashed);
-    settings::choose_port(&taken, &|p| settings::port_is_free(settings.listen, p)).ok_or_else(|| {
+    settings::choose_port(&taken, &is_free).ok_or_else(|| {
         Error::usage(format!(
             "no free port from {} to {} on {}",
             settings::FIRST_PORT,

@@ -13,12 +13,13 @@ pub mod run;
 pub mod stop;
 pub mod variants;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, LabArgs};
 use crate::config::{config_path, Config};
-use crate::engine::Engine;
+use crate::engine::{ssh, Engine};
 use crate::error::{Error, Kind, Result};
+use crate::settings::LabSettings;
 
 pub fn load_config() -> Result<(Config, PathBuf)> {
     let path = config_path()?;
@@ -37,6 +38,49 @@ pub async fn connect(global: &GlobalArgs) -> Result<Engine> {
     Engine::connect(global.host.as_deref()).await
 }
 
+/// Whether the engine named by --host / DOCKER_HOST / the context is reached over ssh (its
+/// paths are then the remote's, checked after connecting).
+pub fn engine_is_remote(global: &GlobalArgs) -> Result<bool> {
+    Ok(crate::engine::resolve_from_env(global.host.as_deref())?.address.starts_with("ssh://"))
+}
+
+/// Flags checked before anything is touched: over ssh the paths cannot be checked yet, the rest is.
+pub fn precheck_lab_settings(global: &GlobalArgs, args: &LabArgs, config: &Config, cwd: &Path) -> Result<()> {
+    match engine_is_remote(global)? {
+        true => LabSettings::resolve_in(args, config, Path::new("/"), &crate::settings::UncheckedFolders)
+            .map(drop),
+        false => LabSettings::resolve(args, config, cwd).map(drop),
+    }
+}
+
+/// The settings of a lab on `engine`, with paths checked where the engine runs. Over ssh the
+/// work folder defaults to a persistent folder on the remote named after `cwd` (created as the
+/// remote user), and relative paths are taken from the remote home.
+pub async fn lab_settings(
+    engine: &Engine,
+    args: &LabArgs,
+    config: &Config,
+    cwd: &Path,
+    reporter: &crate::reporter::Reporter,
+) -> Result<LabSettings> {
+    let (Some(target), Some(user)) = (engine.host.ssh(), engine.host.remote_user().await?) else {
+        return LabSettings::resolve(args, config, cwd);
+    };
+    let mut args = args.clone();
+    if args.workdir.is_none() {
+        let folder = ssh::default_remote_folder(&user.home, cwd);
+        target.run(&format!("mkdir -p -- {}", ssh::sh_quote(&folder.to_string_lossy())), None).await?;
+        reporter.note(format!(
+            "working in {} on {} (your files there stay; --workdir names another remote folder)",
+            folder.display(),
+            target.display()
+        ));
+        args.workdir = Some(folder);
+    }
+    let folders = ssh::RemoteFolders { target, home: user.home.clone() };
+    LabSettings::resolve_in(&args, config, &user.home, &folders)
+}
+
 /// The server named, or the one for --workdir (default: the current folder).
 pub async fn target_server(
     engine: &Engine,
@@ -50,11 +94,31 @@ pub async fn target_server(
         });
     }
     let cwd = current_dir()?;
-    let dir = workdir.map(|w| cwd.join(w)).unwrap_or(cwd);
-    let dir = std::fs::canonicalize(&dir).map_err(|_| {
-        Error::usage(format!("folder {} does not exist", dir.display()))
-            .hint("give an existing folder with --workdir")
-    })?;
+    let dir = match (engine.host.ssh(), engine.host.remote_user().await?) {
+        // Over ssh: the remote folder this one stands for, or --workdir on the remote.
+        (Some(target), Some(user)) => {
+            let folders = ssh::RemoteFolders { target, home: user.home.clone() };
+            match workdir {
+                Some(w) => {
+                    crate::settings::LabSettings::resolve_in(
+                        &LabArgs { workdir: Some(w.to_path_buf()), ..Default::default() },
+                        &Config::default(),
+                        &user.home,
+                        &folders,
+                    )?
+                    .workdir
+                }
+                None => ssh::default_remote_folder(&user.home, &cwd),
+            }
+        }
+        _ => {
+            let dir = workdir.map(|w| cwd.join(w)).unwrap_or(cwd);
+            std::fs::canonicalize(&dir).map_err(|_| {
+                Error::usage(format!("folder {} does not exist", dir.display()))
+                    .hint("give an existing folder with --workdir")
+            })?
+        }
+    };
     crate::lab::for_workdir(engine, &dir).await?.ok_or_else(|| {
         Error::usage(format!("no dimtensor-up server for {}", dir.display()))
             .hint("start one with `dimtensor-up jupyter`, or see `dimtensor-up ps`")

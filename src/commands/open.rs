@@ -16,10 +16,30 @@ pub async fn run(global: &GlobalArgs, args: TargetArgs) -> Result<u8> {
         .hint("start it with `dimtensor-up jupyter` in its folder"));
     }
     let token = crate::lab::token(&engine, &server).await?;
-    let url = crate::lab::url(&server, &token);
-    if !args.no_browser {
-        crate::browser::open_url(&url, server.port, &reporter);
-    }
+    let Some(tunnel) = super::jupyter::open_tunnel(&engine, server.port).await? else {
+        let url = crate::lab::url(&server, &token);
+        if !args.no_browser {
+            crate::browser::open_url(&url, server.port, &reporter);
+        }
+        println!("{url}");
+        return Ok(0);
+    };
+    // Over ssh: this machine's end of the tunnel, held until Ctrl-C; the server keeps running.
+    let stop = crate::error::stop_signal();
+    tokio::pin!(stop);
+    let local = std::net::IpAddr::from([127, 0, 0, 1]);
+    let timeout = std::time::Duration::from_secs(60);
+    crate::lab::wait_ready(&engine, &server.id, local, tunnel.local_port, &token, timeout).await?;
+    let url = crate::settings::lab_url(local, tunnel.local_port, &token);
     println!("{url}");
-    Ok(0)
+    if !args.no_browser {
+        crate::browser::open_url(&url, tunnel.local_port, &reporter);
+    }
+    reporter.note(format!(
+        "forwarding {} from {} until Ctrl-C; the server keeps running after it",
+        server.name,
+        tunnel.host()
+    ));
+    let started = super::jupyter::Started { server, token, url, reused: true, tunnel: Some(tunnel) };
+    super::jupyter::serve(&engine, started, stop.as_mut(), false, &reporter).await
 }

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::gpu;
 use crate::lab::CreateFailure;
 use crate::reporter::Reporter;
-use crate::settings::{LabSettings, LaunchPlan, Role, UserSpec};
+use crate::settings::{LaunchPlan, Role};
 
 pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
@@ -26,8 +26,9 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
         user: args.user.clone(),
         ..Default::default()
     };
-    let settings = LabSettings::resolve(&lab, &config, &cwd)?;
+    super::precheck_lab_settings(global, &lab, &config, &cwd)?;
     let engine = super::connect(global).await?;
+    let settings = super::lab_settings(&engine, &lab, &config, &cwd, &reporter).await?;
     let policy = args.source.pull.or(config.pull).unwrap_or_default();
     let (image_ref, _) =
         crate::image::ensure(&engine, args.image, &config, policy, args.source.build, &reporter).await?;
@@ -37,7 +38,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
         reporter.detail(note);
     }
     let model = engine.model().await?;
-    let user = model.user_mapping(settings.user, UserSpec::caller());
+    let user = model.user_mapping(settings.user, engine.host.caller().await?);
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     // The same plan as `jupyter` (mounts, user mapping, GPUs, hardening); only the role differs.
     let plan = LaunchPlan::new(&settings, image_ref, 0, user, decision.attach, model.gpu_form());

@@ -4,7 +4,8 @@
 
 pub mod discover;
 pub mod model;
-mod raw;
+pub mod raw;
+pub mod ssh;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,18 @@ impl Endpoint {
     /// Whether the engine runs on this machine (so host GPU checks and disk checks mean something).
     pub fn is_local(&self) -> bool {
         self.address.starts_with("unix://") || self.address.starts_with("npipe://")
+    }
+    /// The ssh target of an ssh:// address, ready to use: its control folder, and batch mode
+    /// unless a terminal can answer ssh's prompts.
+    pub fn ssh(&self) -> Result<Option<ssh::SshTarget>> {
+        if !self.address.starts_with("ssh://") {
+            return Ok(None);
+        }
+        use std::io::IsTerminal;
+        let mut target = ssh::SshTarget::parse(&self.address, &self.source)?;
+        target.control_dir = crate::token::private_dir("ssh")?;
+        target.batch = !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal());
+        Ok(Some(target))
     }
     pub fn described(&self) -> String {
         format!("{} (from {})", self.address, self.source)
@@ -83,8 +96,8 @@ pub fn resolve(
 fn normalize(host: &str, source: &str) -> Result<String> {
     let schemes = ["unix://", "tcp://", "npipe://", "http://", "https://"];
     if host.starts_with("ssh://") {
-        return Err(Error::usage(format!("{source} is {host}: ssh:// engines are not supported"))
-            .hint("forward the socket instead: ssh -NL /tmp/docker.sock:/var/run/docker.sock HOST, then --host unix:///tmp/docker.sock"));
+        ssh::SshTarget::parse(host, source)?;
+        return Ok(host.trim_end_matches('/').to_string());
     }
     if schemes.iter().any(|s| host.starts_with(s)) {
         return Ok(host.to_string());
@@ -93,7 +106,7 @@ fn normalize(host: &str, source: &str) -> Result<String> {
         return Ok(format!("unix://{host}"));
     }
     Err(Error::usage(format!("{source} has an unknown address `{host}`"))
-        .hint("use unix:///path/to/docker.sock, tcp://HOST:PORT or npipe:////./pipe/NAME"))
+        .hint("use unix:///path/to/docker.sock, ssh://[user@]HOST, tcp://HOST:PORT or npipe:////./pipe/NAME"))
 }
 
 fn current_context(docker_dir: &Path) -> Result<Option<String>> {
@@ -163,8 +176,10 @@ pub fn docker_config_dir() -> PathBuf {
 pub struct Engine {
     pub docker: Docker,
     pub endpoint: Endpoint,
-    /// `docker version`, read while connecting.
-    pub version: bollard::models::SystemVersion,
+    /// Who answered (product, version, API version), read while connecting.
+    pub identity: model::Identity,
+    /// The machine the engine runs on, as far as its files, users and GPUs go.
+    pub host: EngineHost,
     /// The sockets discovery tried, in order (empty when the address was named).
     pub tried: Vec<discover::Tried>,
     /// `docker info`, asked once per run (the GPU decision, the default user and doctor use it).
@@ -227,15 +242,48 @@ impl Engine {
     }
 
     async fn try_connect(endpoint: Endpoint) -> Result<Engine, (Error, ConnectProblem)> {
+        let ssh = endpoint.ssh().map_err(|e| (e, ConnectProblem::Other))?;
         let fail = |e: bollard::errors::Error| (connect_error(&endpoint, &e), ConnectProblem::of(&e));
-        let docker = client_for(&endpoint).map_err(fail)?;
-        // Agree on the highest API version both sides speak (Docker 20.10 speaks 1.41).
-        let docker = docker.negotiate_version().await.map_err(fail)?;
-        let version = docker.version().await.map_err(fail)?;
+        // Who answers, from one `GET /_ping`. Over ssh this goes first anyway: if ssh or the
+        // remote's docker fails, ssh's own words make the error.
+        let ping = match &ssh {
+            Some(target) => Some(preflight(target).await.map_err(|e| (e, ConnectProblem::Other))?),
+            None => match raw::request_with_head(&endpoint, "GET", "/_ping", None).await {
+                Ok((_, head, _)) => Some(head),
+                Err(e) if e.kind() == std::io::ErrorKind::Unsupported => None,
+                Err(e) => {
+                    let err = match endpoint.address.strip_prefix("unix://") {
+                        Some(path) if e.kind() == std::io::ErrorKind::NotFound => {
+                            bollard::errors::Error::SocketNotFoundError(path.to_string())
+                        }
+                        _ => bollard::errors::Error::IOError { err: e },
+                    };
+                    return Err(fail(err));
+                }
+            },
+        };
+        let identity = ping.as_deref().and_then(model::Identity::from_ping);
+        let version = identity.as_ref().and_then(model::Identity::client_version);
+        let docker = client_for(&endpoint, ssh.as_ref(), version.as_ref()).map_err(fail)?;
+        let (docker, identity) = match (version, identity) {
+            (Some(_), Some(identity)) => (docker, identity),
+            // Where /_ping could not be read (TLS): agree on the version the usual way.
+            _ => {
+                let docker = docker.negotiate_version().await.map_err(fail)?;
+                let version = docker.version().await.map_err(fail)?;
+                (docker, model::Identity::from_version(&version))
+            }
+        };
+        let host = match ssh {
+            Some(target) => EngineHost::Ssh { target, user: tokio::sync::OnceCell::new() },
+            None if endpoint.is_local() => EngineHost::Local,
+            None => EngineHost::Elsewhere,
+        };
         Ok(Engine {
             docker,
             endpoint,
-            version,
+            identity,
+            host,
             tried: Vec::new(),
             info: tokio::sync::OnceCell::new(),
             model: tokio::sync::OnceCell::new(),
@@ -255,17 +303,35 @@ impl Engine {
     pub async fn model(&self) -> Result<&model::EngineModel> {
         self.model
             .get_or_try_init(|| async {
-                let info = self.info().await?;
-                let probe = model::EngineModel::new(&self.version, info, None, self.endpoint.is_local());
-                if probe.product != model::Product::Podman {
-                    return Ok(probe);
-                }
-                // Podman's Docker API does not say whether it is rootless; its own API does.
-                let libpod = self.libpod_json("GET", "/libpod/info", None).await?.unwrap_or_default();
-                let rootless = libpod.pointer("/host/security/rootless").and_then(|v| v.as_bool());
-                Ok(model::EngineModel::new(&self.version, info, rootless, self.endpoint.is_local()))
+                let rootless = match self.identity.product {
+                    model::Product::Docker => model::docker_says_rootless(self.info().await?),
+                    // Podman's Docker API does not say it. Its socket on this machine belongs to
+                    // the user it runs as; elsewhere its own API says (a slower request).
+                    model::Product::Podman => match self.local_socket_owner() {
+                        Some(uid) => uid != 0,
+                        None => {
+                            let info =
+                                self.libpod_json("GET", "/libpod/info", None).await?.unwrap_or_default();
+                            info.pointer("/host/security/rootless").and_then(|v| v.as_bool()).unwrap_or(false)
+                        }
+                    },
+                };
+                let over_ssh = self.host.ssh().is_some();
+                Ok(model::EngineModel::new(&self.identity, rootless, self.endpoint.is_local(), over_ssh))
             })
             .await
+    }
+
+    #[cfg(unix)]
+    fn local_socket_owner(&self) -> Option<u32> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.endpoint.address.strip_prefix("unix://")?;
+        std::fs::metadata(path).ok().map(|m| m.uid())
+    }
+
+    #[cfg(not(unix))]
+    fn local_socket_owner(&self) -> Option<u32> {
+        None
     }
 
     /// A request to Podman's own API (what its Docker API cannot express), decoded as JSON.
@@ -306,9 +372,16 @@ pub fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("").trim()
 }
 
-fn client_for(endpoint: &Endpoint) -> std::result::Result<Docker, bollard::errors::Error> {
-    let version = bollard::API_DEFAULT_VERSION;
+fn client_for(
+    endpoint: &Endpoint,
+    ssh: Option<&ssh::SshTarget>,
+    version: Option<&bollard::ClientVersion>,
+) -> std::result::Result<Docker, bollard::errors::Error> {
+    let version = version.unwrap_or(bollard::API_DEFAULT_VERSION);
     let addr = endpoint.address.as_str();
+    if let Some(target) = ssh {
+        return Ok(ssh::docker_client(target.clone(), REQUEST_TIMEOUT_SECS, version));
+    }
     if addr.starts_with("unix://") {
         #[cfg(unix)]
         return Docker::connect_with_unix(addr, REQUEST_TIMEOUT_SECS, version);
@@ -334,6 +407,92 @@ fn client_for(endpoint: &Endpoint) -> std::result::Result<Docker, bollard::error
             )
         }
         None => Docker::connect_with_http(addr, REQUEST_TIMEOUT_SECS, version),
+    }
+}
+
+/// `GET /_ping` over one dial-stdio connection: the answer's head, or ssh's failure, worded.
+async fn preflight(target: &ssh::SshTarget) -> Result<String> {
+    let mut stream = target.dial().await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::new(Kind::Engine, "ssh is not installed")
+            .cause(e)
+            .hint("install an OpenSSH client (`sudo apt-get install openssh-client`; on Windows, the OpenSSH Client feature)"),
+        _ => Error::new(Kind::Engine, "cannot run ssh").cause(e).hint("check that `ssh` runs in this terminal"),
+    })?;
+    let head = "GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n";
+    match raw::exchange(&mut stream.io, head, "").await {
+        Ok((200, head, _)) => Ok(head),
+        Ok((status, _, body)) => {
+            Err(Error::new(Kind::Engine, format!("the engine on {} answered {status}", target.display()))
+                .cause(String::from_utf8_lossy(&body).trim().to_string())
+                .hint(format!("run `ssh {} docker version` to see what goes wrong", target.display())))
+        }
+        Err(_) => Err(stream.failure(target).await),
+    }
+}
+
+/// Where the engine runs, for what lies outside its API: the files its bind mounts name, the
+/// user who owns them, the GPUs and NVIDIA tools.
+pub enum EngineHost {
+    /// This machine.
+    Local,
+    /// Another machine, reached through the user's ssh.
+    Ssh { target: ssh::SshTarget, user: tokio::sync::OnceCell<ssh::RemoteUser> },
+    /// A tcp:// engine: nothing is known beyond its API.
+    Elsewhere,
+}
+
+impl EngineHost {
+    pub fn ssh(&self) -> Option<&ssh::SshTarget> {
+        match self {
+            EngineHost::Ssh { target, .. } => Some(target),
+            _ => None,
+        }
+    }
+
+    /// The remote user (IDs and home), asked once.
+    pub async fn remote_user(&self) -> Result<Option<&ssh::RemoteUser>> {
+        let EngineHost::Ssh { target, user } = self else { return Ok(None) };
+        let user = user
+            .get_or_try_init(|| async {
+                let text = target.run(ssh::WHO_AM_I, None).await?;
+                ssh::parse_who_am_i(&text).ok_or_else(|| {
+                    Error::new(Kind::Engine, format!("cannot read the user of {}", target.display()))
+                        .cause(text.trim().to_string())
+                        .hint("the remote login shell must be a POSIX shell")
+                })
+            })
+            .await?;
+        Ok(Some(user))
+    }
+
+    /// The user whose folders are mounted, on the engine's machine.
+    pub async fn caller(&self) -> Result<Option<crate::settings::UserSpec>> {
+        Ok(match self {
+            EngineHost::Local => crate::settings::UserSpec::caller(),
+            EngineHost::Ssh { .. } => {
+                self.remote_user().await?.map(|u| crate::settings::UserSpec { uid: u.uid, gid: u.gid })
+            }
+            EngineHost::Elsewhere => None,
+        })
+    }
+
+    /// The NVIDIA driver and GPUs of the engine's machine, and where its container toolkit is;
+    /// (None, None) where that machine cannot be asked.
+    pub async fn probe_gpus(&self) -> (Option<crate::gpu::HostGpuState>, Option<String>) {
+        use crate::gpu;
+        match self {
+            EngineHost::Local => {
+                (Some(gpu::probe_host()), gpu::find_on_path(&["nvidia-container-runtime-hook", "nvidia-ctk"]))
+            }
+            EngineHost::Ssh { target, .. } => match target.run(ssh::GPU_PROBE, None).await {
+                Ok(text) => {
+                    let (smi, proc_version, toolkit) = ssh::split_gpu_probe(&text);
+                    (Some(gpu::host_state(smi.as_deref(), &proc_version)), toolkit)
+                }
+                Err(e) => (Some(gpu::HostGpuState { problem: Some(e.message), ..Default::default() }), None),
+            },
+            EngineHost::Elsewhere => (None, None),
+        }
     }
 }
 
@@ -509,8 +668,18 @@ mod tests {
         assert!(err.message.contains("`nope` does not exist") && err.hint.is_some());
         let err = resolve(Some("docker.example:2375"), &env_of(&[]), dir.path()).unwrap_err();
         assert_eq!(err.kind, Kind::Usage);
-        let err = resolve(Some("ssh://me@box"), &env_of(&[]), dir.path()).unwrap_err();
-        assert!(err.hint.unwrap().contains("ssh -NL"));
+        let ssh = resolve(Some("ssh://me@box:2222/"), &env_of(&[]), dir.path()).unwrap();
+        assert_eq!((ssh.address.as_str(), ssh.is_local()), ("ssh://me@box:2222", false));
+        let err = resolve(Some("ssh://me:secret@box"), &env_of(&[]), dir.path()).unwrap_err();
+        assert!(err.message.contains("password") && err.hint.is_some(), "{err:?}");
+    }
+
+    #[test]
+    fn an_ssh_context_is_an_ssh_engine() {
+        let dir = docker_dir_with_context("box", "ssh://ana@gpu-box", true);
+        let ep = resolve(None, &env_of(&[]), dir.path()).unwrap();
+        assert_eq!((ep.address.as_str(), ep.source.as_str()), ("ssh://ana@gpu-box", "context box"));
+        assert!(!ep.is_local());
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct EngineModel {
     /// Runs on this machine, so its bind mounts name this machine's folders and the caller's
     /// UID means something to it.
     pub local: bool,
+    /// Reached over the user's ssh: its bind mounts name the remote's folders, and the caller is
+    /// the remote user.
+    pub over_ssh: bool,
     /// This machine is Linux (elsewhere, Docker Desktop maps file ownership itself).
     pub linux_client: bool,
 }
@@ -77,24 +80,76 @@ pub enum Builder {
     Classic,
 }
 
-impl EngineModel {
-    /// Reads the model off `docker version` and `docker info`. `libpod_rootless` is Podman's own
-    /// word (its Docker API does not say), None for Docker.
-    pub fn new(
-        version: &bollard::models::SystemVersion,
-        info: &bollard::models::SystemInfo,
-        libpod_rootless: Option<bool>,
-        local: bool,
-    ) -> EngineModel {
+/// Who answered: product, version and Engine API version. Read off the `/_ping` answer's headers
+/// (one quick request; Podman's `/version` takes over half a second), else off `/version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    pub product: Product,
+    pub version: String,
+    pub api_version: String,
+}
+
+impl Identity {
+    /// From the head of a `GET /_ping` answer: `Api-Version: 1.41`, `Server: Docker/20.10.24
+    /// (linux)` or `Server: Libpod/4.3.1 (linux)` with `Libpod-Api-Version`.
+    pub fn from_ping(head: &str) -> Option<Identity> {
+        let header = |name: &str| {
+            head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            })
+        };
+        let api_version = header("Api-Version")?;
+        let server = header("Server").unwrap_or_default();
+        let (name, version) =
+            server.split_whitespace().next().unwrap_or("").split_once('/').unwrap_or(("", ""));
+        let podman = header("Libpod-Api-Version").is_some() || name.eq_ignore_ascii_case("libpod");
+        let version = match (podman, header("Libpod-Api-Version")) {
+            (true, Some(v)) if version.is_empty() => v,
+            _ => version.to_string(),
+        };
+        Some(Identity {
+            product: if podman { Product::Podman } else { Product::Docker },
+            version,
+            api_version,
+        })
+    }
+
+    /// From `docker version` (where `/_ping` could not be read, as over TLS).
+    pub fn from_version(version: &bollard::models::SystemVersion) -> Identity {
         let podman = version.components.iter().flatten().any(|c| c.name.to_lowercase().contains("podman"))
             || version.platform.as_ref().is_some_and(|p| p.name.to_lowercase().contains("podman"));
-        let docker_rootless =
-            info.security_options.iter().flatten().any(|o| o.split(',').any(|kv| kv == "name=rootless"));
-        EngineModel {
+        Identity {
             product: if podman { Product::Podman } else { Product::Docker },
             version: version.version.clone().unwrap_or_default(),
-            rootless: libpod_rootless.unwrap_or(docker_rootless),
+            api_version: version.api_version.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The API version to speak: the engine's, or bollard's newest where the engine is newer.
+    pub fn client_version(&self) -> Option<bollard::ClientVersion> {
+        let (major, minor) = self.api_version.split_once('.')?;
+        let theirs = (major.parse::<usize>().ok()?, minor.parse::<usize>().ok()?);
+        let ours = bollard::API_DEFAULT_VERSION;
+        let (major_version, minor_version) = theirs.min((ours.major_version, ours.minor_version));
+        Some(bollard::ClientVersion { major_version, minor_version })
+    }
+}
+
+/// Docker's own word on rootless (`docker info`'s security options; Podman's Docker API does not
+/// say it, see `Engine::model`).
+pub fn docker_says_rootless(info: &bollard::models::SystemInfo) -> bool {
+    info.security_options.iter().flatten().any(|o| o.split(',').any(|kv| kv == "name=rootless"))
+}
+
+impl EngineModel {
+    pub fn new(identity: &Identity, rootless: bool, local: bool, over_ssh: bool) -> EngineModel {
+        EngineModel {
+            product: identity.product,
+            version: identity.version.clone(),
+            rootless,
             local,
+            over_ssh,
             linux_client: cfg!(target_os = "linux"),
         }
     }
@@ -115,13 +170,17 @@ impl EngineModel {
     /// - rootless Docker: container root, which is the caller on the host (any other UID would
     ///   be a sub-UID that cannot write the folder);
     /// - rootless Podman: the caller's UID:GID under `keep-id`, which maps it to itself;
+    /// - over ssh the same rules, with the remote user as the caller;
     /// - engines elsewhere (or Docker Desktop): the image's user; the caller's UID is not theirs.
+    ///
+    /// `caller` is the user who owns the mounted folders, on the engine's machine.
     pub fn user_mapping(&self, explicit: Option<UserSpec>, caller: Option<UserSpec>) -> UserMapping {
         let keep_id = self.product == Product::Podman && self.rootless;
         if explicit.is_some() {
             return UserMapping { user: explicit, keep_id };
         }
-        if !self.local || !self.linux_client {
+        let knows_the_caller = (self.local && self.linux_client) || self.over_ssh;
+        if !knows_the_caller {
             return UserMapping { user: None, keep_id: false };
         }
         let user = match (self.product, self.rootless) {
@@ -184,46 +243,56 @@ mod tests {
     use super::*;
     use bollard::models::{SystemInfo, SystemVersion, SystemVersionComponents as ComponentVersion};
 
-    fn version(components: &[&str], v: &str) -> SystemVersion {
-        SystemVersion {
-            version: Some(v.into()),
-            components: Some(
-                components
-                    .iter()
-                    .map(|n| ComponentVersion { name: n.to_string(), version: v.into(), details: None })
-                    .collect(),
-            ),
-            ..Default::default()
-        }
-    }
-
     fn model(product: Product, rootless: bool) -> EngineModel {
-        EngineModel { product, version: "1.0".into(), rootless, local: true, linux_client: true }
+        EngineModel {
+            product,
+            version: "1.0".into(),
+            rootless,
+            local: true,
+            over_ssh: false,
+            linux_client: true,
+        }
     }
 
     const CALLER: Option<UserSpec> = Some(UserSpec { uid: 1001, gid: 1002 });
 
     #[test]
-    fn reads_product_and_rootless_from_the_engine() {
-        let rootless_info = SystemInfo {
+    fn reads_who_answered_from_the_ping_headers() {
+        let docker = "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nOstype: linux\r\nServer: Docker/20.10.24+dfsg1 (linux)\r\n";
+        let id = Identity::from_ping(docker).unwrap();
+        assert_eq!(
+            (id.product, id.version.as_str(), id.api_version.as_str()),
+            (Product::Docker, "20.10.24+dfsg1", "1.41")
+        );
+        let podman = "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nLibpod-Api-Version: 4.3.1\r\nServer: Libpod/4.3.1 (linux)\r\n";
+        let id = Identity::from_ping(podman).unwrap();
+        assert_eq!((id.product, id.version.as_str()), (Product::Podman, "4.3.1"));
+        assert_eq!(id.client_version().map(|v| (v.major_version, v.minor_version)), Some((1, 41)));
+        let newer = Identity { api_version: "1.99".into(), ..id };
+        assert_eq!(newer.client_version().unwrap().minor_version, bollard::API_DEFAULT_VERSION.minor_version);
+        assert_eq!(Identity::from_ping("HTTP/1.1 200 OK\r\n"), None);
+        let model = EngineModel::new(&Identity::from_ping(podman).unwrap(), true, true, false);
+        assert_eq!(model.describe(), "Podman 4.3.1, rootless");
+    }
+
+    #[test]
+    fn reads_product_from_docker_version_and_rootless_from_docker_info() {
+        let version = |name: &str| SystemVersion {
+            version: Some("4.3.1".into()),
+            components: Some(vec![ComponentVersion {
+                name: name.into(),
+                version: "4.3.1".into(),
+                details: None,
+            }]),
+            ..Default::default()
+        };
+        assert_eq!(Identity::from_version(&version("Podman Engine")).product, Product::Podman);
+        assert_eq!(Identity::from_version(&version("Engine")).product, Product::Docker);
+        let info = SystemInfo {
             security_options: Some(vec!["name=seccomp,profile=default".into(), "name=rootless".into()]),
             ..Default::default()
         };
-        let docker =
-            EngineModel::new(&version(&["Engine", "containerd"], "20.10.24"), &rootless_info, None, true);
-        assert_eq!((docker.product, docker.rootless), (Product::Docker, true));
-        assert_eq!(docker.describe(), "Docker 20.10.24, rootless");
-        let rootful = EngineModel::new(&version(&["Engine"], "28.0.1"), &SystemInfo::default(), None, true);
-        assert!(!rootful.rootless);
-        // Podman's Docker API says nothing of rootless; its own API does.
-        let podman = EngineModel::new(
-            &version(&["Podman Engine", "Conmon"], "4.3.1"),
-            &SystemInfo::default(),
-            Some(true),
-            true,
-        );
-        assert_eq!((podman.product, podman.rootless), (Product::Podman, true));
-        assert_eq!(podman.describe(), "Podman 4.3.1, rootless");
+        assert!(docker_says_rootless(&info) && !docker_says_rootless(&SystemInfo::default()));
     }
 
     #[test]
@@ -256,6 +325,9 @@ mod tests {
         assert_eq!(remote.user_mapping(None, CALLER), UserMapping { user: None, keep_id: false });
         let desktop = EngineModel { linux_client: false, ..model(Product::Docker, false) };
         assert_eq!(desktop.user_mapping(None, CALLER).user, None);
+        // Over ssh the caller is the remote user, whose folders are mounted.
+        let ssh = EngineModel { local: false, over_ssh: true, ..model(Product::Docker, false) };
+        assert_eq!(ssh.user_mapping(None, CALLER), UserMapping { user: CALLER, keep_id: false });
     }
 
     #[test]

@@ -12,6 +12,16 @@ pub async fn request(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> std::io::Result<(u16, Vec<u8>)> {
+    request_with_head(endpoint, method, path, body).await.map(|(status, _, body)| (status, body))
+}
+
+/// `request`, with the answer's head (status line and headers) too.
+pub async fn request_with_head(
+    endpoint: &Endpoint,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> std::io::Result<(u16, String, Vec<u8>)> {
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -31,11 +41,11 @@ pub async fn request(
     ))
 }
 
-async fn exchange(
+pub async fn exchange(
     mut stream: impl AsyncRead + AsyncWrite + Unpin,
     head: &str,
     payload: &str,
-) -> std::io::Result<(u16, Vec<u8>)> {
+) -> std::io::Result<(u16, String, Vec<u8>)> {
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(payload.as_bytes()).await?;
     stream.flush().await?;
@@ -44,11 +54,12 @@ async fn exchange(
     parse_response(&answer)
 }
 
-/// Splits an HTTP/1.1 answer into its status and body, undoing chunked encoding.
-pub fn parse_response(answer: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+/// Splits an HTTP/1.1 answer into its status, head and body, undoing chunked encoding.
+pub fn parse_response(answer: &[u8]) -> std::io::Result<(u16, String, Vec<u8>)> {
     let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
     let split = answer.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no HTTP header"))?;
-    let head = String::from_utf8_lossy(&answer[..split]).to_lowercase();
+    let original_head = String::from_utf8_lossy(&answer[..split]).to_string();
+    let head = original_head.to_lowercase();
     let status = head
         .split_whitespace()
         .nth(1)
@@ -56,7 +67,7 @@ pub fn parse_response(answer: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
         .ok_or_else(|| bad("no HTTP status"))?;
     let mut body = &answer[split + 4..];
     if !head.contains("transfer-encoding: chunked") {
-        return Ok((status, body.to_vec()));
+        return Ok((status, original_head, body.to_vec()));
     }
     let mut out = Vec::new();
     loop {
@@ -71,7 +82,7 @@ pub fn parse_response(answer: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
         out.extend_from_slice(&body[..size]);
         body = &body[(size + 2).min(body.len())..];
     }
-    Ok((status, out))
+    Ok((status, original_head, out))
 }
 
 #[cfg(test)]
@@ -81,10 +92,12 @@ mod tests {
     #[test]
     fn plain_and_chunked_answers() {
         let plain = b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}";
-        assert_eq!(parse_response(plain).unwrap(), (201, b"{}".to_vec()));
+        let (status, head, body) = parse_response(plain).unwrap();
+        assert_eq!((status, body), (201, b"{}".to_vec()));
+        assert!(head.contains("Content-Length: 2"));
         let chunked =
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n";
-        assert_eq!(parse_response(chunked).unwrap(), (200, b"{\"a\":1}".to_vec()));
+        assert_eq!(parse_response(chunked).unwrap().2, b"{\"a\":1}".to_vec());
         assert!(parse_response(b"garbage").is_err());
     }
 }
