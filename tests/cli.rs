@@ -816,7 +816,7 @@ fn every_bad_input_is_one_error_with_a_hint_and_touches_nothing() {
         (vec!["jupyter", "-v", ".:/home/dimtensor/work"], 2),
         (vec!["jupyter", "--pull", "sometimes"], 2),
         (vec!["jupyter", "--host", "docker.example:2375"], 2),
-        (vec!["jupyter", "--host", "ssh://me@box"], 2),
+        (vec!["jupyter", "--host", "ssh://me:secret@box"], 2),
         (vec!["jupyter", "--variant", "base", "--gpus", "all", "--pull", "never"], 7),
         (vec!["stop", "no-such-server"], 2),
         (vec!["open", "--workdir", "missing"], 2),
@@ -1831,21 +1831,27 @@ impl Sandbox {
         let bin = sb.root.join("bin");
         std::fs::create_dir_all(&ssh_dir).unwrap();
         std::fs::create_dir_all(&bin).unwrap();
-        for key in ["client", "client-noclient"] {
+        for key in ["client", "client-noclient", "client-gpu"] {
             std::fs::copy(ws.keys.join(key), ssh_dir.join(key)).unwrap();
         }
-        let known_hosts = format!("[127.0.0.1]:{0} {1}\n[localhost]:{0} {1}\n", ws.port, ws.host_key);
+        let known_hosts =
+            format!("[127.0.0.1]:{0} {1}\n[localhost]:{0} {1}\n[127.1]:{0} {1}\n", ws.port, ws.host_key);
         std::fs::write(ssh_dir.join("known_hosts"), known_hosts).unwrap();
         // Aliases for the same user@host:port share ssh's master connection (ControlPath %C):
         // the one whose key changes the remote PATH names the host differently.
         let host = |alias: &str, user: &str, key: &str, port: &str, known: &str| {
-            let name = if alias == "box-noclient" { "localhost" } else { "127.0.0.1" };
+            let name = match alias {
+                "box-noclient" => "localhost",
+                "box-gpu" => "127.1",
+                _ => "127.0.0.1",
+            };
             format!("Host {alias}\n  HostName {name}\n  Port {port}\n  User {user}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {known}\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n", ssh_dir.join(key).display())
         };
         let known = ssh_dir.join("known_hosts").display().to_string();
         let config = [
             host("box", "dtu-remote", "client", &ws.port, &known),
             host("box-noclient", "dtu-remote", "client-noclient", &ws.port, &known),
+            host("box-gpu", "dtu-remote", "client-gpu", &ws.port, &known),
             host("box-nodocker", "dtu-nodocker", "client", &ws.port, &known),
             host("box-refused", "root", "client", &ws.port, &known),
             host("box-unknown", "dtu-remote", "client", &ws.port, "/dev/null"),
@@ -1861,7 +1867,7 @@ impl Sandbox {
         std::fs::set_permissions(bin.join("ssh"), std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
         Command::new("chown").args(["-R", &format!("{TEST_UID}:{TEST_UID}")]).arg(&sb.root).status().unwrap();
-        for file in ["client", "client-noclient", "config"] {
+        for file in ["client", "client-noclient", "client-gpu", "config"] {
             std::fs::set_permissions(ssh_dir.join(file), std::os::unix::fs::PermissionsExt::from_mode(0o600))
                 .unwrap();
         }
@@ -2088,4 +2094,38 @@ fn the_remote_decides_gpus_and_compose_writes_remote_paths() {
     assert_eq!(remote_labs(&folder).len(), 1, "compose started it on the remote");
     sb.run(&["--host", "ssh://box", "stop"]).ok();
     assert!(remote_labs(&folder).is_empty());
+}
+
+#[test]
+fn gpus_auto_attaches_the_workstations_gpus() {
+    let Some(ws) = workstation() else { return };
+    let Some(gpu_host) = gpu_engine() else { return };
+    let _g = engine_lock();
+    let sb = Sandbox::laptop("sshgpuauto", &ws);
+    // `box-gpu`: a login whose docker reaches the GPU stub engine, with a stub nvidia-smi and the
+    // stub NVIDIA hook on its PATH. A GPU-capable image there (jupyter-base, tagged ml).
+    let ml = "ghcr.io/marcoloco23/dimtensor:ml";
+    docker_on(&gpu_host, &["tag", "ghcr.io/marcoloco23/dimtensor:jupyter-base", ml]);
+    let gpus = |host: &str| {
+        let args = [
+            "--host",
+            host,
+            "run",
+            "ml",
+            "--pull",
+            "never",
+            "--",
+            "sh",
+            "-c",
+            "echo ${NVIDIA_VISIBLE_DEVICES:-unset}",
+        ];
+        sb.run(&args)
+    };
+    // The laptop has no NVIDIA driver, the workstation has: auto attaches its GPUs there. The
+    // engine's NVIDIA driver sets NVIDIA_VISIBLE_DEVICES from the request (all); on the CPU it
+    // would be `void`.
+    assert!(Command::new("sh").args(["-c", "command -v nvidia-smi"]).output().unwrap().stdout.is_empty());
+    let out = gpus("ssh://box-gpu").ok();
+    assert_eq!(out.stdout.trim(), "all", "GPUs attached: {}", out.stderr);
+    docker_on(&gpu_host, &["rmi", ml]);
 }

@@ -5,6 +5,8 @@
 #                 remote GPU probe finds "a GPU" that the laptop does not have
 #   dtu-nodocker  may not use the engine (permission denied on the socket)
 #   dtu-remote with the second key: a login whose PATH has no docker CLI (dial-stdio exits 127)
+#   dtu-remote with the third key: a login whose docker CLI talks to the GPU stub engine
+#                 (tests/support/gpu-engine.sh) and whose PATH has its stub NVIDIA hook
 # Its home folders are 0700: the laptop user cannot see what is in them.
 #   tests/support/sshd.sh start   # prints NAME=VALUE lines for the tests
 #   tests/support/sshd.sh stop
@@ -36,7 +38,7 @@ case "${1:-}" in
     done
     usermod -aG docker dtu-remote
     [ -f "$state/hostkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$state/hostkey"
-    for key in client client-noclient; do
+    for key in client client-noclient client-gpu; do
       [ -f "$state/keys/$key" ] || ssh-keygen -q -t ed25519 -N '' -C "dimtensor-up test $key" -f "$state/keys/$key"
     done
     chmod 644 "$state"/keys/*
@@ -47,6 +49,7 @@ case "${1:-}" in
     {
       echo "environment=\"PATH=$remote_path\" $(cat "$state/keys/client.pub")"
       echo "environment=\"PATH=/nonexistent\" $(cat "$state/keys/client-noclient.pub")"
+      echo "environment=\"PATH=/run/dimtensor-up-gpu/bin:$remote_path\",environment=\"DOCKER_HOST=unix:///run/dimtensor-up-gpu/docker.sock\" $(cat "$state/keys/client-gpu.pub")"
     } >"$state/authorized/dtu-remote"
     echo "environment=\"PATH=$remote_path\" $(cat "$state/keys/client.pub")" >"$state/authorized/dtu-nodocker"
     chmod 644 "$state"/authorized/*
