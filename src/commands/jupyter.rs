@@ -63,7 +63,7 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
     let remote = engine.host.ssh().map(|t| t.display());
     if args.detach && remote.is_some() {
         // The tunnel ends with this process: the server stays, `open` forwards it again.
-        report_detached_remote(&started, &args, &reporter, global);
+        report_detached_remote(&started, &args, &reporter, &engine.endpoint.address);
         return Ok(0);
     }
     report(&started, &args, &reporter);
@@ -506,9 +506,8 @@ pub async fn serve(
 }
 
 /// `--detach` over ssh: the server stays on the remote; the URL needs a tunnel, which `open` holds.
-fn report_detached_remote(started: &Started, args: &JupyterArgs, reporter: &Reporter, global: &GlobalArgs) {
+fn report_detached_remote(started: &Started, args: &JupyterArgs, reporter: &Reporter, host: &str) {
     let s = &started.server;
-    let host = global.host.clone().unwrap_or_else(|| "…".into());
     if args.json {
         let value = json!({
             "url": null, "remote_port": s.port, "container": s.name, "variant": s.variant,

@@ -10,28 +10,26 @@ use super::Endpoint;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub endpoint: Endpoint,
-    pub product: Product,
     /// "rootful Docker", for `doctor` and the error that lists what was tried.
     pub label: &'static str,
 }
 
 /// The candidates in order. `runtime_dir` is $XDG_RUNTIME_DIR (else /run/user/UID on Linux).
 pub fn candidates(runtime_dir: Option<PathBuf>) -> Vec<Candidate> {
-    let at = |address: String, product, label| Candidate {
+    let at = |address: String, label| Candidate {
         endpoint: Endpoint { address, source: "default".into(), tls_dir: None },
-        product,
         label,
     };
     if cfg!(windows) {
-        return vec![at(super::platform_default().into(), Product::Docker, "Docker Desktop")];
+        return vec![at(super::platform_default().into(), "Docker Desktop")];
     }
-    let mut list = vec![at(super::platform_default().into(), Product::Docker, "rootful Docker")];
+    let mut list = vec![at(super::platform_default().into(), "rootful Docker")];
     if let Some(dir) = runtime_dir {
         let dir = dir.display().to_string();
-        list.push(at(format!("unix://{dir}/docker.sock"), Product::Docker, "rootless Docker"));
-        list.push(at(format!("unix://{dir}/podman/podman.sock"), Product::Podman, "rootless Podman"));
+        list.push(at(format!("unix://{dir}/docker.sock"), "rootless Docker"));
+        list.push(at(format!("unix://{dir}/podman/podman.sock"), "rootless Podman"));
     }
-    list.push(at("unix:///run/podman/podman.sock".into(), Product::Podman, "rootful Podman"));
+    list.push(at("unix:///run/podman/podman.sock".into(), "rootful Podman"));
     list
 }
 
@@ -87,7 +85,7 @@ mod tests {
                 "unix:///run/podman/podman.sock"
             ]
         );
-        assert_eq!(list[2].product, Product::Podman);
+        assert_eq!(list[2].label, "rootless Podman");
         assert!(list.iter().all(|c| c.endpoint.source == "default"));
         assert_eq!(candidates(None).len(), 2);
     }
