@@ -1334,20 +1334,22 @@ fn wait_for_stderr(child: &mut Child, needle: &str) -> String {
 #[test]
 fn ctrl_c_during_a_build_stops_it_and_tags_nothing() {
     let _g = engine_lock();
-    let sb = Sandbox::new("ctrlcbuild");
+    interrupt_a_build(&Sandbox::new("ctrlcbuild"), &[]);
+    if let Some(ws) = workstation() {
+        interrupt_a_build(&Sandbox::laptop("sshbuild", &ws), &["--host", "ssh://box"]);
+    }
+}
+
+fn interrupt_a_build(sb: &Sandbox, host: &[&str]) {
     std::fs::write(sb.root.join("config.toml"), "registry = \"dtu-ctrlc-test/dimtensor\"\n").unwrap();
-    let mut child = sb
-        .cmd(&["build", "base", "--no-cache"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args: Vec<&str> = host.iter().copied().chain(["build", "base", "--no-cache"]).collect();
+    let mut child = sb.cmd(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     wait_for_stderr(&mut child, "[base 2/7]");
     signal(&child, "INT");
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), Some(130));
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), Some(130), "{host:?}");
     // The engine stopped too: nothing is tagged, not even a while later.
     std::thread::sleep(Duration::from_secs(5));
-    assert!(docker(&["images", "-q", "dtu-ctrlc-test/dimtensor"]).is_empty());
+    assert!(docker(&["images", "-q", "dtu-ctrlc-test/dimtensor"]).is_empty(), "{host:?}");
 }
 
 #[test]
