@@ -63,21 +63,33 @@ pub async fn lab_settings(
     cwd: &Path,
     reporter: &crate::reporter::Reporter,
 ) -> Result<LabSettings> {
-    let (Some(target), Some(user)) = (engine.host.ssh(), engine.host.remote_user().await?) else {
+    let Some(target) = engine.host.ssh() else {
         return LabSettings::resolve(args, config, cwd);
     };
     let mut args = args.clone();
-    if args.workdir.is_none() {
-        let folder = ssh::default_remote_folder(&user.home, cwd);
-        target.run(&format!("mkdir -p -- {}", ssh::sh_quote(&folder.to_string_lossy())), None).await?;
-        reporter.note(format!(
-            "working in {} on {} (your files there stay; --workdir names another remote folder)",
-            folder.display(),
-            target.display()
-        ));
-        args.workdir = Some(folder);
-    }
-    let folders = ssh::RemoteFolders { target, home: user.home.clone() };
+    let mut known = Vec::new();
+    let user = match args.workdir {
+        Some(_) => engine.host.remote_user().await?,
+        None => {
+            let Some((user, Some(folder))) = engine.host.remote_user_and_folder(cwd, true).await? else {
+                return Err(Error::new(
+                    Kind::Engine,
+                    format!("cannot create the work folder on {}", target.display()),
+                )
+                .hint("check that your home folder there is writable, or pass --workdir"));
+            };
+            reporter.note(format!(
+                "working in {} on {} (your files there stay; --workdir names another remote folder)",
+                folder.display(),
+                target.display()
+            ));
+            known.push(folder.clone());
+            args.workdir = Some(folder);
+            Some(user)
+        }
+    };
+    let Some(user) = user else { return LabSettings::resolve(&args, config, cwd) };
+    let folders = ssh::RemoteFolders { target, home: user.home.clone(), known };
     LabSettings::resolve_in(&args, config, &user.home, &folders)
 }
 
@@ -94,23 +106,19 @@ pub async fn target_server(
         });
     }
     let cwd = current_dir()?;
-    let dir = match (engine.host.ssh(), engine.host.remote_user().await?) {
-        // Over ssh: the remote folder this one stands for, or --workdir on the remote.
-        (Some(target), Some(user)) => {
-            let folders = ssh::RemoteFolders { target, home: user.home.clone() };
-            match workdir {
-                Some(w) => {
-                    crate::settings::LabSettings::resolve_in(
-                        &LabArgs { workdir: Some(w.to_path_buf()), ..Default::default() },
-                        &Config::default(),
-                        &user.home,
-                        &folders,
-                    )?
-                    .workdir
-                }
-                None => ssh::default_remote_folder(&user.home, &cwd),
-            }
+    let dir = match (engine.host.ssh(), workdir) {
+        // Over ssh: --workdir on the remote, or the remote folder this one stands for.
+        (Some(target), Some(w)) => {
+            let user = engine.host.remote_user().await?.expect("an ssh engine has a remote user");
+            let folders = ssh::RemoteFolders { target, home: user.home.clone(), known: vec![] };
+            let args = LabArgs { workdir: Some(w.to_path_buf()), ..Default::default() };
+            crate::settings::LabSettings::resolve_in(&args, &Config::default(), &user.home, &folders)?.workdir
         }
+        (Some(_), None) => match engine.host.remote_user_and_folder(&cwd, false).await? {
+            Some((_, Some(folder))) => folder,
+            Some((user, None)) => ssh::default_remote_folder(&user.home, &cwd),
+            None => unreachable!("an ssh engine has a remote user"),
+        },
         _ => {
             let dir = workdir.map(|w| cwd.join(w)).unwrap_or(cwd);
             std::fs::canonicalize(&dir).map_err(|_| {

@@ -449,6 +449,26 @@ impl EngineHost {
         }
     }
 
+    /// The remote user's IDs and home, with the folder that stands for `local` there as it
+    /// resolves (created first if `create`; None when it does not exist): one round trip, and
+    /// the user is then known for the rest of the run.
+    pub async fn remote_user_and_folder(
+        &self,
+        local: &std::path::Path,
+        create: bool,
+    ) -> Result<Option<(&ssh::RemoteUser, Option<PathBuf>)>> {
+        let EngineHost::Ssh { target, user } = self else { return Ok(None) };
+        let text = target.run(&ssh::who_am_i_and_folder_for(local, create), None).await?;
+        let who = ssh::parse_who_am_i(&text).ok_or_else(|| {
+            Error::new(Kind::Engine, format!("cannot read the user of {}", target.display()))
+                .cause(text.trim().to_string())
+                .hint("the remote login shell must be a POSIX shell")
+        })?;
+        let folder = text.lines().nth(3).map(str::trim).filter(|l| l.starts_with('/')).map(PathBuf::from);
+        let _ = user.set(who);
+        Ok(user.get().map(|u| (u, folder)))
+    }
+
     /// The remote user (IDs and home), asked once.
     pub async fn remote_user(&self) -> Result<Option<&ssh::RemoteUser>> {
         let EngineHost::Ssh { target, user } = self else { return Ok(None) };

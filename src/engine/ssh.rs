@@ -139,10 +139,17 @@ impl SshTarget {
 
     /// The master connection's process, started if there is none (a first login may prompt).
     pub async fn master_pid(&self) -> Result<u32> {
-        self.run("true", None).await?;
-        let said = self.control("check", &[]).await.map_err(|e| {
-            Error::new(Kind::Engine, format!("no ssh master connection to {}", self.display())).cause(e)
-        })?;
+        let said = match self.control("check", &[]).await {
+            Ok(said) => said,
+            // None (it ended, or never was): a command makes one.
+            Err(_) => {
+                self.run("true", None).await?;
+                self.control("check", &[]).await.map_err(|e| {
+                    Error::new(Kind::Engine, format!("no ssh master connection to {}", self.display()))
+                        .cause(e)
+                })?
+            }
+        };
         parse_master_pid(&said).ok_or_else(|| {
             Error::new(Kind::Engine, format!("cannot read the ssh master's process for {}", self.display()))
                 .cause(said.trim().to_string())
@@ -464,11 +471,16 @@ pub fn split_gpu_probe(text: &str) -> (Option<String>, String, Option<String>) {
 pub struct RemoteFolders<'a> {
     pub target: &'a SshTarget,
     pub home: PathBuf,
+    /// Folders already known to exist there, as they resolve (no need to ask again).
+    pub known: Vec<PathBuf>,
 }
 
 impl crate::settings::Folders for RemoteFolders<'_> {
     fn check(&self, path: &Path) -> crate::settings::FolderCheck {
         use crate::settings::FolderCheck;
+        if self.known.iter().any(|k| k == path) {
+            return FolderCheck::Folder(path.to_path_buf());
+        }
         let q = sh_quote(&path.to_string_lossy());
         let probe = format!(
             "if [ -d {q} ]; then cd -- {q} && pwd -P; elif [ -e {q} ]; then echo NOT-A-FOLDER; else echo MISSING; fi"
@@ -493,8 +505,22 @@ impl crate::settings::Folders for RemoteFolders<'_> {
 
 /// The folder on the remote that stands for a local one: persistent, named after it.
 pub fn default_remote_folder(home: &Path, local: &Path) -> PathBuf {
-    let name = crate::settings::container_name_for(local);
-    home.join("dimtensor-up").join(name.trim_start_matches("dimtensor-up-"))
+    home.join(DEFAULT_FOLDERS).join(default_folder_name(local))
+}
+
+/// Where on the remote, below the home folder, the folders that stand for local ones live.
+const DEFAULT_FOLDERS: &str = "dimtensor-up";
+
+fn default_folder_name(local: &Path) -> String {
+    crate::settings::container_name_for(local).trim_start_matches("dimtensor-up-").to_string()
+}
+
+/// One remote command: who the remote user is (WHO_AM_I), and the folder that stands for
+/// `local` as it resolves (a fourth line; none when it does not exist), created first if `create`.
+pub fn who_am_i_and_folder_for(local: &Path, create: bool) -> String {
+    let folder = format!("\"$HOME\"/{DEFAULT_FOLDERS}/{}", sh_quote(&default_folder_name(local)));
+    let mkdir = if create { format!("mkdir -p -- {folder} && ") } else { String::new() };
+    format!("{WHO_AM_I}; {mkdir}cd -- {folder} 2>/dev/null && pwd -P; true")
 }
 
 #[cfg(test)]
@@ -578,6 +604,13 @@ mod tests {
         assert_eq!(split_gpu_probe("NO-SMI\n---\n---\n"), (None, String::new(), None));
         assert_eq!(sh_quote("/home/a b/it's"), "'/home/a b/it'\\''s'");
         assert_eq!(sh_quote("/srv/data"), "/srv/data");
+        let script = who_am_i_and_folder_for(Path::new("/Users/ana/My Project"), true);
+        assert!(
+            script.contains("mkdir -p -- \"$HOME\"/dimtensor-up/my-project-")
+                && script.ends_with("&& pwd -P; true"),
+            "{script}"
+        );
+        assert!(!who_am_i_and_folder_for(Path::new("/x"), false).contains("mkdir"));
         let folder = default_remote_folder(Path::new("/home/ana"), Path::new("/Users/ana/My Project"));
         assert!(
             folder.to_string_lossy().starts_with("/home/ana/dimtensor-up/my-project-"),
