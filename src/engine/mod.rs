@@ -412,12 +412,7 @@ fn client_for(
 
 /// `GET /_ping` over one dial-stdio connection: the answer's head, or ssh's failure, worded.
 async fn preflight(target: &ssh::SshTarget) -> Result<String> {
-    let mut stream = target.dial().await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::new(Kind::Engine, "ssh is not installed")
-            .cause(e)
-            .hint("install an OpenSSH client (`sudo apt-get install openssh-client`; on Windows, the OpenSSH Client feature)"),
-        _ => Error::new(Kind::Engine, "cannot run ssh").cause(e).hint("check that `ssh` runs in this terminal"),
-    })?;
+    let mut stream = target.dial().await.map_err(ssh::ssh_missing)?;
     let head = "GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n";
     match raw::exchange(&mut stream.io, head, "").await {
         Ok((200, head, _)) => Ok(head),
@@ -459,11 +454,7 @@ impl EngineHost {
     ) -> Result<Option<(&ssh::RemoteUser, Option<PathBuf>)>> {
         let EngineHost::Ssh { target, user } = self else { return Ok(None) };
         let text = target.run(&ssh::who_am_i_and_folder_for(local, create), None).await?;
-        let who = ssh::parse_who_am_i(&text).ok_or_else(|| {
-            Error::new(Kind::Engine, format!("cannot read the user of {}", target.display()))
-                .cause(text.trim().to_string())
-                .hint("the remote login shell must be a POSIX shell")
-        })?;
+        let who = ssh::remote_user_in(target, &text)?;
         let folder = text.lines().nth(3).map(str::trim).filter(|l| l.starts_with('/')).map(PathBuf::from);
         let _ = user.set(who);
         Ok(user.get().map(|u| (u, folder)))
@@ -474,12 +465,7 @@ impl EngineHost {
         let EngineHost::Ssh { target, user } = self else { return Ok(None) };
         let user = user
             .get_or_try_init(|| async {
-                let text = target.run(ssh::WHO_AM_I, None).await?;
-                ssh::parse_who_am_i(&text).ok_or_else(|| {
-                    Error::new(Kind::Engine, format!("cannot read the user of {}", target.display()))
-                        .cause(text.trim().to_string())
-                        .hint("the remote login shell must be a POSIX shell")
-                })
+                ssh::remote_user_in(target, &target.run(ssh::WHO_AM_I, None).await?)
             })
             .await?;
         Ok(Some(user))

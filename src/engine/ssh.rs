@@ -180,6 +180,11 @@ impl SshTarget {
         }
         let out =
             child.wait_with_output().await.map_err(|e| Error::new(Kind::Engine, "ssh failed").cause(e))?;
+        self.outcome(out)
+    }
+
+    /// A finished remote command: its stdout, or what failed, worded.
+    fn outcome(&self, out: std::process::Output) -> Result<String> {
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
@@ -198,10 +203,7 @@ impl SshTarget {
             .stdin(Stdio::null())
             .output()
             .map_err(ssh_missing)?;
-        if out.status.success() {
-            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-        }
-        Err(ssh_error(self, out.status.code(), &String::from_utf8_lossy(&out.stderr)))
+        self.outcome(out)
     }
 
     /// One connection to the remote engine: `docker system dial-stdio` over the master.
@@ -317,7 +319,8 @@ where
     Ok(sender)
 }
 
-/// A dial-stdio connection: the ssh child's stdout and stdin as one stream. Dropping it ends ssh.
+/// A dial-stdio connection: the ssh child's stdout and stdin as one stream; ssh ends once they
+/// are closed.
 pub struct SshStream {
     pub io: tokio::io::Join<tokio::process::ChildStdout, tokio::process::ChildStdin>,
     pub child: tokio::process::Child,
@@ -345,7 +348,8 @@ pub fn ssh_program() -> &'static str {
     "ssh"
 }
 
-fn ssh_missing(e: std::io::Error) -> Error {
+/// Why ssh could not be run at all.
+pub fn ssh_missing(e: std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::NotFound {
         return Error::new(Kind::Engine, "ssh is not installed")
             .cause(e)
@@ -444,6 +448,15 @@ pub struct RemoteUser {
 }
 
 pub const WHO_AM_I: &str = "id -u; id -g; printf '%s\\n' \"$HOME\"";
+
+/// The remote user out of WHO_AM_I's output (the first three lines), or why not.
+pub fn remote_user_in(target: &SshTarget, text: &str) -> Result<RemoteUser> {
+    parse_who_am_i(text).ok_or_else(|| {
+        Error::new(Kind::Engine, format!("cannot read the user of {}", target.display()))
+            .cause(text.trim().to_string())
+            .hint("the remote login shell must be a POSIX shell")
+    })
+}
 
 pub fn parse_who_am_i(text: &str) -> Option<RemoteUser> {
     let mut lines = text.lines().map(str::trim);
