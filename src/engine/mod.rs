@@ -248,7 +248,7 @@ impl Engine {
         // remote's docker fails, ssh's own words make the error.
         let ping = match &ssh {
             Some(target) => Some(preflight(target).await.map_err(|e| (e, ConnectProblem::Other))?),
-            None => match raw::request_with_head(&endpoint, "GET", "/_ping", None).await {
+            None => match raw::request_with_head(&endpoint, None, "GET", "/_ping", None).await {
                 Ok((_, head, _)) => Some(head),
                 Err(e) if e.kind() == std::io::ErrorKind::Unsupported => None,
                 Err(e) => {
@@ -343,14 +343,16 @@ impl Engine {
         body: Option<&serde_json::Value>,
     ) -> Result<std::result::Result<serde_json::Value, (u16, String)>> {
         let (status, bytes) =
-            raw::request(&self.endpoint, method, &format!("/v4.0.0{path}"), body).await.map_err(|e| {
-                Error::new(
-                    Kind::Engine,
-                    format!("cannot reach Podman's API at {}", self.endpoint.described()),
-                )
-                .cause(e)
-                .hint("check that the Podman service still runs")
-            })?;
+            raw::request(&self.endpoint, self.host.ssh(), method, &format!("/v4.0.0{path}"), body)
+                .await
+                .map_err(|e| {
+                    Error::new(
+                        Kind::Engine,
+                        format!("cannot reach Podman's API at {}", self.endpoint.described()),
+                    )
+                    .cause(e)
+                    .hint("check that the Podman service still runs")
+                })?;
         let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         if status >= 400 {
             let message = value.get("message").and_then(|m| m.as_str()).unwrap_or("no message");
@@ -413,8 +415,7 @@ fn client_for(
 /// `GET /_ping` over one dial-stdio connection: the answer's head, or ssh's failure, worded.
 async fn preflight(target: &ssh::SshTarget) -> Result<String> {
     let mut stream = target.dial().await.map_err(ssh::ssh_missing)?;
-    let head = "GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n";
-    match raw::exchange(&mut stream.io, head, "").await {
+    match raw::exchange(&mut stream.io, "GET", "/_ping", None).await {
         Ok((200, head, _)) => Ok(head),
         Ok((status, _, body)) => {
             Err(Error::new(Kind::Engine, format!("the engine on {} answered {status}", target.display()))

@@ -1,23 +1,52 @@
-//! A plain HTTP/1.1 request over the engine's socket, for Podman's own API (bollard speaks only
-//! Docker's). One request per connection (`Connection: close`), so the answer ends at EOF.
+//! A plain HTTP/1.1 request to the engine, for Podman's own API (bollard speaks only Docker's)
+//! and for `/_ping`'s headers. One request per connection (`Connection: close`), so the answer
+//! ends at EOF.
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::ssh::SshTarget;
 use super::Endpoint;
 
 /// Sends one request and returns the status code and the body.
 pub async fn request(
     endpoint: &Endpoint,
+    ssh: Option<&SshTarget>,
     method: &str,
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> std::io::Result<(u16, Vec<u8>)> {
-    request_with_head(endpoint, method, path, body).await.map(|(status, _, body)| (status, body))
+    request_with_head(endpoint, ssh, method, path, body).await.map(|(status, _, body)| (status, body))
 }
 
-/// `request`, with the answer's head (status line and headers) too.
+/// `request`, with the answer's head (status line and headers) too. Over the engine's socket,
+/// plain tcp, or (for an ssh:// engine) a dial-stdio connection of its own.
 pub async fn request_with_head(
     endpoint: &Endpoint,
+    ssh: Option<&SshTarget>,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> std::io::Result<(u16, String, Vec<u8>)> {
+    if let Some(target) = ssh {
+        return exchange(&mut target.dial().await?.io, method, path, body).await;
+    }
+    let address = endpoint.address.as_str();
+    if let Some(socket) = address.strip_prefix("unix://") {
+        #[cfg(unix)]
+        return exchange(tokio::net::UnixStream::connect(socket).await?, method, path, body).await;
+    }
+    if let Some(host) = address.strip_prefix("tcp://").filter(|_| endpoint.tls_dir.is_none()) {
+        return exchange(tokio::net::TcpStream::connect(host).await?, method, path, body).await;
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        format!("plain requests go over a unix socket, plain tcp or ssh, not {address}"),
+    ))
+}
+
+/// One request on `stream`, read to its end.
+pub async fn exchange(
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
     method: &str,
     path: &str,
     body: Option<&serde_json::Value>,
@@ -27,25 +56,6 @@ pub async fn request_with_head(
         "{method} {path} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         payload.len()
     );
-    let address = endpoint.address.as_str();
-    if let Some(path) = address.strip_prefix("unix://") {
-        #[cfg(unix)]
-        return exchange(tokio::net::UnixStream::connect(path).await?, &head, &payload).await;
-    }
-    if let Some(host) = address.strip_prefix("tcp://").filter(|_| endpoint.tls_dir.is_none()) {
-        return exchange(tokio::net::TcpStream::connect(host).await?, &head, &payload).await;
-    }
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        format!("Podman's own API is reached over a unix socket or plain tcp, not {address}"),
-    ))
-}
-
-pub async fn exchange(
-    mut stream: impl AsyncRead + AsyncWrite + Unpin,
-    head: &str,
-    payload: &str,
-) -> std::io::Result<(u16, String, Vec<u8>)> {
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(payload.as_bytes()).await?;
     stream.flush().await?;
