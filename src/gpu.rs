@@ -242,19 +242,23 @@ pub fn parse_proc_driver_version(text: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// What `nvidia-smi` is asked (the CSV `parse_nvidia_smi_csv` reads), here and over ssh.
+pub const NVIDIA_SMI_QUERY: [&str; 2] =
+    ["--query-gpu=index,name,driver_version,memory.total", "--format=csv,noheader,nounits"];
+/// The NVIDIA container tools whose presence says the engine's machine can attach GPUs (the
+/// hook registers Docker's `nvidia` device driver; nvidia-ctk writes CDI specs).
+pub const CONTAINER_TOOLKIT: [&str; 2] = ["nvidia-container-runtime-hook", "nvidia-ctk"];
+/// The loaded NVIDIA kernel module's version (`parse_proc_driver_version` reads it).
+pub const PROC_DRIVER_VERSION: &str = "/proc/driver/nvidia/version";
+
 /// Runs the host probes: nvidia-smi first, /proc/driver/nvidia/version as a fallback for the driver.
 pub fn probe_host() -> HostGpuState {
-    let smi = std::process::Command::new("nvidia-smi")
-        .args(["--query-gpu=index,name,driver_version,memory.total", "--format=csv,noheader,nounits"])
-        .output();
-    let proc_version = std::fs::read_to_string("/proc/driver/nvidia/version")
-        .ok()
-        .and_then(|t| parse_proc_driver_version(&t));
+    let smi = std::process::Command::new("nvidia-smi").args(NVIDIA_SMI_QUERY).output();
+    let proc_text = std::fs::read_to_string(PROC_DRIVER_VERSION).unwrap_or_default();
+    let proc_version = parse_proc_driver_version(&proc_text);
     match smi {
         Ok(out) if out.status.success() => {
-            let (driver, gpus) = parse_nvidia_smi_csv(&String::from_utf8_lossy(&out.stdout));
-            let problem = gpus.is_empty().then(|| "nvidia-smi lists no GPU".to_string());
-            HostGpuState { driver_version: driver.or(proc_version), gpus, problem }
+            host_state(Some(&String::from_utf8_lossy(&out.stdout)), &proc_text)
         }
         Ok(out) => HostGpuState {
             driver_version: proc_version,

@@ -488,10 +488,8 @@ impl EngineHost {
     pub async fn probe_gpus(&self) -> (Option<crate::gpu::HostGpuState>, Option<String>) {
         use crate::gpu;
         match self {
-            EngineHost::Local => {
-                (Some(gpu::probe_host()), gpu::find_on_path(&["nvidia-container-runtime-hook", "nvidia-ctk"]))
-            }
-            EngineHost::Ssh { target, .. } => match target.run(ssh::GPU_PROBE, None).await {
+            EngineHost::Local => (Some(gpu::probe_host()), gpu::find_on_path(&gpu::CONTAINER_TOOLKIT)),
+            EngineHost::Ssh { target, .. } => match target.run(&ssh::gpu_probe(), None).await {
                 Ok(text) => {
                     let (smi, proc_version, toolkit) = ssh::split_gpu_probe(&text);
                     (Some(gpu::host_state(smi.as_deref(), &proc_version)), toolkit)

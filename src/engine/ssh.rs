@@ -467,8 +467,15 @@ pub fn parse_who_am_i(text: &str) -> Option<RemoteUser> {
 }
 
 /// One remote command for the GPU probe: nvidia-smi's CSV, the driver version file and where
-/// the NVIDIA container tools are, between markers.
-pub const GPU_PROBE: &str = "nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader,nounits 2>/dev/null || echo NO-SMI; echo ---; cat /proc/driver/nvidia/version 2>/dev/null; echo ---; command -v nvidia-container-runtime-hook nvidia-ctk 2>/dev/null | head -n 1";
+/// the NVIDIA container tools are, between markers (the same probes as on this machine).
+pub fn gpu_probe() -> String {
+    use crate::gpu::{CONTAINER_TOOLKIT, NVIDIA_SMI_QUERY, PROC_DRIVER_VERSION};
+    format!(
+        "nvidia-smi {} 2>/dev/null || echo NO-SMI; echo ---; cat {PROC_DRIVER_VERSION} 2>/dev/null; echo ---; command -v {} 2>/dev/null | head -n 1",
+        NVIDIA_SMI_QUERY.join(" "),
+        CONTAINER_TOOLKIT.join(" ")
+    )
+}
 
 /// Splits the probe's output: (nvidia-smi output or None, driver file, toolkit path).
 pub fn split_gpu_probe(text: &str) -> (Option<String>, String, Option<String>) {
@@ -615,6 +622,13 @@ mod tests {
         assert!(proc_version.contains("NVRM"));
         assert_eq!(toolkit.as_deref(), Some("/usr/bin/nvidia-ctk"));
         assert_eq!(split_gpu_probe("NO-SMI\n---\n---\n"), (None, String::new(), None));
+        let probe = gpu_probe();
+        assert!(probe.starts_with("nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader,nounits 2>/dev/null || echo NO-SMI"), "{probe}");
+        assert!(
+            probe.contains("cat /proc/driver/nvidia/version")
+                && probe.contains("command -v nvidia-container-runtime-hook nvidia-ctk"),
+            "{probe}"
+        );
         assert_eq!(sh_quote("/home/a b/it's"), "'/home/a b/it'\\''s'");
         assert_eq!(sh_quote("/srv/data"), "/srv/data");
         let script = who_am_i_and_folder_for(Path::new("/Users/ana/My Project"), true);
