@@ -86,6 +86,15 @@ impl Tunnel {
     pub fn host(&self) -> String {
         self.target.display()
     }
+
+    /// Where a browser on this machine reaches the server: 127.0.0.1 and the local port.
+    pub fn local(&self) -> (IpAddr, u16) {
+        (LOOPBACK, self.local_port)
+    }
+
+    pub fn url(&self, token: &str) -> String {
+        crate::settings::lab_url(LOOPBACK, self.local_port, token)
+    }
 }
 
 impl Drop for Tunnel {

@@ -121,8 +121,8 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     let timeout = Duration::from_secs(args.timeout);
     if let Some(tunnel) = super::jupyter::open_tunnel(&engine, port).await? {
         // Ready, seen through a tunnel that ends with this process: `open` forwards it again.
-        let local = std::net::IpAddr::from([127, 0, 0, 1]);
-        crate::lab::wait_ready(&engine, &server.id, local, tunnel.local_port, &token, timeout).await?;
+        let (local, local_port) = tunnel.local();
+        crate::lab::wait_ready(&engine, &server.id, local, local_port, &token, timeout).await?;
         reporter.note(format!(
             "JupyterLab runs on {} (its 127.0.0.1:{port}); open it here with: dimtensor-up open --host {}",
             tunnel.host(),

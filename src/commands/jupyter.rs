@@ -159,7 +159,7 @@ async fn start(
                 ));
                 let tunnel = open_tunnel(engine, port).await?;
                 let (listen, reached_at) = match &tunnel {
-                    Some(t) => (IpAddr::from([127, 0, 0, 1]), t.local_port),
+                    Some(t) => t.local(),
                     None => (settings.listen, port),
                 };
                 let spinner = reporter.spinner("waiting for JupyterLab to answer");
@@ -387,7 +387,7 @@ async fn reuse(
     let token = lab::token(engine, &server).await?;
     let tunnel = open_tunnel(engine, server.port).await?;
     let (listen, port) = match &tunnel {
-        Some(t) => (IpAddr::from([127, 0, 0, 1]), t.local_port),
+        Some(t) => t.local(),
         None => (server.listen_ip(), server.port),
     };
     lab::wait_ready(engine, &server.id, listen, port, &token, timeout).await?;
@@ -494,7 +494,7 @@ pub async fn serve(
                 let before = tunnel.local_port;
                 match tunnel.reopen().await {
                     Ok(()) if tunnel.local_port != before => {
-                        started.url = settings::lab_url(IpAddr::from([127, 0, 0, 1]), tunnel.local_port, &started.token);
+                        started.url = tunnel.url(&started.token);
                         println!("{}", started.url);
                     }
                     Ok(()) => reporter.note(format!("the tunnel is back on 127.0.0.1:{before}")),

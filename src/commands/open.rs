@@ -27,13 +27,13 @@ pub async fn run(global: &GlobalArgs, args: TargetArgs) -> Result<u8> {
     // Over ssh: this machine's end of the tunnel, held until Ctrl-C; the server keeps running.
     let stop = crate::error::stop_signal();
     tokio::pin!(stop);
-    let local = std::net::IpAddr::from([127, 0, 0, 1]);
+    let (local, port) = tunnel.local();
     let timeout = std::time::Duration::from_secs(60);
-    crate::lab::wait_ready(&engine, &server.id, local, tunnel.local_port, &token, timeout).await?;
-    let url = crate::settings::lab_url(local, tunnel.local_port, &token);
+    crate::lab::wait_ready(&engine, &server.id, local, port, &token, timeout).await?;
+    let url = tunnel.url(&token);
     println!("{url}");
     if !args.no_browser {
-        crate::browser::open_url(&url, tunnel.local_port, &reporter);
+        crate::browser::open_url(&url, port, &reporter);
     }
     reporter.note(format!(
         "forwarding {} from {} until Ctrl-C; the server keeps running after it",
