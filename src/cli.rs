@@ -72,9 +72,12 @@ pub struct JsonArgs {
 /// How the JupyterLab container is laid out: shared by `jupyter` and `compose`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct LabArgs {
-    /// Variant JupyterLab runs on [default: jupyter, or the wizard's answer]
+    /// Lab JupyterLab runs on [default: auto, or the wizard's answer]
     #[arg(long, value_enum)]
     pub variant: Option<Variant>,
+    /// Image platform, e.g. linux/arm64 [default: the engine's]
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
     /// GPUs: auto, all, none, a count N, or device=ID[,ID...]
     #[arg(long, value_name = "GPUS")]
     pub gpus: Option<String>,
@@ -172,8 +175,8 @@ pub struct BuildArgs {
     /// Do not use the build cache
     #[arg(long)]
     pub no_cache: bool,
-    /// Target platform, e.g. linux/arm64
-    #[arg(long)]
+    /// Target platform, e.g. linux/arm64 [default: the engine's]
+    #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
     /// dimtensor version to install
     #[arg(long, value_name = "V")]
@@ -191,6 +194,9 @@ pub struct PullArgs {
     /// Images to pull
     #[arg(value_enum, required = true)]
     pub images: Vec<ImageId>,
+    /// Platform to pull, e.g. linux/arm64 [default: the engine's]
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,9 @@ struct SecretDef {
 #[derive(Serialize)]
 struct Service {
     image: String,
+    /// Only a platform other than the engine's own (`--platform`); emulated there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<String>,
     ports: Vec<String>,
@@ -113,6 +116,7 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
     labels.remove(labels::TOKEN_FILE);
     let service = Service {
         image: plan.image_ref.clone(),
+        platform: plan.platform,
         user: plan.user.user.map(|_| "${DIMTENSOR_UID}:${DIMTENSOR_GID}".to_string()),
         ports: vec![format!("{}:{}:{CONTAINER_PORT}", bind_host(plan), plan.host_port)],
         volumes,
@@ -223,13 +227,15 @@ pub fn example(variant: crate::catalog::Variant) -> String {
     let (gpu, what) = match variant {
         Variant::Base => (GpuAttach::None, "JupyterLab on the base image: dimtensor + numpy, CPU only, about 0.6 GB."),
         Variant::Ml => (GpuAttach::All, "JupyterLab on the ml image: torch and jax with CUDA 12, all GPUs reserved.\nNeeds the NVIDIA Container Toolkit (see docker/README.md); for one GPU replace `count: all` with `device_ids: ['0']`."),
-        Variant::Full | Variant::Jupyter => {
+        Variant::Full => {
             mounts.push(BindMount { source: here.join("data"), target: DATA_MOUNT.into(), read_only: true });
             (GpuAttach::None, "JupyterLab on the full image (every dimtensor integration), with a read-only ./data folder.\nGPU: add the `deploy:` block from docker-compose.ml.yml.")
         }
+        Variant::Auto => unreachable!("commands::compose refuses `--example auto`"),
     };
     let settings = crate::settings::LabSettings {
         variant,
+        platform: None,
         gpus: crate::gpu::GpuRequest::Auto,
         port: None,
         listen: std::net::IpAddr::from([127, 0, 0, 1]),
@@ -262,7 +268,7 @@ mod tests {
         LaunchPlan {
             name: "x".into(),
             image_ref: "ghcr.io/marcoloco23/dimtensor:jupyter".into(),
-            variant: crate::catalog::Variant::Jupyter,
+            variant: crate::catalog::Variant::Full,
             listen: "127.0.0.1".parse().unwrap(),
             host_port: 8888,
             mounts: vec![BindMount {
@@ -274,7 +280,15 @@ mod tests {
             gpu,
             gpu_form: GpuForm::DeviceRequest,
             labels: BTreeMap::from([(labels::WORKDIR.to_string(), workdir.to_string())]),
+            platform: None,
         }
+    }
+
+    #[test]
+    fn a_foreign_platform_is_written_and_the_engines_own_is_not() {
+        assert!(!render(&plan(GpuAttach::None, "/p"), Path::new("/p"), "").contains("platform:"));
+        let arm = LaunchPlan { platform: Some("linux/arm64"), ..plan(GpuAttach::None, "/p") };
+        assert!(render(&arm, Path::new("/p"), "").contains("\n    platform: linux/arm64\n"));
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct Config {
     pub variant: Option<Variant>,
     /// Default --gpus.
     pub gpus: Option<String>,
+    /// Default --platform (the engine's when unset).
+    pub platform: Option<String>,
     /// Default host address to bind.
     pub listen: Option<IpAddr>,
     /// Default --pull.
@@ -29,8 +31,8 @@ pub struct Config {
     pub python_image: Option<String>,
 }
 
-pub const KEYS: [&str; 7] =
-    ["registry", "variant", "gpus", "listen", "pull", "dimtensor-version", "python-image"];
+pub const KEYS: [&str; 8] =
+    ["registry", "variant", "gpus", "platform", "listen", "pull", "dimtensor-version", "python-image"];
 
 pub fn config_path() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("DIMTENSOR_UP_CONFIG").filter(|p| !p.is_empty()) {
@@ -87,12 +89,16 @@ impl Config {
             "variant" => {
                 self.variant = Some(
                     Variant::deserialize(toml_value)
-                        .map_err(|e| invalid(e.to_string()).hint("one of base, ml, full, jupyter"))?,
+                        .map_err(|e| invalid(e.to_string()).hint("one of auto, base, ml, full"))?,
                 )
             }
             "gpus" => {
                 GpuRequest::parse(value)?;
                 self.gpus = Some(value.to_string())
+            }
+            "platform" => {
+                crate::platform::Arch::parse(value)?;
+                self.platform = Some(value.to_string())
             }
             "listen" => {
                 self.listen = Some(

@@ -342,6 +342,18 @@ pub struct GpuDecision {
     pub note: Option<String>,
 }
 
+const RUNNING_ON_CPU: &str = "running on CPU: ";
+
+impl GpuDecision {
+    /// Why no GPU is attached (None: GPUs are); `--variant auto` explains its lab with it.
+    pub fn why_cpu(&self) -> Option<String> {
+        (self.attach == GpuAttach::None).then(|| match &self.note {
+            Some(note) => note.strip_prefix(RUNNING_ON_CPU).unwrap_or(note).to_string(),
+            None => "--gpus none".to_string(),
+        })
+    }
+}
+
 /// Decides what to attach. `host` is None for a remote engine (the local machine's GPUs say
 /// nothing about it). Explicit requests that cannot be honoured are errors, never a CPU fallback.
 pub fn decide(
@@ -367,7 +379,7 @@ pub fn decide(
             };
             Ok(match why_not {
                 Some(reason) => {
-                    GpuDecision { attach: GpuAttach::None, note: Some(format!("running on CPU: {reason}")) }
+                    GpuDecision { attach: GpuAttach::None, note: Some(format!("{RUNNING_ON_CPU}{reason}")) }
                 }
                 None => GpuDecision {
                     attach: GpuAttach::All,
@@ -605,13 +617,17 @@ mod tests {
     fn auto_attaches_only_when_everything_fits() {
         let d = decide(&GpuRequest::Auto, Some(&host_with(2)), &engine_ok(), true, "ml").unwrap();
         assert_eq!(d.attach, GpuAttach::All);
+        assert_eq!(d.why_cpu(), None);
         let no_driver = HostGpuState {
             problem: Some("no NVIDIA driver (nvidia-smi not found)".into()),
             ..Default::default()
         };
         let d = decide(&GpuRequest::Auto, Some(&no_driver), &engine_ok(), true, "ml").unwrap();
         assert_eq!(d.attach, GpuAttach::None);
+        assert_eq!(d.why_cpu().unwrap(), "no NVIDIA driver (nvidia-smi not found)");
         assert!(d.note.unwrap().contains("nvidia-smi not found"));
+        let none = decide(&GpuRequest::None, Some(&host_with(1)), &engine_ok(), true, "ml").unwrap();
+        assert_eq!(none.why_cpu().unwrap(), "--gpus none");
         let d =
             decide(&GpuRequest::Auto, Some(&host_with(1)), &EngineGpuState::default(), true, "ml").unwrap();
         assert!(d.note.unwrap().contains("NVIDIA Container Toolkit"));

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::engine::model::Builder;
 use crate::engine::{first_line, Engine};
 use crate::error::{api_status, Error, Kind, Result};
+use crate::platform::{Arch, Platforms};
 use crate::reporter::Reporter;
 
 /// The build context, embedded so an installed `dimtensor-up` builds without a checkout.
@@ -136,10 +137,24 @@ pub fn build_args(image: ImageId, opts: &BuildOptions) -> HashMap<String, String
     args
 }
 
-pub async fn is_present(engine: &Engine, reference: &str) -> Result<bool> {
+/// Whether `reference` is here for the wanted architecture (one local tag holds one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presence {
+    Missing,
+    Present,
+    /// Here, but built or pulled for another architecture (its name as the engine says it).
+    OtherArch(String),
+}
+
+pub async fn presence(engine: &Engine, reference: &str, arch: Arch) -> Result<Presence> {
     match engine.docker.inspect_image(reference).await {
-        Ok(_) => Ok(true),
-        Err(e) if api_status(&e).is_some_and(|(c, _)| c == 404) => Ok(false),
+        Ok(image) => Ok(match image.architecture.as_deref() {
+            Some(a) if crate::platform::Arch::from_engine("", a).ok() != Some(arch) => {
+                Presence::OtherArch(a.to_string())
+            }
+            _ => Presence::Present,
+        }),
+        Err(e) if api_status(&e).is_some_and(|(c, _)| c == 404) => Ok(Presence::Missing),
         Err(e) => Err(engine.fail("inspecting an image", e)),
     }
 }
@@ -300,16 +315,18 @@ impl BuildProgress {
     }
 }
 
-/// Pulls `reference` with per-layer progress.
-pub async fn pull(engine: &Engine, reference: &str, reporter: &Reporter) -> Result<()> {
+/// Pulls `reference` for `arch` with per-layer progress (a multi-arch tag gives that architecture).
+pub async fn pull(engine: &Engine, reference: &str, arch: Arch, reporter: &Reporter) -> Result<()> {
     use bollard::query_parameters::CreateImageOptionsBuilder;
     let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
-    reporter.note(format!("pulling {reference}"));
+    reporter.note(format!("pulling {reference} ({})", arch.platform()));
     // One bar per layer on a terminal; a line per finished layer otherwise.
     let bars = indicatif::MultiProgress::new();
     let mut layers: HashMap<String, indicatif::ProgressBar> = HashMap::new();
     let mut stream = engine.docker.create_image(
-        Some(CreateImageOptionsBuilder::default().from_image(repo).tag(tag).build()),
+        Some(
+            CreateImageOptionsBuilder::default().from_image(repo).tag(tag).platform(arch.platform()).build(),
+        ),
         None,
         None,
     );
@@ -375,32 +392,48 @@ pub enum Source {
     Built,
 }
 
-/// local image → pull → build, as the policy and --build say.
+/// local image → pull → build, as the policy and --build say, for `platforms.images`.
 pub async fn ensure(
     engine: &Engine,
     image: ImageId,
+    platforms: Platforms,
     config: &Config,
     policy: PullPolicy,
     force_build: bool,
     reporter: &Reporter,
 ) -> Result<(String, Source)> {
     let reference = image.reference(config.registry());
-    let build_opts = || BuildOptions::new(config, None, None, None);
+    let arch = platforms.images;
+    let build_opts = || {
+        let mut opts = BuildOptions::new(config, None, None, None)?;
+        opts.platform = platforms.explicit().map(str::to_string);
+        Ok::<_, Error>(opts)
+    };
     if force_build {
         build(engine, image, config.registry(), &build_opts()?, reporter).await?;
         return Ok((reference, Source::Built));
     }
-    let present = is_present(engine, &reference).await?;
+    let present = match presence(engine, &reference, arch).await? {
+        Presence::Present => true,
+        Presence::Missing => false,
+        Presence::OtherArch(other) => {
+            reporter.note(format!(
+                "the local {reference} is for linux/{other}; getting the {} one (it replaces that tag)",
+                arch.platform()
+            ));
+            false
+        }
+    };
     match policy {
         PullPolicy::Always => {
-            pull(engine, &reference, reporter).await?;
+            pull(engine, &reference, arch, reporter).await?;
             Ok((reference, Source::Pulled))
         }
         PullPolicy::Missing | PullPolicy::Never if present => {
             reporter.detail(format!("using the local image {reference}"));
             Ok((reference, Source::Local))
         }
-        PullPolicy::Missing => match pull(engine, &reference, reporter).await {
+        PullPolicy::Missing => match pull(engine, &reference, arch, reporter).await {
             Ok(()) => Ok((reference, Source::Pulled)),
             Err(pull_err) => {
                 reporter

@@ -11,6 +11,7 @@ mod error;
 mod gpu;
 mod image;
 mod lab;
+mod platform;
 mod port_lock;
 mod ready;
 mod reporter;

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::engine::model::{GpuForm, UserMapping};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuAttach, GpuRequest};
+use crate::platform::Arch;
 
 pub const CONTAINER_PORT: u16 = 8888;
 pub const FIRST_PORT: u16 = 8888;
@@ -76,7 +77,10 @@ impl UserSpec {
 /// Everything that decides a JupyterLab container, validated.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LabSettings {
+    /// `auto` until `commands::settle_lab` picks the lab for the engine.
     pub variant: Variant,
+    /// --platform: None is the engine's own.
+    pub platform: Option<Arch>,
     pub gpus: GpuRequest,
     /// None: the first free port from 8888.
     pub port: Option<u16>,
@@ -100,7 +104,9 @@ impl LabSettings {
         base: &Path,
         folders: &dyn Folders,
     ) -> Result<LabSettings> {
-        let variant = args.variant.or(config.variant).unwrap_or(Variant::Jupyter);
+        let variant = args.variant.or(config.variant).unwrap_or(Variant::Auto);
+        let platform =
+            args.platform.as_deref().or(config.platform.as_deref()).map(Arch::parse).transpose()?;
         let gpus = GpuRequest::parse(args.gpus.as_deref().or(config.gpus.as_deref()).unwrap_or("auto"))?;
         if args.port == Some(0) {
             return Err(Error::usage("invalid --port 0")
@@ -137,7 +143,7 @@ impl LabSettings {
             mounts.push(mount);
         }
         let user = args.user.as_deref().map(UserSpec::parse).transpose()?;
-        Ok(LabSettings { variant, gpus, port: args.port, listen, workdir, mounts, user })
+        Ok(LabSettings { variant, platform, gpus, port: args.port, listen, workdir, mounts, user })
     }
 
     /// The JupyterLab image of the variant.
@@ -339,6 +345,8 @@ pub struct LaunchPlan {
     pub gpu: GpuAttach,
     pub gpu_form: GpuForm,
     pub labels: BTreeMap<String, String>,
+    /// A platform other than the engine's (`--platform`), for compose files; None: the engine's.
+    pub platform: Option<&'static str>,
 }
 
 impl LaunchPlan {
@@ -369,6 +377,7 @@ impl LaunchPlan {
             gpu,
             gpu_form,
             labels,
+            platform: None,
         }
     }
 
@@ -577,7 +586,19 @@ mod tests {
             s.mounts,
             vec![BindMount { source: base.clone(), target: WORK_MOUNT.into(), read_only: false }]
         );
-        assert_eq!(s.image(), ImageId::Jupyter);
+        // The lab is settled against the engine (commands::settle_lab); no platform is forced.
+        assert_eq!((s.variant, s.platform), (Variant::Auto, None));
+        let arm = LabArgs { platform: Some("linux/arm64".into()), ..Default::default() };
+        assert_eq!(
+            LabSettings::resolve(&arm, &Config::default(), &base).unwrap().platform,
+            Some(Arch::Arm64)
+        );
+        let bad = LabArgs { platform: Some("linux/s390x".into()), ..Default::default() };
+        assert!(LabSettings::resolve(&bad, &Config::default(), &base)
+            .unwrap_err()
+            .hint
+            .unwrap()
+            .contains("linux/arm64"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The questions `jupyter` and `compose` ask when no variant comes from flags or settings and
-//! stdin is a terminal: variant (size, local or not, GPU, for whom), folder, GPUs.
+//! stdin is a terminal: which lab (one row per lab, sizes for the engine's platform, the one that
+//! fits this machine pre-selected), folder, and GPUs only where GPUs are usable.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -9,9 +10,13 @@ use dialoguer::{Input, Select};
 
 use crate::catalog::Variant;
 use crate::cli::LabArgs;
+use crate::commands::MachineFit;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::image::Presence;
+use crate::platform::{Arch, GpuOutlook};
+use crate::settings::LabSettings;
 
 /// Never with a variant from flags or settings, and never without a terminal.
 pub fn wanted(lab: &LabArgs, config: &Config) -> bool {
@@ -20,37 +25,47 @@ pub fn wanted(lab: &LabArgs, config: &Config) -> bool {
         && std::io::stderr().is_terminal()
 }
 
+/// One row of the lab question.
+pub fn lab_row(lab: Variant, arch: Arch, local: bool, recommended: bool) -> String {
+    let spec = lab.lab_image().spec();
+    format!(
+        "{:<5} {:<44} {:>8} {:<8} {:<3} {}{}",
+        lab.name(),
+        lab.contents(arch),
+        format!("~{}", spec.size_on(arch)),
+        if local { "local" } else { "download" },
+        if spec.has_cuda(arch) { "GPU" } else { "" },
+        spec.for_whom,
+        if recommended { "  <- fits this machine" } else { "" }
+    )
+}
+
 /// Asks what the flags left open; returns the flags with the answers filled in.
-pub async fn ask(lab: &LabArgs, config: &Config, engine: Option<&Engine>, cwd: &Path) -> Result<LabArgs> {
+pub async fn ask(lab: &LabArgs, config: &Config, engine: &Engine, cwd: &Path) -> Result<LabArgs> {
     let mut answered = lab.clone();
+    // What fits is decided as for `--variant auto`, from flags and settings (paths unchecked).
+    let unchecked = LabSettings::resolve_in(lab, config, Path::new("/"), &crate::settings::UncheckedFolders)?;
+    let fit = MachineFit::of(engine, &unchecked).await?;
+    let arch = fit.platforms.images;
+    let recommended = fit.auto_lab();
     let mut items = Vec::new();
-    for v in Variant::ALL {
-        let spec = v.lab_image().spec();
-        let local = match engine {
-            Some(e) => crate::image::is_present(e, &v.lab_image().reference(config.registry()))
-                .await
-                .unwrap_or(false),
-            None => false,
-        };
-        items.push(format!(
-            "{:<8} {:<22} {:>7} {:<10} {:<4} {}",
-            v.name(),
-            spec.summary.replace("JupyterLab on ", "lab on "),
-            format!("~{}", spec.approx_size),
-            if local { "local" } else { "download" },
-            if spec.gpu_capable { "GPU" } else { "" },
-            spec.for_whom
-        ));
+    for v in Variant::LABS {
+        let reference = v.lab_image().reference(config.registry());
+        let local = crate::image::presence(engine, &reference, arch).await? == Presence::Present;
+        items.push(lab_row(v, arch, local, v == recommended));
     }
     let interrupted = |e: dialoguer::Error| Error::interrupted().cause(e);
     let choice = Select::with_theme(&SimpleTheme)
-        .with_prompt("Which JupyterLab? (skip this question: dimtensor-up config set variant NAME)")
+        .with_prompt(format!(
+            "Which JupyterLab? (sizes for {}; skip this question: dimtensor-up config set variant NAME)",
+            arch.platform()
+        ))
         .items(&items)
-        .default(3)
+        .default(Variant::LABS.iter().position(|v| *v == recommended).unwrap_or(0))
         .interact_opt()
         .map_err(interrupted)?
         .ok_or_else(Error::interrupted)?;
-    let variant = Variant::ALL[choice];
+    let variant = Variant::LABS[choice];
     answered.variant = Some(variant);
     if lab.workdir.is_none() {
         let folder: String = Input::with_theme(&SimpleTheme)
@@ -60,12 +75,9 @@ pub async fn ask(lab: &LabArgs, config: &Config, engine: Option<&Engine>, cwd: &
             .map_err(interrupted)?;
         answered.workdir = Some(PathBuf::from(folder));
     }
-    if lab.gpus.is_none() && config.gpus.is_none() && variant.lab_image().spec().gpu_capable {
-        let options = [
-            "auto: all GPUs when this machine can use them",
-            "all: every GPU (an error if none can be used)",
-            "none: CPU only",
-        ];
+    let gpus_open = lab.gpus.is_none() && config.gpus.is_none();
+    if gpus_open && fit.outlook() == GpuOutlook::Usable && variant.lab_image().spec().has_cuda(arch) {
+        let options = ["all: every GPU", "none: CPU only"];
         let gpu = Select::with_theme(&SimpleTheme)
             .with_prompt("GPUs")
             .items(options)
@@ -73,7 +85,26 @@ pub async fn ask(lab: &LabArgs, config: &Config, engine: Option<&Engine>, cwd: &
             .interact_opt()
             .map_err(interrupted)?
             .ok_or_else(Error::interrupted)?;
-        answered.gpus = Some(["auto", "all", "none"][gpu].to_string());
+        answered.gpus = Some(["all", "none"][gpu].to_string());
     }
     Ok(answered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_show_this_platforms_lab_and_mark_the_fitting_one() {
+        let amd = lab_row(Variant::Full, Arch::Amd64, false, false);
+        assert!(amd.contains("with CUDA 12") && amd.contains("GPU") && amd.contains("download"), "{amd}");
+        let arm = lab_row(Variant::Full, Arch::Arm64, true, true);
+        assert!(arm.contains("for CPU") && !arm.contains("GPU ") && arm.contains("local"), "{arm}");
+        assert!(arm.ends_with("<- fits this machine"), "{arm}");
+        assert!(!amd.contains("fits this machine"));
+        let base = lab_row(Variant::Base, Arch::Amd64, true, true);
+        assert!(
+            base.contains(&format!("~{}", crate::catalog::ImageId::JupyterBase.spec().size_on(Arch::Amd64)))
+        );
+    }
 }

@@ -146,32 +146,51 @@ impl Sandbox {
             None => docker(args),
         }
     }
-    /// A $BROWSER that records the URLs it is asked to open.
+    /// A $BROWSER that records the address it is given, then fetches it as a browser would and
+    /// records where it was redirected. With `hold` in the sandbox it waits for `go` first (the
+    /// test then tries the address as another user).
     fn browser_stub(&self) -> PathBuf {
         let stub = self.root.join("browser-stub");
         if !stub.exists() {
+            let root = self.root.display();
             std::fs::write(
                 &stub,
-                format!("#!/bin/sh\necho \"$1\" >> '{}'\n", self.root.join("opened.txt").display()),
+                format!(
+                    "#!/bin/sh\necho \"$1\" >> '{root}/opened.txt'\nif [ -e '{root}/hold' ]; then\n  for _ in $(seq 1 200); do [ -e '{root}/go' ] && break; sleep 0.1; done\nfi\ncurl -s -o /dev/null -w '%{{http_code}} %{{redirect_url}}\\n' \"$1\" >> '{root}/redirects.tmp'\nmv '{root}/redirects.tmp' '{root}/redirects.txt'\n"
+                ),
             )
             .unwrap();
             std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         }
         stub
     }
-    /// What the browser stub was given: private pages (0600) that redirect to a URL. Returns
-    /// the URLs they point at.
+    /// The addresses the browser stub was given (checked to carry no token), and where fetching
+    /// each led: the URLs the browser ended up at.
     fn opened(&self) -> Vec<String> {
-        let pages = std::fs::read_to_string(self.root.join("opened.txt")).unwrap_or_default();
-        pages
+        let given = std::fs::read_to_string(self.root.join("opened.txt")).unwrap_or_default();
+        for address in given.lines() {
+            assert!(
+                !address.contains("token"),
+                "the token must not be on the browser's command line: {address}"
+            );
+            assert!(address.starts_with("http://127.0.0.1:") && address.contains("/open/"), "{address}");
+        }
+        let redirects = self.root.join("redirects.txt");
+        // The stub writes its result just after the launcher's answer: give it a moment.
+        for _ in 0..50 {
+            let n = std::fs::read_to_string(&redirects).map(|t| t.lines().count()).unwrap_or(0);
+            if n >= given.lines().count() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::fs::read_to_string(&redirects)
+            .unwrap_or_default()
             .lines()
-            .map(|page| {
-                assert!(!page.contains("token="), "the token must not be on the browser's command line");
-                let meta = std::fs::metadata(page).unwrap();
-                assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777, 0o600);
-                let html = std::fs::read_to_string(page).unwrap();
-                let start = html.find("url=").expect("a redirect") + 4;
-                html[start..].split('"').next().unwrap().to_string()
+            .map(|line| {
+                let (status, location) = line.split_once(' ').unwrap_or((line, ""));
+                assert_eq!(status, "303", "the hand-off answers with a redirect: {line}");
+                location.to_string()
             })
             .collect()
     }
@@ -545,7 +564,7 @@ fn jupyter_start_talk_reuse_stop_as_a_non_root_user() {
     let token = token_of(&url);
     assert!(token.len() >= 32 && token.chars().all(|c| c.is_ascii_hexdigit()), "128+ bits of hex: {url}");
     assert!(!out.stderr.contains(token), "the token only on the URL line: {}", out.stderr);
-    assert_eq!(sb.opened(), vec![url.clone()], "the $BROWSER stub got a page for the URL");
+    assert_eq!(sb.opened(), vec![url.clone()], "the $BROWSER stub was led to the URL");
     eprintln!("started in {:?}", started.elapsed());
 
     let check = jupyter_client_check(&url);
@@ -907,8 +926,8 @@ fn gpus_all_on_an_engine_without_the_hook_is_an_error_not_a_cpu_fallback() {
 fn the_wizard_asks_on_a_terminal_and_never_without_one() {
     let _g = engine_lock();
     let sb = Sandbox::new("wizard");
-    // `script` gives the CLI (as the test user, like every other run) a pseudo-terminal;
-    // "k" moves the selection up (jupyter → base).
+    // `script` gives the CLI (as the test user, like every other run) a pseudo-terminal. Without
+    // a GPU on amd64 the small lab fits this machine: it is pre-selected, Enter takes it.
     let cmd = sb.cmd(&["jupyter", "--detach", "--no-browser", "--pull", "never"]);
     let cli = std::iter::once(cmd.get_program())
         .chain(cmd.get_args())
@@ -960,13 +979,22 @@ fn the_wizard_asks_on_a_terminal_and_never_without_one() {
         stdin.write_all(keys).unwrap();
         stdin.flush().unwrap();
     };
-    answer(&mut child, "Which JupyterLab?", b"kkk\r");
+    answer(&mut child, "Which JupyterLab?", b"\r");
     // The folder question: Enter takes the current folder.
     answer(&mut child, "Folder to work in", b"\r");
     assert_eq!(wait_exit(&mut child, Duration::from_secs(120)), Some(0), "{}", screen.lock().unwrap());
     reader.join().unwrap();
     let text = screen.lock().unwrap().clone();
     assert!(text.contains("local"), "the list says which images are local: {text}");
+    assert!(text.contains("sizes for linux/amd64"), "{text}");
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains("~") && l.contains(" GB")).collect();
+    for lab in ["base ", "ml ", "full "] {
+        assert_eq!(rows.iter().filter(|r| r.contains(lab)).count() >= 1, true, "a row for {lab}: {text}");
+    }
+    assert!(!text.contains("jupyter  "), "no separate row for the old name of full: {text}");
+    let marked: Vec<&&str> = rows.iter().filter(|r| r.contains("fits this machine")).collect();
+    assert!(!marked.is_empty() && marked.iter().all(|r| r.contains("base ")), "{text}");
+    assert!(!text.contains("GPUs"), "no GPU question without a usable GPU: {text}");
     assert!(text.contains("token="), "{text}");
     let ps = sb.run(&["ps", "--json"]).ok();
     assert!(ps.stdout.contains("\"variant\": \"base\""), "{}", ps.stdout);
@@ -975,7 +1003,10 @@ fn the_wizard_asks_on_a_terminal_and_never_without_one() {
     let plain_sb = Sandbox::new("nowizard");
     let plain = plain_sb.run(&["jupyter", "--detach", "--no-browser", "--pull", "never"]).ok();
     assert!(!plain.stderr.contains("Which JupyterLab?") && !plain.stdout.contains("Which JupyterLab?"));
-    assert_eq!(plain_sb.servers_here()[0]["variant"], "jupyter");
+    // `auto` on amd64 without a GPU: the small lab, said in one line with how to pick another.
+    assert_eq!(plain_sb.servers_here()[0]["variant"], "base");
+    plain.says("lab: base (dimtensor + numpy");
+    plain.says("--variant full (every integration, torch + jax with CUDA 12");
 }
 
 #[test]
@@ -2130,4 +2161,67 @@ fn gpus_auto_attaches_the_workstations_gpus() {
     let out = gpus("ssh://box-gpu").ok();
     assert_eq!(out.stdout.trim(), "all", "GPUs attached: {}", out.stderr);
     docker_on(&gpu_host, &["rmi", ml]);
+}
+
+#[test]
+fn the_browser_gets_a_one_shot_address_that_only_its_user_can_follow() {
+    let _g = engine_lock();
+    let sb = Sandbox::new("handoff");
+    // The stub browser waits for `go`: meanwhile the test tries the address itself.
+    std::fs::write(sb.root.join("hold"), "").unwrap();
+    let mut child = sb
+        .cmd(&["jupyter", "--variant", "base", "--detach", "--pull", "never"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let given = sb.root.join("opened.txt");
+    let start = Instant::now();
+    while !std::fs::read_to_string(&given).is_ok_and(|t| t.ends_with('\n')) {
+        assert!(start.elapsed() < Duration::from_secs(120), "the browser was never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let address = std::fs::read_to_string(&given).unwrap().trim().to_string();
+    assert!(!address.contains("token"), "{address}");
+    let (port, path) = address.trim_start_matches("http://127.0.0.1:").split_once('/').unwrap();
+    let port: u16 = port.parse().unwrap();
+    let path = format!("/{path}");
+    assert_eq!(http_status(port, "/open/guess", None), Some(404), "another path gets nothing");
+    if sb.as_test_user {
+        // The test runs as root, the launcher as the test user: another user is turned away.
+        assert_eq!(http_status(port, &path, None), Some(403), "another user's connection");
+    }
+    std::fs::write(sb.root.join("go"), "").unwrap();
+    let status = child.wait().unwrap();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(status.success(), "{stdout}");
+    let url = stdout.lines().last().unwrap().to_string();
+    assert!(url.contains("/lab?token="), "{url}");
+    assert_eq!(sb.opened(), vec![url], "the browser's own fetch was led to the URL");
+    // One shot: once followed, the address answers no more.
+    assert_eq!(http_status(port, &path, None), None, "the hand-off is over");
+}
+
+#[test]
+fn auto_fits_the_engines_platform_and_bad_platforms_are_refused() {
+    let _g = engine_lock();
+    let sb = Sandbox::new("platform");
+    let variants = sb.run(&["variants"]).ok();
+    assert!(variants.stdout.starts_with("images for linux/amd64"), "{}", variants.stdout);
+    let json: serde_json::Value = serde_json::from_str(&sb.run(&["variants", "--json"]).ok().stdout).unwrap();
+    let base = json.as_array().unwrap().iter().find(|r| r["name"] == "jupyter-base").unwrap().clone();
+    assert_eq!((base["platform"].as_str(), base["present"].as_bool()), (Some("linux/amd64"), Some(true)));
+    for bad in
+        [vec!["jupyter", "--platform", "linux/s390x"], vec!["config", "set", "platform", "windows/amd64"]]
+    {
+        let out = sb.run(&bad);
+        out.user_error(2);
+        assert!(out.stderr.contains("linux/amd64 and linux/arm64"), "{}", out.stderr);
+    }
+    // Explicit variants still win over auto, and `jupyter` still names the full lab.
+    let out = sb.run(&["compose", "--variant", "jupyter", "--gpus", "none", "--user", "1000:1000"]).ok();
+    let yaml = std::fs::read_to_string(sb.work.join("compose.yaml")).unwrap();
+    assert!(yaml.contains("dimtensor:jupyter\n") && !yaml.contains("platform:"), "{yaml}\n{}", out.stderr);
+    assert!(!out.stderr.contains("lab: "), "no auto line for an explicit lab: {}", out.stderr);
 }

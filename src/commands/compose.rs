@@ -3,16 +3,21 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::catalog::Variant;
 use crate::cli::{ComposeArgs, GlobalArgs};
 use crate::compose::{default_output, merge_env_file, render, strong_token_in};
 use crate::engine::model::{GpuForm, UserMapping};
 use crate::error::{Error, Kind, Result};
 use crate::gpu;
+use crate::platform::Arch;
 use crate::reporter::Reporter;
 use crate::settings::{self, LabSettings, LaunchPlan};
 
 pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     if let Some(variant) = args.example {
+        if variant == crate::catalog::Variant::Auto {
+            return Err(Error::usage("--example needs a lab").hint("one of base, ml, full"));
+        }
         print!("{}", crate::compose::example(variant));
         return Ok(0);
     }
@@ -27,27 +32,39 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     })?;
     let output = compose_dir.join(output.file_name().ok_or_else(|| Error::usage("-o needs a file name"))?);
     let env_path = compose_dir.join(".env");
-    // Relative --workdir/--data/-v are taken from the compose file's folder, like compose does.
-    let mut lab = match crate::wizard::wanted(&args.lab, &config) {
-        true => crate::wizard::ask(&args.lab, &config, None, &compose_dir).await?,
-        false => args.lab.clone(),
-    };
-    // Over ssh the file's paths are the remote's (checked there, the work folder by default the
-    // remote one that stands for this folder); the files themselves are written here.
+    // The engine is asked only where the file depends on it: `auto` (lab, GPUs, user), --up,
+    // or over ssh (the file's paths are the remote's, checked there).
     let remote = super::engine_is_remote(global)?;
-    if lab.workdir.is_none() && !remote {
-        lab.workdir = Some(compose_dir.clone());
-    }
-    super::precheck_lab_settings(global, &lab, &config, &compose_dir)?;
-    let remote_engine = match remote {
+    let wizard = crate::wizard::wanted(&args.lab, &config);
+    let explicit = |flag: &Option<String>, setting: &Option<String>| {
+        flag.as_deref().or(setting.as_deref()).is_some_and(|v| v != "auto")
+    };
+    let needs_engine = remote
+        || args.up
+        || wizard
+        || args.lab.variant.or(config.variant).unwrap_or(Variant::Auto) == Variant::Auto
+        || !explicit(&args.lab.gpus, &config.gpus)
+        || args.lab.user.is_none();
+    // Flags are checked before anything is touched or asked.
+    super::precheck_lab_settings(global, &args.lab, &config, &compose_dir)?;
+    let engine = match needs_engine {
         true => Some(super::connect(global).await?),
         false => None,
     };
-    let settings = match &remote_engine {
-        Some(engine) => super::lab_settings(engine, &lab, &config, &compose_dir, &reporter).await?,
-        None => LabSettings::resolve(&lab, &config, &compose_dir)?,
+    // Relative --workdir/--data/-v are taken from the compose file's folder, like compose does.
+    let mut lab = match (wizard, &engine) {
+        (true, Some(engine)) => crate::wizard::ask(&args.lab, &config, engine, &compose_dir).await?,
+        _ => args.lab.clone(),
     };
-    let variant = settings.variant;
+    // Over ssh the file's paths are the remote's (checked there, the work folder by default the
+    // remote one that stands for this folder); the files themselves are written here.
+    if lab.workdir.is_none() && !remote {
+        lab.workdir = Some(compose_dir.clone());
+    }
+    let settings = match (&engine, remote) {
+        (Some(engine), true) => super::lab_settings(engine, &lab, &config, &compose_dir, &reporter).await?,
+        _ => LabSettings::resolve(&lab, &config, &compose_dir)?,
+    };
     if let Some(warning) = settings.exposure_warning() {
         reporter.warn(warning);
     }
@@ -58,22 +75,24 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
         }
     }
 
-    // The GPU decision and the user need the engine only where `auto`/defaults must look.
-    let needs_engine = args.up || settings.gpus == gpu::GpuRequest::Auto || settings.user.is_none();
-    let engine = match remote_engine {
-        Some(engine) => Some(engine),
-        None if needs_engine => Some(super::connect(global).await?),
-        None => None,
+    let (settings, platform, decision) = match &engine {
+        Some(engine) => {
+            let (settings, platforms, decision) = super::settle_lab(engine, settings, &reporter).await?;
+            (settings, platforms.explicit(), decision)
+        }
+        // Explicit lab, GPUs and user: written down without asking an engine.
+        None => {
+            let lab = settings.variant;
+            let cuda = lab.lab_image().spec().has_cuda(settings.platform.unwrap_or(Arch::Amd64));
+            let decision = gpu::decide(&settings.gpus, None, &Default::default(), cuda, lab.name())?;
+            if let Some(note) = &decision.note {
+                reporter.note(note);
+            }
+            let platform = settings.platform.map(Arch::platform);
+            (settings, platform, decision)
+        }
     };
-    let gpu_capable = settings.image().spec().gpu_capable;
-    let decision = match &engine {
-        Some(engine) => gpu::decide_on(engine, &settings.gpus, gpu_capable, variant.name()).await?,
-        // Explicit requests need no engine to be written down.
-        None => gpu::decide(&settings.gpus, None, &Default::default(), gpu_capable, variant.name())?,
-    };
-    if let Some(note) = &decision.note {
-        reporter.note(format!("{note} (compose file written accordingly)"));
-    }
+    let variant = settings.variant;
     let attach = decision.attach;
     let model = match &engine {
         Some(engine) => Some(engine.model().await?.clone()),
@@ -98,7 +117,8 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
         None => settings.port.unwrap_or(settings::FIRST_PORT),
     };
     let image_ref = settings.image().reference(config.registry());
-    let plan = LaunchPlan::new(&settings, image_ref, port, user, attach, gpu_form);
+    let mut plan = LaunchPlan::new(&settings, image_ref, port, user, attach, gpu_form);
+    plan.platform = platform;
     let header = format!(
         "JupyterLab with dimtensor ({} variant), written by dimtensor-up {}.\nStart: docker compose up -d   Stop: docker compose down (your files and the `jupyter-settings` volume stay)\nURL:   http://{}:{port}/lab?token=<JUPYTER_TOKEN from .env>\nThe token is in .env beside this file (mode 600): keep .env out of version control.",
         variant.name(), env!("CARGO_PKG_VERSION"), settings::connect_host(settings.listen)
@@ -132,10 +152,10 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     }
     crate::lab::wait_ready(&engine, &server.id, settings.listen, port, &token, timeout).await?;
     let url = plan.url(&token);
-    if !args.no_browser {
-        crate::browser::open_url(&url, port, &reporter);
-    }
     println!("{url}");
+    if !args.no_browser {
+        crate::browser::open_url(&url, port, &reporter).settled().await;
+    }
     Ok(0)
 }
 

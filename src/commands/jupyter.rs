@@ -27,7 +27,7 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
     let engine = super::connect(global).await?;
     let lab_args = match crate::wizard::wanted(&args.lab, &config) {
         true => {
-            let mut answers = crate::wizard::ask(&args.lab, &config, Some(&engine), &cwd).await?;
+            let mut answers = crate::wizard::ask(&args.lab, &config, &engine, &cwd).await?;
             if engine.host.ssh().is_some() {
                 // The folder question is about this machine; over ssh the remote folder stands.
                 answers.workdir = args.lab.workdir.clone();
@@ -66,8 +66,11 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
         report_detached_remote(&started, &args, &reporter, &engine.endpoint.address);
         return Ok(0);
     }
-    report(&started, &args, &reporter);
+    let hand_off = report(&started, &args, &reporter);
     if args.detach || (started.reused && remote.is_none()) {
+        if let Some(hand_off) = hand_off {
+            hand_off.settled().await;
+        }
         return Ok(0);
     }
     let owns = !started.reused;
@@ -110,12 +113,22 @@ async fn start(
         return reuse(engine, other, settings, args, reporter, timeout).await;
     }
 
+    // The lab and its GPUs are settled before any image is fetched: a refusal costs no download.
+    let (settled, platforms, mut gpu) = super::settle_lab(engine, settings.clone(), reporter).await?;
+    let settings = &settled;
     let policy = args.source.pull.or(config.pull).unwrap_or_default();
-    let (image_ref, source) =
-        crate::image::ensure(engine, settings.image(), config, policy, args.source.build, reporter).await?;
+    let (image_ref, source) = crate::image::ensure(
+        engine,
+        settings.image(),
+        platforms,
+        config,
+        policy,
+        args.source.build,
+        reporter,
+    )
+    .await?;
     reporter.detail(format!("image {image_ref} ({source:?})"));
 
-    let mut gpu = decide_gpu(engine, settings, reporter).await?;
     let model = engine.model().await?;
     let user = model.user_mapping(settings.user, engine.host.caller().await?);
     let token = crate::token::new_token();
@@ -372,7 +385,8 @@ async fn reuse(
     reporter: &Reporter,
     timeout: Duration,
 ) -> Result<Started> {
-    let differs = args.lab.variant.is_some() && server.variant != settings.variant.name()
+    let named = args.lab.variant.filter(|v| *v != crate::catalog::Variant::Auto);
+    let differs = named.is_some_and(|v| server.variant != v.name())
         || settings.port.is_some_and(|p| p != server.port)
         || server.listen_ip() != settings.listen;
     if differs {
@@ -396,7 +410,7 @@ async fn reuse(
 }
 
 /// The URL (or JSON) on stdout first, then the browser.
-fn report(started: &Started, args: &JupyterArgs, reporter: &Reporter) {
+fn report(started: &Started, args: &JupyterArgs, reporter: &Reporter) -> Option<crate::browser::HandOff> {
     if args.json {
         let s = &started.server;
         let value = json!({
@@ -407,9 +421,7 @@ fn report(started: &Started, args: &JupyterArgs, reporter: &Reporter) {
     } else {
         println!("{}", started.url);
     }
-    if !args.no_browser {
-        crate::browser::open_url(&started.url, started.server.port, reporter);
-    }
+    (!args.no_browser).then(|| crate::browser::open_url(&started.url, started.server.port, reporter))
 }
 
 /// Over ssh, the laptop's end of `remote_port`; None for an engine on this machine.
@@ -519,16 +531,6 @@ fn report_detached_remote(started: &Started, args: &JupyterArgs, reporter: &Repo
         "JupyterLab keeps running on the remote (its 127.0.0.1:{}); open it here with: dimtensor-up open --host {host}",
         s.port
     ));
-}
-
-async fn decide_gpu(engine: &Engine, settings: &LabSettings, reporter: &Reporter) -> Result<GpuDecision> {
-    let decision =
-        gpu::decide_on(engine, &settings.gpus, settings.image().spec().gpu_capable, settings.variant.name())
-            .await?;
-    if let Some(note) = &decision.note {
-        reporter.note(note);
-    }
-    Ok(decision)
 }
 
 /// `--port`, checked; else the first free port from 8888 that no running server of ours holds

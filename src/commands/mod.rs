@@ -15,10 +15,14 @@ pub mod variants;
 
 use std::path::{Path, PathBuf};
 
+use crate::catalog::Variant;
 use crate::cli::{GlobalArgs, LabArgs};
 use crate::config::{config_path, Config};
 use crate::engine::{ssh, Engine};
 use crate::error::{Error, Kind, Result};
+use crate::gpu::{self, GpuAttach, GpuDecision};
+use crate::platform::{GpuOutlook, Platforms};
+use crate::reporter::Reporter;
 use crate::settings::LabSettings;
 
 pub fn load_config() -> Result<(Config, PathBuf)> {
@@ -91,6 +95,63 @@ pub async fn lab_settings(
     let Some(user) = user else { return LabSettings::resolve(&args, config, cwd) };
     let folders = ssh::RemoteFolders { target, home: user.home.clone(), known };
     LabSettings::resolve_in(&args, config, &user.home, &folders)
+}
+
+/// What a machine offers a lab: the platform its images are for and whether GPUs are usable.
+pub struct MachineFit {
+    pub platforms: Platforms,
+    /// The GPU rules' answer for a lab that has CUDA.
+    pub gpu: GpuDecision,
+}
+
+impl MachineFit {
+    pub async fn of(engine: &Engine, settings: &LabSettings) -> Result<MachineFit> {
+        let platforms = Platforms::new(engine.platform().await?, settings.platform);
+        let gpu = gpu::decide_on(engine, &settings.gpus, true, "GPU").await?;
+        Ok(MachineFit { platforms, gpu })
+    }
+    pub fn outlook(&self) -> GpuOutlook {
+        match self.gpu.why_cpu() {
+            None => GpuOutlook::Usable,
+            Some(why) => GpuOutlook::Unusable(why),
+        }
+    }
+    /// The lab `--variant auto` takes here.
+    pub fn auto_lab(&self) -> Variant {
+        crate::platform::auto_lab(self.platforms.images, &self.outlook())
+    }
+}
+
+/// Settles the lab on `engine`: `auto` becomes the lab that fits (said in one line), and the
+/// GPU decision for that lab. `jupyter` and `compose` both start here.
+pub async fn settle_lab(
+    engine: &Engine,
+    mut settings: LabSettings,
+    reporter: &Reporter,
+) -> Result<(LabSettings, Platforms, GpuDecision)> {
+    let platforms = Platforms::new(engine.platform().await?, settings.platform);
+    if let Some(note) = platforms.emulation_note() {
+        reporter.note(note);
+    }
+    let arch = platforms.images;
+    let decision = match settings.variant {
+        Variant::Auto => {
+            let fit = MachineFit::of(engine, &settings).await?;
+            reporter.note(crate::platform::auto_lab_line(arch, &fit.outlook()));
+            settings.variant = fit.auto_lab();
+            match fit.gpu.attach {
+                GpuAttach::None => GpuDecision { attach: GpuAttach::None, note: None },
+                _ => fit.gpu,
+            }
+        }
+        lab => {
+            gpu::decide_on(engine, &settings.gpus, lab.lab_image().spec().has_cuda(arch), lab.name()).await?
+        }
+    };
+    if let Some(note) = &decision.note {
+        reporter.note(note);
+    }
+    Ok((settings, platforms, decision))
 }
 
 /// The server named, or the one for --workdir (default: the current folder).

@@ -18,10 +18,10 @@ pub async fn run(global: &GlobalArgs, args: TargetArgs) -> Result<u8> {
     let token = crate::lab::token(&engine, &server).await?;
     let Some(tunnel) = super::jupyter::open_tunnel(&engine, server.port).await? else {
         let url = crate::lab::url(&server, &token);
-        if !args.no_browser {
-            crate::browser::open_url(&url, server.port, &reporter);
-        }
         println!("{url}");
+        if !args.no_browser {
+            crate::browser::open_url(&url, server.port, &reporter).settled().await;
+        }
         return Ok(0);
     };
     // Over ssh: this machine's end of the tunnel, held until Ctrl-C; the server keeps running.
@@ -32,9 +32,8 @@ pub async fn run(global: &GlobalArgs, args: TargetArgs) -> Result<u8> {
     crate::lab::wait_ready(&engine, &server.id, local, port, &token, timeout).await?;
     let url = tunnel.url(&token);
     println!("{url}");
-    if !args.no_browser {
-        crate::browser::open_url(&url, port, &reporter);
-    }
+    // The hand-off runs beside the forwarding, which outlasts it.
+    let _hand_off = (!args.no_browser).then(|| crate::browser::open_url(&url, port, &reporter));
     reporter.note(format!(
         "forwarding {} from {} until Ctrl-C; the server keeps running after it",
         server.name,

@@ -2,16 +2,19 @@
 
 use crate::cli::{GlobalArgs, PullArgs};
 use crate::error::{Error, Result};
+use crate::platform::{Arch, Platforms};
 use crate::reporter::Reporter;
 
 pub async fn run(global: &GlobalArgs, args: PullArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
     let (config, _) = super::load_config()?;
+    let requested = args.platform.as_deref().or(config.platform.as_deref()).map(Arch::parse).transpose()?;
     let engine = super::connect(global).await?;
+    let arch = Platforms::new(engine.platform().await?, requested).images;
     for id in args.images {
         let reference = id.reference(config.registry());
         tokio::select! {
-            r = crate::image::pull(&engine, &reference, &reporter) => r?,
+            r = crate::image::pull(&engine, &reference, arch, &reporter) => r?,
             _ = crate::error::stop_signal() => return Err(Error::interrupted()),
         }
     }

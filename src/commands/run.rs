@@ -12,6 +12,7 @@ use crate::cli::{GlobalArgs, LabArgs, RunArgs};
 use crate::error::{Error, Result};
 use crate::gpu;
 use crate::lab::CreateFailure;
+use crate::platform::Platforms;
 use crate::reporter::Reporter;
 use crate::settings::{LaunchPlan, Role};
 
@@ -30,10 +31,12 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
     let engine = super::connect(global).await?;
     let settings = super::lab_settings(&engine, &lab, &config, &cwd, &reporter).await?;
     let policy = args.source.pull.or(config.pull).unwrap_or_default();
+    let platforms = Platforms::new(engine.platform().await?, settings.platform);
     let (image_ref, _) =
-        crate::image::ensure(&engine, args.image, &config, policy, args.source.build, &reporter).await?;
+        crate::image::ensure(&engine, args.image, platforms, &config, policy, args.source.build, &reporter)
+            .await?;
     let spec = args.image.spec();
-    let decision = gpu::decide_on(&engine, &settings.gpus, spec.gpu_capable, spec.tag).await?;
+    let decision = gpu::decide_on(&engine, &settings.gpus, spec.has_cuda(platforms.images), spec.tag).await?;
     if let Some(note) = decision.note {
         reporter.detail(note);
     }

@@ -1,42 +1,57 @@
-//! `dimtensor-up variants`: the image table, with what is present locally.
+//! `dimtensor-up variants`: the image table for the engine's platform, with what is present.
 
 use serde_json::json;
 
 use crate::catalog::IMAGES;
 use crate::cli::{GlobalArgs, JsonArgs};
 use crate::error::Result;
+use crate::platform::Platforms;
 
 pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
     let (config, _) = super::load_config()?;
+    let requested = config.platform.as_deref().map(crate::platform::Arch::parse).transpose()?;
     let engine = super::connect(global).await?;
+    let arch = Platforms::new(engine.platform().await?, requested).images;
     let mut rows = Vec::new();
     for spec in &IMAGES {
         let reference = spec.id.reference(config.registry());
-        let size = match engine.docker.inspect_image(&reference).await {
-            Ok(img) => img.size,
+        // A local image for another architecture is not this platform's (one tag holds one).
+        let local = match engine.docker.inspect_image(&reference).await {
+            Ok(img) => Some((img.size, img.architecture)),
             Err(_) => None,
         };
+        let local_arch = local.as_ref().and_then(|(_, a)| a.clone());
+        let usable = local_arch
+            .as_deref()
+            .is_some_and(|a| crate::platform::Arch::from_engine("", a).ok() == Some(arch));
         rows.push(json!({
             "name": spec.tag, "image": reference, "target": spec.target, "jupyter_on": spec.jupyter_on,
-            "gpu_capable": spec.gpu_capable, "summary": spec.summary, "for": spec.for_whom,
-            "approx_size": spec.approx_size, "present": size.is_some(), "local_size_bytes": size,
+            "platform": arch.platform(), "cuda": spec.has_cuda(arch), "summary": spec.summary,
+            "for": spec.for_whom, "approx_size": spec.size_on(arch), "present": usable,
+            "local_size_bytes": local.as_ref().and_then(|(size, _)| *size), "local_architecture": local_arch,
         }));
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
         return Ok(0);
     }
-    println!("{:<13} {:<8} {:<4} {:<10} SUMMARY", "NAME", "SIZE", "GPU", "LOCAL");
+    println!("images for {} (sizes measured on that platform)", arch.platform());
+    println!("{:<13} {:<8} {:<5} {:<14} SUMMARY", "NAME", "SIZE", "CUDA", "LOCAL");
     for (spec, row) in IMAGES.iter().zip(&rows) {
-        let local = row["local_size_bytes"]
-            .as_i64()
-            .map(|b| format!("{:.1} GB", b as f64 / 1e9))
-            .unwrap_or_else(|| "-".into());
+        let local = match (
+            row["local_size_bytes"].as_i64(),
+            row["present"].as_bool(),
+            row["local_architecture"].as_str(),
+        ) {
+            (Some(b), Some(true), _) => format!("{:.1} GB", b as f64 / 1e9),
+            (Some(_), _, Some(other)) => format!("- ({other} here)"),
+            _ => "-".into(),
+        };
         println!(
-            "{:<13} {:<8} {:<4} {:<10} {} ({})",
+            "{:<13} {:<8} {:<5} {:<14} {} ({})",
             spec.tag,
-            spec.approx_size,
-            if spec.gpu_capable { "yes" } else { "no" },
+            spec.size_on(arch),
+            if spec.has_cuda(arch) { "yes" } else { "no" },
             local,
             spec.summary,
             spec.for_whom

@@ -299,6 +299,15 @@ impl Engine {
             .await
     }
 
+    /// The platform the engine runs containers for (`docker info`: OSType, Architecture).
+    pub async fn platform(&self) -> Result<crate::platform::Arch> {
+        let info = self.info().await?;
+        crate::platform::Arch::from_engine(
+            info.os_type.as_deref().unwrap_or_default(),
+            info.architecture.as_deref().unwrap_or_default(),
+        )
+    }
+
     /// What kind of engine this is (model.rs decides everything that follows from it).
     pub async fn model(&self) -> Result<&model::EngineModel> {
         self.model
