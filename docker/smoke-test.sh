@@ -22,15 +22,17 @@ case "$kind" in
   ml)
     run python -c "
 from dimtensor.torch import DimTensor
-import torch, jax, importlib.metadata as m
-assert torch.version.cuda, 'torch is not built for CUDA'
-print('  torch', torch.__version__, 'CUDA', torch.version.cuda, '| jax', jax.__version__, '| jax-cuda12-plugin', m.version('jax-cuda12-plugin'))
+import platform, torch, jax, importlib.metadata as m
+# PyPI's aarch64 torch is CPU-only; on x86-64 it must carry CUDA.
+assert torch.version.cuda or platform.machine() == 'aarch64', 'torch is not built for CUDA'
+print('  torch', torch.__version__, 'CUDA', torch.version.cuda, '| jax', jax.__version__, '| jax-cuda12-plugin', m.version('jax-cuda12-plugin'), '|', platform.machine())
 " ;;
   full)
     run python -c "
 import torch, jax, scipy, sympy, pandas, polars, xarray, h5py, pyarrow, sklearn, matplotlib, plotly
 from dimtensor.torch import DimTensor
-print('  integrations import: torch', torch.__version__, '(CUDA', str(torch.version.cuda) + ')', 'jax', jax.__version__, 'pandas', pandas.__version__)
+import platform
+print('  integrations import: torch', torch.__version__, '(CUDA', str(torch.version.cuda) + ')', 'jax', jax.__version__, 'pandas', pandas.__version__, '|', platform.machine())
 " ;;
   jupyter)
     run jupyter --version | sed 's/^/  /' | head -n 3

@@ -108,9 +108,12 @@ pub enum GpuOutlook {
 /// amd64: base, since PyPI has no CPU-only torch for x86-64).
 pub fn auto_lab(arch: Arch, gpu: &GpuOutlook) -> Variant {
     let wants_cuda = *gpu == GpuOutlook::Usable;
-    let fitting = Variant::LABS.into_iter().filter(|v| v.lab_image().spec().has_cuda(arch) == wants_cuda);
     // LABS runs from the smallest to the largest lab; every platform has a lab without CUDA.
-    fitting.last().unwrap_or(Variant::Base)
+    Variant::LABS
+        .into_iter()
+        .rev()
+        .find(|v| v.lab_image().spec().has_cuda(arch) == wants_cuda)
+        .unwrap_or(Variant::Base)
 }
 
 /// The one line that says which lab `auto` chose, why, and how to pick another.

@@ -989,7 +989,7 @@ fn the_wizard_asks_on_a_terminal_and_never_without_one() {
     assert!(text.contains("sizes for linux/amd64"), "{text}");
     let rows: Vec<&str> = text.lines().filter(|l| l.contains("~") && l.contains(" GB")).collect();
     for lab in ["base ", "ml ", "full "] {
-        assert_eq!(rows.iter().filter(|r| r.contains(lab)).count() >= 1, true, "a row for {lab}: {text}");
+        assert!(rows.iter().any(|r| r.contains(lab)), "a row for {lab}: {text}");
     }
     assert!(!text.contains("jupyter  "), "no separate row for the old name of full: {text}");
     let marked: Vec<&&str> = rows.iter().filter(|r| r.contains("fits this machine")).collect();
@@ -2224,4 +2224,60 @@ fn auto_fits_the_engines_platform_and_bad_platforms_are_refused() {
     let yaml = std::fs::read_to_string(sb.work.join("compose.yaml")).unwrap();
     assert!(yaml.contains("dimtensor:jupyter\n") && !yaml.contains("platform:"), "{yaml}\n{}", out.stderr);
     assert!(!out.stderr.contains("lab: "), "no auto line for an explicit lab: {}", out.stderr);
+}
+
+/// The registry name tests/arm64.sh built the arm64 images under; None (with the reason
+/// printed) where DTU_SKIP_ARM64 says why they were not built.
+fn arm64_registry() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let registry = var("DTU_ARM64_REGISTRY");
+    if registry.is_none() {
+        let why = var("DTU_SKIP_ARM64");
+        assert!(
+            why.is_some(),
+            "run tests/arm64.sh (tests/run.sh does, as root), or set DTU_SKIP_ARM64=<reason>"
+        );
+        eprintln!("SKIPPED arm64 under emulation: {}", why.unwrap());
+    }
+    registry
+}
+
+#[test]
+fn an_arm64_lab_runs_under_emulation_through_the_launcher() {
+    let Some(registry) = arm64_registry() else { return };
+    let _g = engine_lock();
+    let sb = Sandbox::new("arm64");
+    std::fs::write(sb.root.join("config.toml"), format!("registry = \"{registry}\"\n")).unwrap();
+    // auto for arm64 without a GPU: the full lab, whose torch is CPU-only there. Written down.
+    let out = sb.run(&["compose", "--platform", "linux/arm64", "--gpus", "none"]).ok();
+    out.says("running linux/arm64 images on a linux/amd64 engine");
+    out.says("lab: full (every integration, torch + jax for CPU");
+    let yaml = std::fs::read_to_string(sb.work.join("compose.yaml")).unwrap();
+    assert!(yaml.contains("    platform: linux/arm64\n") && yaml.contains(":jupyter\n"), "{yaml}");
+    std::fs::remove_file(sb.work.join("compose.yaml")).unwrap();
+    std::fs::remove_file(sb.work.join(".env")).unwrap();
+
+    // The small lab starts emulated, answers with its token, and its kernel runs dimtensor.
+    let out = sb
+        .run(&[
+            "jupyter", "--platform", "linux/arm64", "--variant", "base", "--detach", "--no-browser",
+            "--pull", "never", "--timeout", "300",
+        ])
+        .ok();
+    let url = out.last_line().to_string();
+    let check = jupyter_client_check(&url);
+    assert_eq!(check["kernel_error"], serde_json::Value::Null, "{check}");
+    assert!(check["kernel_output"].as_str().unwrap().starts_with("[1.5] m/s 5.2.0"), "{check}");
+    let name = sb.container_name();
+    assert_eq!(sb.docker(&["exec", &name, "uname", "-m"]).trim(), "aarch64");
+    // Its own tag: the amd64 image under the default name is untouched.
+    let native = docker(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Architecture}}",
+        "ghcr.io/marcoloco23/dimtensor:jupyter-base",
+    ]);
+    assert_eq!(native.trim(), "amd64");
+    sb.run(&["stop"]).ok();
 }

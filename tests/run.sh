@@ -63,6 +63,15 @@ for image in $images; do
 done
 bash docker/size-report.sh $images
 
+stage "arm64 images under QEMU emulation (tests/arm64.sh; all six: DTU_ARM64_IMAGES=all)"
+if [ "$(id -u)" = 0 ]; then
+  export DTU_ARM64_REGISTRY
+  DTU_ARM64_REGISTRY=$(CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}" bash tests/arm64.sh | tail -n 1)
+else
+  export DTU_SKIP_ARM64="not root: QEMU's binfmt_misc registration and the arm64 stand-in base need root"
+  echo "$DTU_SKIP_ARM64"
+fi
+
 stage "GPU stub engine"
 if [ "$(id -u)" = 0 ]; then
   export DTU_GPU_DOCKER_HOST

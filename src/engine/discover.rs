@@ -14,22 +14,60 @@ pub struct Candidate {
     pub label: &'static str,
 }
 
-/// The candidates in order. `runtime_dir` is $XDG_RUNTIME_DIR (else /run/user/UID on Linux).
-pub fn candidates(runtime_dir: Option<PathBuf>) -> Vec<Candidate> {
+/// The machine dimtensor-up runs on, as far as where engines listen goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientOs {
+    Linux,
+    MacOs,
+    Windows,
+}
+
+impl ClientOs {
+    pub fn this() -> ClientOs {
+        if cfg!(windows) {
+            ClientOs::Windows
+        } else if cfg!(target_os = "macos") {
+            ClientOs::MacOs
+        } else {
+            ClientOs::Linux
+        }
+    }
+}
+
+/// The candidates in order. `home` is the user's home folder; `runtime_dir` is $XDG_RUNTIME_DIR
+/// (else /run/user/UID on Linux). Docker Desktop listens in the home folder (its
+/// `desktop-linux` context): ~/.docker/run/docker.sock on macOS (/var/run/docker.sock only when
+/// its "Allow the default Docker socket" setting is on), ~/.docker/desktop/docker.sock on Linux,
+/// and the dockerDesktopLinuxEngine pipe on Windows (docker_engine is the default context's).
+pub fn candidates(os: ClientOs, home: Option<PathBuf>, runtime_dir: Option<PathBuf>) -> Vec<Candidate> {
     let at = |address: String, label| Candidate {
         endpoint: Endpoint { address, source: "default".into(), tls_dir: None },
         label,
     };
-    if cfg!(windows) {
-        return vec![at(super::platform_default().into(), "Docker Desktop")];
+    let in_home = |rest: &str| home.as_ref().map(|h| format!("unix://{}/{rest}", h.display()));
+    match os {
+        ClientOs::Windows => {
+            return vec![
+                at("npipe:////./pipe/docker_engine".into(), "Docker Desktop"),
+                at("npipe:////./pipe/dockerDesktopLinuxEngine".into(), "Docker Desktop"),
+            ]
+        }
+        ClientOs::MacOs => {
+            let mut list = vec![at("unix:///var/run/docker.sock".into(), "Docker Desktop")];
+            list.extend(in_home(".docker/run/docker.sock").map(|a| at(a, "Docker Desktop")));
+            // Colima, Rancher Desktop and Podman's machine name their sockets in the context too.
+            return list;
+        }
+        ClientOs::Linux => {}
     }
-    let mut list = vec![at(super::platform_default().into(), "rootful Docker")];
+    let mut list = vec![at("unix:///var/run/docker.sock".into(), "rootful Docker")];
     if let Some(dir) = runtime_dir {
         let dir = dir.display().to_string();
         list.push(at(format!("unix://{dir}/docker.sock"), "rootless Docker"));
         list.push(at(format!("unix://{dir}/podman/podman.sock"), "rootless Podman"));
     }
     list.push(at("unix:///run/podman/podman.sock".into(), "rootful Podman"));
+    list.extend(in_home(".docker/desktop/docker.sock").map(|a| at(a, "Docker Desktop")));
     list
 }
 
@@ -74,7 +112,7 @@ mod tests {
 
     #[test]
     fn rootful_docker_then_rootless_docker_then_podman() {
-        let list = candidates(Some(PathBuf::from("/run/user/1000")));
+        let list = candidates(ClientOs::Linux, None, Some(PathBuf::from("/run/user/1000")));
         let addresses: Vec<&str> = list.iter().map(|c| c.endpoint.address.as_str()).collect();
         assert_eq!(
             addresses,
@@ -87,7 +125,32 @@ mod tests {
         );
         assert_eq!(list[2].label, "rootless Podman");
         assert!(list.iter().all(|c| c.endpoint.source == "default"));
-        assert_eq!(candidates(None).len(), 2);
+        assert_eq!(candidates(ClientOs::Linux, None, None).len(), 2);
+    }
+
+    #[test]
+    fn docker_desktop_is_found_where_it_listens_on_each_os() {
+        let home = Some(PathBuf::from("/Users/ada"));
+        let addresses = |os| -> Vec<String> {
+            candidates(os, home.clone(), Some(PathBuf::from("/run/user/1000")))
+                .into_iter()
+                .map(|c| c.endpoint.address)
+                .collect()
+        };
+        assert_eq!(
+            addresses(ClientOs::MacOs),
+            ["unix:///var/run/docker.sock", "unix:///Users/ada/.docker/run/docker.sock"]
+        );
+        assert_eq!(
+            addresses(ClientOs::Windows),
+            ["npipe:////./pipe/docker_engine", "npipe:////./pipe/dockerDesktopLinuxEngine"]
+        );
+        // On Linux, Desktop comes after the engines that run on the machine itself.
+        assert_eq!(
+            addresses(ClientOs::Linux).last().unwrap(),
+            "unix:///Users/ada/.docker/desktop/docker.sock"
+        );
+        assert!(candidates(ClientOs::MacOs, None, None).iter().all(|c| c.label == "Docker Desktop"));
     }
 
     #[test]
@@ -100,7 +163,7 @@ mod tests {
 
     #[test]
     fn the_hint_names_what_would_help() {
-        let list = candidates(Some(PathBuf::from("/r")));
+        let list = candidates(ClientOs::Linux, None, Some(PathBuf::from("/r")));
         let denied = vec![
             (list[0].clone(), ConnectProblem::PermissionDenied),
             (list[1].clone(), ConnectProblem::Missing),

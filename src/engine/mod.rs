@@ -201,7 +201,9 @@ impl Engine {
     pub async fn discover() -> Result<Engine> {
         let env = |k: &str| std::env::var(k).ok();
         let uid = crate::settings::UserSpec::caller().map(|u| u.uid);
-        let candidates = discover::candidates(discover::runtime_dir(&env, uid));
+        let home = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf());
+        let candidates =
+            discover::candidates(discover::ClientOs::this(), home, discover::runtime_dir(&env, uid));
         let mut failed: Vec<(discover::Candidate, ConnectProblem)> = Vec::new();
         for candidate in candidates {
             match Self::try_connect(candidate.endpoint.clone()).await {
@@ -326,7 +328,14 @@ impl Engine {
                     },
                 };
                 let over_ssh = self.host.ssh().is_some();
-                Ok(model::EngineModel::new(&self.identity, rootless, self.endpoint.is_local(), over_ssh))
+                let desktop = match self.identity.product {
+                    model::Product::Docker => model::is_docker_desktop(self.info().await?),
+                    model::Product::Podman => false,
+                };
+                let mut model =
+                    model::EngineModel::new(&self.identity, rootless, self.endpoint.is_local(), over_ssh);
+                model.desktop = desktop;
+                Ok(model)
             })
             .await
     }

@@ -37,6 +37,9 @@ pub struct EngineModel {
     pub over_ssh: bool,
     /// This machine is Linux (elsewhere, Docker Desktop maps file ownership itself).
     pub linux_client: bool,
+    /// Docker Desktop: the engine runs in a VM, bind mounts are shared into it (docker/README.md,
+    /// "Docker Desktop").
+    pub desktop: bool,
 }
 
 /// Who the container runs as, and how its user namespace maps to the host.
@@ -136,6 +139,11 @@ impl Identity {
     }
 }
 
+/// Docker Desktop says so in `docker info` (OperatingSystem "Docker Desktop", on every OS).
+pub fn is_docker_desktop(info: &bollard::models::SystemInfo) -> bool {
+    info.operating_system.as_deref() == Some("Docker Desktop")
+}
+
 /// Docker's own word on rootless (`docker info`'s security options; Podman's Docker API does not
 /// say it, see `Engine::model`).
 pub fn docker_says_rootless(info: &bollard::models::SystemInfo) -> bool {
@@ -151,6 +159,7 @@ impl EngineModel {
             local,
             over_ssh,
             linux_client: cfg!(target_os = "linux"),
+            desktop: false,
         }
     }
 
@@ -183,7 +192,9 @@ impl EngineModel {
         if !knows_the_caller {
             return UserMapping { user: None, keep_id: false };
         }
-        let user = match (self.product, self.rootless) {
+        // Rootless Docker and Docker Desktop for Linux map the caller to container root (Desktop's
+        // VM runs its engine in a user namespace); another UID there is a sub-UID on the host.
+        let user = match (self.product, self.rootless || self.desktop) {
             (Product::Docker, true) => Some(UserSpec { uid: 0, gid: 0 }),
             _ => caller,
         };
@@ -251,6 +262,7 @@ mod tests {
             local: true,
             over_ssh: false,
             linux_client: true,
+            desktop: false,
         }
     }
 
@@ -323,8 +335,18 @@ mod tests {
     fn remote_engines_and_docker_desktop_keep_the_images_user() {
         let remote = EngineModel { local: false, ..model(Product::Docker, false) };
         assert_eq!(remote.user_mapping(None, CALLER), UserMapping { user: None, keep_id: false });
-        let desktop = EngineModel { linux_client: false, ..model(Product::Docker, false) };
+        // Docker Desktop on macOS and Windows: its file sharing gives the files to the user
+        // whatever the container's UID, so the image's own non-root user runs.
+        let desktop = EngineModel { linux_client: false, desktop: true, ..model(Product::Docker, false) };
         assert_eq!(desktop.user_mapping(None, CALLER).user, None);
+        // Docker Desktop for Linux maps the caller to container root, as rootless Docker does.
+        let desktop_linux = EngineModel { desktop: true, ..model(Product::Docker, false) };
+        assert_eq!(desktop_linux.user_mapping(None, CALLER).user, Some(UserSpec { uid: 0, gid: 0 }));
+        let info = |os: &str| SystemInfo { operating_system: Some(os.into()), ..Default::default() };
+        assert!(
+            is_docker_desktop(&info("Docker Desktop"))
+                && !is_docker_desktop(&info("Debian GNU/Linux 12 (bookworm)"))
+        );
         // Over ssh the caller is the remote user, whose folders are mounted.
         let ssh = EngineModel { local: false, over_ssh: true, ..model(Product::Docker, false) };
         assert_eq!(ssh.user_mapping(None, CALLER), UserMapping { user: CALLER, keep_id: false });
