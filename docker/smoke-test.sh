@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The images' smoke tests, run by tests/run.sh here and by the release workflow before a push:
-#   docker/smoke-test.sh IMAGE_REF base|ml|full|jupyter
+#   docker/smoke-test.sh IMAGE_REF base|ml|full|jupyter|hub
 # For JupyterLab images (jupyter, jupyter-base, jupyter-ml) pass `jupyter`.
 set -euo pipefail
 image="$1"; kind="$2"
@@ -10,6 +10,19 @@ run() { docker run --rm --user 4321:4321 "$image" "$@"; }
 echo "smoke: $image ($kind)"
 uid=$(docker run --rm "$image" id -u)
 [ "$uid" != 0 ] || { echo "FAIL: $image runs as root by default" >&2; exit 1; }
+if [ "$kind" = hub ]; then
+  # The hub of `dimtensor-up hub`: its proxy, spawner and authenticator, and the JupyterHub
+  # version the lab images' jupyterhub-singleuser has (docker/requirements/hub.in, jupyter.in).
+  run sh -c 'configurable-http-proxy --version >/dev/null && python -c "
+import jupyterhub, dockerspawner, nativeauthenticator
+print(\"  jupyterhub\", jupyterhub.__version__, \"| dockerspawner\", dockerspawner.__version__)
+"'
+  want=$(sed -n 's/^jupyterhub==//p' docker/requirements/jupyter.in)
+  have=$(run python -c 'import jupyterhub; print(jupyterhub.__version__)')
+  [ "$have" = "$want" ] || { echo "FAIL: the hub has JupyterHub $have, the labs $want" >&2; exit 1; }
+  echo "smoke: $image ok"
+  exit 0
+fi
 run python -c "
 import importlib.metadata as m, numpy
 assert int(numpy.__version__.split('.')[0]) < 2, numpy.__version__
@@ -36,6 +49,11 @@ print('  integrations import: torch', torch.__version__, '(CUDA', str(torch.vers
 " ;;
   jupyter)
     run jupyter --version | sed 's/^/  /' | head -n 3
+    # A JupyterHub single-user server, at the hub image's JupyterHub version.
+    want=$(sed -n 's/^jupyterhub==//p' docker/requirements/jupyter.in)
+    have=$(run jupyterhub-singleuser --version)
+    [ "$have" = "$want" ] || { echo "FAIL: jupyterhub-singleuser $have, the hub has $want" >&2; exit 1; }
+    echo "  jupyterhub-singleuser $have"
     # The known slow import must stay out (docker/README.md, "Fast start"): a structural check.
     run python -c "
 import importlib.util, sys
@@ -47,6 +65,6 @@ print('  server start-up imports neither rfc3987_syntax nor lark')
 "
     # The example notebooks run, as an arbitrary user.
     run sh -c 'cd /home/dimtensor/notebooks && for nb in *.ipynb; do jupyter execute "$nb" >/dev/null 2>&1 || { jupyter execute "$nb"; exit 1; }; echo "  executed $nb"; done' ;;
-  *) echo "usage: $0 IMAGE base|ml|full|jupyter" >&2; exit 2 ;;
+  *) echo "usage: $0 IMAGE base|ml|full|jupyter|hub" >&2; exit 2 ;;
 esac
 echo "smoke: $image ok"

@@ -71,6 +71,8 @@ pub enum ImageId {
     Jupyter,
     JupyterBase,
     JupyterMl,
+    /// JupyterHub for `dimtensor-up hub` (not a lab).
+    Hub,
 }
 
 pub struct ImageSpec {
@@ -102,7 +104,7 @@ impl ImageSpec {
     }
 }
 
-pub const IMAGES: [ImageSpec; 6] = [
+pub const IMAGES: [ImageSpec; 7] = [
     ImageSpec {
         id: ImageId::Base,
         tag: "base",
@@ -162,6 +164,16 @@ pub const IMAGES: [ImageSpec; 6] = [
         summary: "JupyterLab on ml",
         for_whom: "a GPU lab without the integrations",
         approx_size: ["8.1 GB", "ARM-JupyterMl"],
+    },
+    ImageSpec {
+        id: ImageId::Hub,
+        tag: "hub",
+        target: "hub",
+        jupyter_on: None,
+        cuda_on: &[],
+        summary: "JupyterHub + DockerSpawner + NativeAuthenticator",
+        for_whom: "`dimtensor-up hub`: one lab per user on a shared machine",
+        approx_size: ["ARM-HubA", "ARM-HubB"],
     },
 ];
 

@@ -44,6 +44,8 @@ pub enum Command {
     Pull(PullArgs),
     /// Write a compose file (and its .env) for a JupyterLab that stays up
     Compose(ComposeArgs),
+    /// Write (and start) a JupyterHub with one lab per user, or Zero to JupyterHub values
+    Hub(HubArgs),
     /// List the JupyterLab servers that dimtensor-up started
     Ps(PsArgs),
     /// Open a running server's URL in the browser again
@@ -221,6 +223,46 @@ pub struct ComposeArgs {
     /// Print the repository's compose/ example for a variant (how those files are made)
     #[arg(long, hide = true, value_enum, exclusive = true)]
     pub example: Option<Variant>,
+}
+
+#[derive(Debug, Args)]
+pub struct HubArgs {
+    /// Folder for the hub's files [default: ./dimtensor-hub]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Labs offered, comma-separated [default: base,ml,full]
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "LABS")]
+    pub labs: Vec<Variant>,
+    /// GPU profiles: auto, all, none, N or device=ID[,ID...]; repeat for several [default: auto]
+    #[arg(long, value_name = "GPUS")]
+    pub gpus: Vec<String>,
+    /// Host port [default: the first free one from 8000]
+    #[arg(long, conflicts_with = "kubernetes")]
+    pub port: Option<u16>,
+    /// Host address to bind [default: 127.0.0.1]
+    #[arg(long, value_name = "ADDR", conflicts_with = "kubernetes")]
+    pub listen: Option<String>,
+    /// Replace files you edited (the old ones are kept as .bak)
+    #[arg(long)]
+    pub force: bool,
+    /// Then start the hub (`docker compose up -d`), wait for it and open it
+    #[arg(long, conflicts_with = "kubernetes")]
+    pub up: bool,
+    /// With --up: print the URL instead of opening a browser
+    #[arg(long, requires = "up")]
+    pub no_browser: bool,
+    /// With --up: seconds to wait for the hub to answer
+    #[arg(long, default_value_t = 300, value_name = "SECS", requires = "up")]
+    pub timeout: u64,
+    /// With --up: when to pull the hub and lab images
+    #[arg(long, value_enum, requires = "up")]
+    pub pull: Option<PullPolicy>,
+    /// Write Zero to JupyterHub values (config.yaml) for a Kubernetes cluster instead
+    #[arg(long)]
+    pub kubernetes: bool,
+    /// With --kubernetes: GPUs each GPU profile requests
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "kubernetes")]
+    pub gpus_per_user: u32,
 }
 
 #[derive(Debug, Args)]

@@ -38,6 +38,8 @@ pub const CONTEXT_FILES: &[(&str, &str)] = &[
         "docker/requirements/amd64/jupyter-full.txt",
         include_str!("../docker/requirements/amd64/jupyter-full.txt"),
     ),
+    ("docker/requirements/amd64/hub.txt", include_str!("../docker/requirements/amd64/hub.txt")),
+    ("docker/requirements/arm64/hub.txt", include_str!("../docker/requirements/arm64/hub.txt")),
     ("docker/requirements/arm64/base.txt", include_str!("../docker/requirements/arm64/base.txt")),
     ("docker/requirements/arm64/ml.txt", include_str!("../docker/requirements/arm64/ml.txt")),
     ("docker/requirements/arm64/full.txt", include_str!("../docker/requirements/arm64/full.txt")),
@@ -167,7 +169,7 @@ pub async fn build(
     opts: &BuildOptions,
     reporter: &Reporter,
 ) -> Result<()> {
-    use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion, TagImageOptionsBuilder};
+    use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
     let reference = image.reference(registry);
     let ca = match &opts.ca_cert {
         Some(path) => Some(
@@ -247,14 +249,20 @@ pub async fn build(
     }
     spinner.finish_and_clear();
     let versioned = image.versioned_reference(registry, &opts.dimtensor_version);
-    let (repo, tag) = versioned.rsplit_once(':').expect("a reference has a tag");
-    engine
-        .docker
-        .tag_image(&reference, Some(TagImageOptionsBuilder::default().repo(repo).tag(tag).build()))
-        .await
-        .map_err(|e| engine.fail(&format!("tagging {versioned}"), e))?;
+    tag(engine, &reference, &versioned).await?;
     reporter.note(format!("built {reference} and {versioned}"));
     Ok(())
+}
+
+/// Tags the local image `source` as `target` too.
+pub async fn tag(engine: &Engine, source: &str, target: &str) -> Result<()> {
+    use bollard::query_parameters::TagImageOptionsBuilder;
+    let (repo, tag) = target.rsplit_once(':').expect("a reference has a tag");
+    engine
+        .docker
+        .tag_image(source, Some(TagImageOptionsBuilder::default().repo(repo).tag(tag).build()))
+        .await
+        .map_err(|e| engine.fail(&format!("tagging {target}"), e))
 }
 
 /// Turns BuildKit status updates into step lines; keeps each step's last log lines.

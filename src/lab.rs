@@ -330,6 +330,18 @@ pub async fn create(
 }
 
 /// Stops and removes a container and its token file; host files and volumes are never touched.
+/// The labs the hub of `hub_dir` spawned for its users (their homes are volumes and stay).
+pub async fn hub_labs(engine: &Engine, hub_dir: &str) -> Result<Vec<String>> {
+    use bollard::query_parameters::ListContainersOptionsBuilder;
+    let filters = HashMap::from([("label", vec![format!("{}={hub_dir}", labels::HUB)])]);
+    let containers = engine
+        .docker
+        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+        .await
+        .map_err(|e| engine.fail("listing containers", e))?;
+    Ok(containers.into_iter().filter_map(|c| c.id).collect())
+}
+
 pub async fn remove(engine: &Engine, server_id: &str, token_file: Option<&Path>) -> Result<()> {
     use bollard::query_parameters::{RemoveContainerOptionsBuilder, StopContainerOptionsBuilder};
     let _ = engine

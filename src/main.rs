@@ -9,6 +9,7 @@ mod config;
 mod engine;
 mod error;
 mod gpu;
+mod hub;
 mod image;
 mod lab;
 mod platform;
@@ -76,6 +77,7 @@ async fn dispatch(cli: Cli) -> error::Result<u8> {
         Command::Build(args) => commands::build::run(&global, args).await,
         Command::Pull(args) => commands::pull::run(&global, args).await,
         Command::Compose(args) => commands::compose::run(&global, args).await,
+        Command::Hub(args) => commands::hub::run(&global, args).await,
         Command::Ps(args) => commands::ps::run(&global, args).await,
         Command::Open(args) => commands::open::run(&global, args).await,
         Command::Logs(args) => commands::logs::run(&global, args).await,

@@ -33,6 +33,8 @@ pub mod labels {
     pub const LISTEN: &str = "org.dimtensor-up.listen";
     pub const TOKEN_FILE: &str = "org.dimtensor-up.token-file";
     pub const GPUS: &str = "org.dimtensor-up.gpus";
+    /// On the labs a hub spawned: the hub's folder (`stop` of the hub removes them too).
+    pub const HUB: &str = "org.dimtensor-up.hub";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -24,6 +24,9 @@ fi
 cargo build --release --locked -q
 DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" "$python" tests/bench/bench.py
 
+# A lab spawned through `dimtensor-up hub` next to `dimtensor-up jupyter` on the same image.
+DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" "$python" tests/bench/hub.py
+
 copy=$(mktemp -d)
 trap 'rm -rf "$copy"; [ "$(id -u)" != 0 ] || { bash tests/support/engines.sh stop; bash tests/support/sshd.sh stop; }' EXIT
 
@@ -35,6 +38,9 @@ if [ "$(id -u)" = 0 ]; then
   chmod -R a+rX "${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up"
   DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" PYTHONPATH=tests/bench "$python" tests/bench/engines.py
   DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" "$python" tests/bench/remote.py
+  # linux/arm64 under QEMU next to amd64 (tests/arm64.sh builds the arm64 images first).
+  DTU_ARM64_REGISTRY=$(bash tests/arm64.sh | tail -n 1) DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" \
+    PYTHONPATH=tests/bench "$python" tests/bench/arm64.py
 fi
 
 # Rebuild time after a notebook change, with plain BuildKit from a copy of the checkout.

@@ -44,8 +44,8 @@ if [ "$(id -u)" = 0 ] && [ -z "${CARGO_TARGET_DIR:-}" ]; then export CARGO_TARGE
 cargo build --locked
 bin="${CARGO_TARGET_DIR:-$repo/target}/debug/dimtensor-up"
 
-# The engine tests need base and jupyter-base, whatever DTU_IMAGES says.
-images=$(printf '%s\n' ${DTU_IMAGES:-base ml full jupyter jupyter-base jupyter-ml} base jupyter-base | awk '!seen[$0]++' | tr '\n' ' ')
+# The engine tests need base, jupyter-base and hub, whatever DTU_IMAGES says.
+images=$(printf '%s\n' ${DTU_IMAGES:-base ml full jupyter jupyter-base jupyter-ml hub} base jupyter-base hub | awk '!seen[$0]++' | tr '\n' ' ')
 stage "build images: $images"
 for image in $images; do
   t0=$SECONDS
@@ -76,7 +76,7 @@ stage "GPU stub engine"
 if [ "$(id -u)" = 0 ]; then
   export DTU_GPU_DOCKER_HOST
   trap 'bash tests/support/gpu-engine.sh stop; bash tests/support/engines.sh stop; bash tests/support/sshd.sh stop' EXIT
-  DTU_GPU_DOCKER_HOST=$(bash tests/support/gpu-engine.sh start ghcr.io/marcoloco23/dimtensor:jupyter-base)
+  DTU_GPU_DOCKER_HOST=$(bash tests/support/gpu-engine.sh start ghcr.io/marcoloco23/dimtensor:jupyter-base ghcr.io/marcoloco23/dimtensor:hub)
 else
   export DTU_SKIP_GPU_STUB="not root: a second dockerd with the stub NVIDIA hook needs root"
   echo "$DTU_SKIP_GPU_STUB"

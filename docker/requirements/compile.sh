@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 for arch in amd64:x86_64 arm64:aarch64; do
   mkdir -p "${arch%%:*}"
-  for name in base ml full jupyter-base jupyter-ml jupyter-full; do
+  for name in base ml full jupyter-base jupyter-ml jupyter-full hub; do
     # Each JupyterLab set is constrained by its variant's, so the jupyter stage only adds packages.
     constraint=()
     [[ $name == jupyter-* ]] && constraint=(--constraint "${arch%%:*}/${name#jupyter-}.txt")

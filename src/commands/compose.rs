@@ -161,7 +161,7 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
 
 /// `docker compose up -d` through the compose plugin, or a `docker-compose` binary.
 /// Runs against the engine dimtensor-up connected to (discovered, named or from a context).
-fn compose_up(endpoint: &crate::engine::Endpoint, file: &Path, reporter: &Reporter) -> Result<()> {
+pub fn compose_up(endpoint: &crate::engine::Endpoint, file: &Path, reporter: &Reporter) -> Result<()> {
     let works = |program: &str, pre: &[&str]| {
         std::process::Command::new(program)
             .args(pre)

@@ -4,6 +4,7 @@ pub mod build;
 pub mod compose;
 pub mod config;
 pub mod doctor;
+pub mod hub;
 pub mod jupyter;
 pub mod logs;
 pub mod open;

@@ -19,7 +19,23 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<u8> {
         if let Some(project) = &s.compose_project {
             reporter.note(format!("{} belongs to compose project `{project}`: removing the container; `docker compose up -d` brings it back", s.name));
         }
+        // A hub stops its users' labs as it exits; any it leaves are removed after it.
+        let labs = match s.variant == "hub" {
+            true => crate::lab::hub_labs(&engine, &s.workdir).await?,
+            false => vec![],
+        };
         crate::lab::remove(&engine, &s.id, s.token_file.as_deref()).await?;
+        if s.variant == "hub" {
+            for id in crate::lab::hub_labs(&engine, &s.workdir).await? {
+                crate::lab::remove(&engine, &id, None).await?;
+            }
+            reporter.note(format!(
+                "stopped the hub {} and {} running lab(s) (accounts and user folders stay in volumes; `dimtensor-up hub --up` starts it again)",
+                s.name,
+                labs.len()
+            ));
+            continue;
+        }
         reporter.note(format!("stopped {} (files in {} kept)", s.name, s.workdir));
     }
     Ok(0)

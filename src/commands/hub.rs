@@ -1,0 +1,303 @@
+//! `dimtensor-up hub`: a JupyterHub for a shared machine (compose project with DockerSpawner),
+//! or Zero to JupyterHub values for a cluster, from the variant table and the GPU rules.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::catalog::{ImageId, Variant, DIMTENSOR_VERSION};
+use crate::cli::{GlobalArgs, HubArgs};
+use crate::config::Config;
+use crate::engine::model::GpuForm;
+use crate::engine::Engine;
+use crate::error::{Error, Kind, Result};
+use crate::gpu::{self, GpuAttach, GpuRequest};
+use crate::hub::{self, HubPlan, Profile};
+use crate::platform::{Arch, Platforms};
+use crate::reporter::Reporter;
+
+/// The flags, checked before anything is touched.
+struct HubFlags {
+    dir: PathBuf,
+    labs: Vec<Variant>,
+    gpus: Vec<GpuRequest>,
+    listen: IpAddr,
+}
+
+fn check_flags(args: &HubArgs, config: &Config, cwd: &Path) -> Result<HubFlags> {
+    if args.labs.contains(&Variant::Auto) {
+        return Err(Error::usage("--labs names labs, not auto").hint("one or more of base, ml, full"));
+    }
+    let mut labs = if args.labs.is_empty() { Variant::LABS.to_vec() } else { args.labs.clone() };
+    labs.dedup();
+    let gpus = match args.gpus.is_empty() {
+        true => vec![GpuRequest::Auto],
+        false => args.gpus.iter().map(|g| GpuRequest::parse(g)).collect::<Result<Vec<_>>>()?,
+    };
+    if args.port == Some(0) {
+        return Err(Error::usage("invalid --port 0").hint("give a port from 1 to 65535, or leave --port out"));
+    }
+    let listen = match &args.listen {
+        Some(text) => text.trim_matches(['[', ']']).parse::<IpAddr>().map_err(|_| {
+            Error::usage(format!("invalid --listen `{text}`")).hint("give an IP address: 127.0.0.1 (default)")
+        })?,
+        None => config.listen.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+    };
+    let dir = cwd.join(args.dir.clone().unwrap_or_else(|| PathBuf::from("dimtensor-hub")));
+    Ok(HubFlags { dir, labs, gpus, listen })
+}
+
+pub async fn run(global: &GlobalArgs, args: HubArgs) -> Result<u8> {
+    let reporter = Reporter::new(global.quiet, global.verbose);
+    let (config, _) = super::load_config()?;
+    let cwd = super::current_dir()?;
+    let flags = check_flags(&args, &config, &cwd)?;
+    let pinned = |lab: Variant| lab.lab_image().versioned_reference(config.registry(), DIMTENSOR_VERSION);
+    if args.kubernetes {
+        return write_kubernetes(&args, &flags, &pinned, &reporter);
+    }
+    let engine = super::connect(global).await?;
+    let Some(socket) = engine.endpoint.address.strip_prefix("unix://").map(str::to_string) else {
+        return Err(Error::usage(format!("the hub mounts its engine's socket; {} is not a socket on this machine", engine.endpoint.address))
+            .hint("run `dimtensor-up hub` on the machine that runs the engine (over ssh: ssh there first)"));
+    };
+    let model = engine.model().await?.clone();
+    let arch = Platforms::new(engine.platform().await?, None).images;
+    if let Some(running) = crate::lab::for_workdir(&engine, &flags.dir).await?.filter(|s| s.running()) {
+        return Err(Error::usage(format!(
+            "the hub for {} already runs ({} on {}:{})",
+            flags.dir.display(),
+            running.name,
+            running.listen,
+            running.port
+        ))
+        .hint(format!("open http://{}:{}/hub/, or stop it first: dimtensor-up stop {}", running.listen, running.port, running.name)));
+    }
+    let gpu_requests = gpu_profiles(&engine, &flags, arch, &reporter).await?;
+    let gpu_form = match gpu_requests.iter().any(|(_, a)| *a != GpuAttach::None) {
+        // DockerSpawner speaks the Docker API: the GPU request must be one the engine honours there.
+        true => model.compose_gpu_form().ok_or_else(|| {
+            Error::new(Kind::Gpu, format!("{} cannot take GPUs through its Docker API, which DockerSpawner uses", model.describe()))
+                .cause("Podman before 5.5 drops GPU requests made through its Docker API")
+                .hint("pass --gpus none for CPU profiles only, or use Docker / Podman 5.5+")
+        })?,
+        false => GpuForm::DeviceRequest,
+    };
+    let profiles = hub::profiles(&flags.labs, &gpu_requests, &pinned);
+    let port = pick_port(&engine, args.port, flags.listen).await?;
+    let user = model.user_mapping(None, engine.host.caller().await?);
+    let socket_group = match user.user {
+        Some(u) if u.uid != 0 && !user.keep_id => socket_gid(&socket),
+        _ => None,
+    };
+    let plan = HubPlan {
+        project: hub::project_for(&flags.dir),
+        dir: flags.dir.clone(),
+        hub_image: ImageId::Hub.reference(config.registry()),
+        listen: flags.listen,
+        port,
+        profiles,
+        engine_socket: socket,
+        user,
+        socket_group,
+        gpu_form,
+    };
+    if !flags.listen.is_loopback() {
+        reporter.warn(format!(
+            "the hub listens on {}: other machines can reach its login page; put it behind TLS (a reverse proxy such as Caddy or Traefik) before exposing it",
+            flags.listen
+        ));
+    }
+    write_files(&plan, args.force, &reporter)?;
+    if !args.up {
+        println!("{}", plan.dir.join(hub::COMPOSE_FILE).display());
+        return Ok(0);
+    }
+    let stop = crate::error::stop_signal();
+    tokio::pin!(stop);
+    tokio::select! {
+        r = start(&engine, &plan, &config, &args, &reporter) => r?,
+        _ = &mut stop => return Err(Error::interrupted().hint(format!("`dimtensor-up stop --workdir {}` removes what was started", plan.dir.display()))),
+    }
+    let url = plan.url();
+    println!("{url}");
+    reporter.note(format!(
+        "JupyterHub runs; sign in as `{}` with the password in {} (mode 600). Others sign up at {url}signup and you authorize them at {url}authorize.",
+        hub::ADMIN,
+        plan.dir.join(hub::ADMIN_PASSWORD_FILE).display()
+    ));
+    if !args.no_browser {
+        crate::browser::open_url(&url, port, &reporter).settled().await;
+    }
+    Ok(0)
+}
+
+/// One (lab, GPUs) pair per lab and request that can start here; explicit requests that cannot
+/// are errors (as for `jupyter`), `auto` without usable GPUs offers CPU profiles and says why.
+async fn gpu_profiles(engine: &Engine, flags: &HubFlags, arch: Arch, reporter: &Reporter) -> Result<Vec<(Variant, GpuAttach)>> {
+    let mut pairs = Vec::new();
+    for request in &flags.gpus {
+        for &lab in &flags.labs {
+            let cuda = lab.lab_image().spec().has_cuda(arch);
+            let decision = gpu::decide_on(engine, request, cuda, lab.name()).await?;
+            match (&decision.attach, decision.why_cpu()) {
+                (GpuAttach::None, Some(why)) if *request == GpuRequest::Auto && cuda => {
+                    reporter.note(format!("no GPU profile for {}: {why}", lab.name()))
+                }
+                (GpuAttach::None, _) => {}
+                (attach, _) => {
+                    if let Some(note) = decision.note.filter(|_| !cuda) {
+                        reporter.note(note);
+                    }
+                    pairs.push((lab, attach.clone()));
+                }
+            }
+        }
+    }
+    Ok(pairs)
+}
+
+/// --port, checked; else the first free port from 8000.
+async fn pick_port(engine: &Engine, wanted: Option<u16>, listen: IpAddr) -> Result<u16> {
+    let taken: Vec<u16> = crate::lab::list(engine).await?.iter().filter(|s| s.running()).map(|s| s.port).collect();
+    let is_free = |p: u16| !taken.contains(&p) && crate::settings::port_is_free(listen, p);
+    match wanted {
+        Some(port) if is_free(port) => Ok(port),
+        Some(port) => Err(Error::usage(format!("port {port} on {listen} is taken"))
+            .hint("choose another with --port, or leave --port out for the first free one from 8000")),
+        None => (hub::FIRST_PORT..hub::FIRST_PORT + 100).find(|p| is_free(*p)).ok_or_else(|| {
+            Error::usage("no free port from 8000 to 8099").hint("choose one with --port")
+        }),
+    }
+}
+
+#[cfg(unix)]
+fn socket_gid(path: &str) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| m.gid()).filter(|g| *g != 0)
+}
+
+#[cfg(not(unix))]
+fn socket_gid(_: &str) -> Option<u32> {
+    None
+}
+
+/// Writes `text` to `path` unless the file there was edited since dimtensor-up wrote it (then
+/// only with --force, keeping the edited one as .bak). Nothing is written before all checks pass.
+fn check_writable(path: &Path, force: bool) -> Result<bool> {
+    match std::fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::new(Kind::Usage, format!("cannot read {}", path.display())).cause(e)),
+        Ok(text) if hub::is_unedited(&text) => Ok(false),
+        Ok(_) if force => Ok(true),
+        Ok(_) => Err(Error::usage(format!("{} was edited since dimtensor-up wrote it", path.display()))
+            .hint("keep your edits (start it with `docker compose up -d` there), or pass --force to replace it (yours is kept as .bak)")),
+    }
+}
+
+fn write(path: &Path, text: &str, backup: bool) -> Result<()> {
+    let fail = |e: std::io::Error| Error::new(Kind::Usage, format!("cannot write {}", path.display())).cause(e);
+    if backup {
+        std::fs::copy(path, path.with_extension(format!("{}.bak", path.extension().and_then(|e| e.to_str()).unwrap_or("")))).map_err(fail)?;
+    }
+    std::fs::write(path, text).map_err(fail)
+}
+
+fn write_files(plan: &HubPlan, force: bool, reporter: &Reporter) -> Result<()> {
+    let compose = plan.dir.join(hub::COMPOSE_FILE);
+    let config = plan.dir.join(hub::CONFIG_FILE);
+    let backups = [check_writable(&compose, force)?, check_writable(&config, force)?];
+    std::fs::create_dir_all(&plan.dir)
+        .map_err(|e| Error::usage(format!("cannot create {}", plan.dir.display())).cause(e))?;
+    let header = format!(
+        "JupyterHub for this machine, written by dimtensor-up {} (`dimtensor-up hub`).\nStart: docker compose up -d   Stop: dimtensor-up stop {} (accounts and homes stay in volumes)\nURL:   {}  (admin: `{}`, password in ./{})",
+        env!("CARGO_PKG_VERSION"),
+        plan.project,
+        plan.url(),
+        hub::ADMIN,
+        hub::ADMIN_PASSWORD_FILE
+    );
+    write(&compose, &plan.compose_yaml(&header), backups[0])?;
+    write(&config, &plan.jupyterhub_config(), backups[1])?;
+    let password = plan.dir.join(hub::ADMIN_PASSWORD_FILE);
+    if !password.exists() {
+        crate::token::write_secret_file(&password, &format!("{}\n", crate::token::random_hex(16)), 0o600)?;
+    }
+    reporter.note(format!(
+        "wrote {} and {} ({} profiles: {})",
+        compose.display(),
+        config.display(),
+        plan.profiles.len(),
+        plan.profiles.iter().map(|p| p.slug.as_str()).collect::<Vec<_>>().join(", ")
+    ));
+    Ok(())
+}
+
+/// The images, then `docker compose up -d`, then the hub's health endpoint.
+async fn start(engine: &Engine, plan: &HubPlan, config: &Config, args: &HubArgs, reporter: &Reporter) -> Result<()> {
+    let platforms = Platforms::new(engine.platform().await?, None);
+    let policy = args.pull.or(config.pull).unwrap_or_default();
+    let timeout = args.timeout;
+    let mut images = vec![ImageId::Hub];
+    for p in &plan.profiles {
+        if !images.contains(&p.lab.lab_image()) {
+            images.push(p.lab.lab_image());
+        }
+    }
+    for image in images {
+        crate::image::ensure(engine, image, platforms, config, policy, false, reporter).await?;
+        // The hub and its labs use the pinned tag, which a build or a pull of the plain one also sets.
+        let versioned = image.versioned_reference(config.registry(), DIMTENSOR_VERSION);
+        if crate::image::presence(engine, &versioned, platforms.images).await? != crate::image::Presence::Present {
+            crate::image::tag(engine, &image.reference(config.registry()), &versioned).await?;
+        }
+    }
+    super::compose::compose_up(&engine.endpoint, &plan.dir.join(hub::COMPOSE_FILE), reporter)?;
+    let spinner = reporter.spinner("waiting for JupyterHub to answer");
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    let host = crate::settings::connect_host(plan.listen);
+    loop {
+        if crate::ready::http_status(&host, plan.port, "/hub/health", None).await == Some(200) {
+            spinner.finish_and_clear();
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            spinner.finish_and_clear();
+            return Err(Error::new(Kind::Container, format!("JupyterHub did not answer within {timeout} s"))
+                .hint(format!("see its log: dimtensor-up logs {}", plan.project)));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn write_kubernetes(args: &HubArgs, flags: &HubFlags, pinned: &dyn Fn(Variant) -> String, reporter: &Reporter) -> Result<u8> {
+    // Cluster GPU nodes are amd64 with the NVIDIA device plugin: `auto` gives the CUDA labs a GPU
+    // profile; an explicit request gives every lab one.
+    let mut pairs = Vec::new();
+    for request in &flags.gpus {
+        for &lab in &flags.labs {
+            let cuda = lab.lab_image().spec().has_cuda(Arch::Amd64);
+            match request {
+                GpuRequest::None => {}
+                GpuRequest::Auto if !cuda => {}
+                _ => pairs.push((lab, GpuAttach::All)),
+            }
+        }
+    }
+    pairs.dedup();
+    let profiles: Vec<Profile> = hub::profiles(&flags.labs, &pairs, pinned);
+    let path = flags.dir.join(hub::K8S_VALUES_FILE);
+    let backup = check_writable(&path, args.force)?;
+    std::fs::create_dir_all(&flags.dir)
+        .map_err(|e| Error::usage(format!("cannot create {}", flags.dir.display())).cause(e))?;
+    let header = format!(
+        "Zero to JupyterHub values, written by dimtensor-up {} (`dimtensor-up hub --kubernetes`).\nInstall: helm upgrade --cleanup-on-fail --install dimtensor-hub jupyterhub/jupyterhub \\\n           --repo https://hub.jupyter.org/helm-chart/ --namespace dimtensor --create-namespace \\\n           --values {}\nThe proxy is a ClusterIP service: reach it with `kubectl -n dimtensor port-forward svc/proxy-public 8080:80`,\nor expose it through an ingress with TLS. Sign up as `{}` first (admins are authorized at sign-up),\nthen authorize the others' sign-ups at /hub/authorize.",
+        env!("CARGO_PKG_VERSION"),
+        hub::K8S_VALUES_FILE,
+        hub::ADMIN
+    );
+    write(&path, &hub::z2jh_values(&profiles, args.gpus_per_user, &header), backup)?;
+    reporter.note(format!("wrote {} ({} profiles)", path.display(), profiles.len()));
+    println!("{}", path.display());
+    Ok(0)
+}

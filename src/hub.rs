@@ -1,0 +1,475 @@
+//! `dimtensor-up hub` as pure values: the profiles a hub offers (one per lab and GPU request,
+//! from the variant table and the GPU rules), and the files that describe it: a compose project
+//! with JupyterHub + DockerSpawner for one machine, or Zero to JupyterHub values for Kubernetes.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::catalog::Variant;
+use crate::engine::model::{GpuForm, UserMapping};
+use crate::gpu::GpuAttach;
+use crate::settings::{hardening, labels};
+
+/// The account that exists from the start; its password is generated into ADMIN_PASSWORD_FILE.
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD_FILE: &str = "admin-password";
+pub const COMPOSE_FILE: &str = "compose.yaml";
+pub const CONFIG_FILE: &str = "jupyterhub_config.py";
+pub const K8S_VALUES_FILE: &str = "config.yaml";
+/// JupyterHub's port inside its container (the proxy's public port).
+pub const HUB_PORT: u16 = 8000;
+pub const FIRST_PORT: u16 = 8000;
+/// Where each user's persistent folder is mounted in their lab.
+pub const HOME_MOUNT: &str = "/home/dimtensor/work";
+
+/// One choice on the spawn page: a lab image and the GPUs its container gets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Profile {
+    pub slug: String,
+    pub display: String,
+    pub lab: Variant,
+    pub image: String,
+    pub gpus: GpuAttach,
+}
+
+/// The profiles for `labs` (CPU each), plus one per lab and GPU request in `gpu_requests`
+/// (already decided against the machine by the GPU rules: only those that can start are here).
+pub fn profiles(labs: &[Variant], gpu_requests: &[(Variant, GpuAttach)], image_of: &dyn Fn(Variant) -> String) -> Vec<Profile> {
+    let mut list = Vec::new();
+    for &lab in labs {
+        list.push(Profile {
+            slug: lab.name().to_string(),
+            display: format!("{} (CPU)", lab.name()),
+            lab,
+            image: image_of(lab),
+            gpus: GpuAttach::None,
+        });
+        for (_, attach) in gpu_requests.iter().filter(|(l, a)| *l == lab && *a != GpuAttach::None) {
+            let (slug, what) = match attach {
+                GpuAttach::All => (format!("{}-gpu", lab.name()), "all GPUs".to_string()),
+                GpuAttach::Count(n) => (format!("{}-gpu{n}x", lab.name()), format!("{n} GPUs")),
+                GpuAttach::Devices(ids) => {
+                    (format!("{}-gpu-{}", lab.name(), ids.join("-")), format!("GPU {}", ids.join(", ")))
+                }
+                GpuAttach::None => unreachable!("filtered"),
+            };
+            list.push(Profile { slug, display: format!("{} with {what}", lab.name()), lab, image: image_of(lab), gpus: attach.clone() });
+        }
+    }
+    list
+}
+
+/// Everything that decides a hub on one machine.
+#[derive(Debug, Clone)]
+pub struct HubPlan {
+    /// The compose project, its network, container and volume prefix: one per folder.
+    pub project: String,
+    pub dir: PathBuf,
+    pub hub_image: String,
+    pub listen: IpAddr,
+    pub port: u16,
+    pub profiles: Vec<Profile>,
+    /// The engine's API socket on its host, mounted for DockerSpawner.
+    pub engine_socket: String,
+    /// Who the hub runs as (the caller, as the labs of `jupyter` do) and the socket's group.
+    pub user: UserMapping,
+    pub socket_group: Option<u32>,
+    pub gpu_form: GpuForm,
+}
+
+/// The project name for a hub folder: readable and unique per folder.
+pub fn project_for(dir: &Path) -> String {
+    // The lab name's slug and hash; the default folder's name is not said twice.
+    let lab_name = crate::settings::container_name_for(dir);
+    let rest = lab_name.trim_start_matches("dimtensor-up-");
+    format!("dimtensor-hub-{}", rest.trim_start_matches("dimtensor-hub-"))
+}
+
+#[derive(Serialize)]
+struct ComposeFile {
+    name: String,
+    services: BTreeMap<&'static str, HubService>,
+    networks: BTreeMap<&'static str, NamedNetwork>,
+    volumes: BTreeMap<&'static str, BTreeMap<(), ()>>,
+    secrets: BTreeMap<&'static str, FileSecret>,
+}
+
+#[derive(Serialize)]
+struct HubService {
+    image: String,
+    container_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    group_add: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    userns_mode: Option<&'static str>,
+    ports: Vec<String>,
+    volumes: Vec<BTreeMap<&'static str, serde_yaml::Value>>,
+    secrets: Vec<&'static str>,
+    networks: Vec<&'static str>,
+    restart: &'static str,
+    init: bool,
+    cap_drop: Vec<&'static str>,
+    security_opt: Vec<&'static str>,
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct NamedNetwork {
+    name: String,
+}
+
+#[derive(Serialize)]
+struct FileSecret {
+    file: String,
+}
+
+impl HubPlan {
+    /// Labels that let `ps`, `logs` and `stop` find the hub by its folder, as they find labs.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (labels::MANAGED.to_string(), "true".to_string()),
+            (labels::WORKDIR.to_string(), self.dir.display().to_string()),
+            (labels::VARIANT.to_string(), "hub".to_string()),
+            (labels::PORT.to_string(), self.port.to_string()),
+            (labels::LISTEN.to_string(), self.listen.to_string()),
+            (labels::GPUS.to_string(), "-".to_string()),
+        ])
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}:{}/hub/", crate::settings::connect_host(self.listen), self.port)
+    }
+
+    /// compose.yaml: the hub, its state volume, the engine socket, the config and the admin's
+    /// password as a secret file (never an environment variable `docker inspect` shows).
+    pub fn compose_yaml(&self, header: &str) -> String {
+        let bind = |source: &str, target: &str, read_only: bool| {
+            let mut m = BTreeMap::from([
+                ("type", serde_yaml::Value::from("bind")),
+                ("source", serde_yaml::Value::from(crate::compose::escape_dollars(source))),
+                ("target", serde_yaml::Value::from(target)),
+                ("bind", serde_yaml::to_value(BTreeMap::from([("create_host_path", false)])).expect("yaml")),
+            ]);
+            if read_only {
+                m.insert("read_only", serde_yaml::Value::from(true));
+            }
+            m
+        };
+        let host = match self.listen {
+            IpAddr::V6(v6) => format!("[{v6}]"),
+            v4 => v4.to_string(),
+        };
+        let service = HubService {
+            image: self.hub_image.clone(),
+            container_name: self.project.clone(),
+            user: self.user.user.map(|u| u.render()),
+            group_add: self.socket_group.map(|g| g.to_string()).into_iter().collect(),
+            userns_mode: self.user.keep_id.then_some("keep-id"),
+            ports: vec![format!("{host}:{}:{HUB_PORT}", self.port)],
+            volumes: vec![
+                bind(&self.engine_socket, "/var/run/docker.sock", false),
+                bind(&format!("./{CONFIG_FILE}"), "/etc/jupyterhub/jupyterhub_config.py", true),
+                BTreeMap::from([
+                    ("type", serde_yaml::Value::from("volume")),
+                    ("source", serde_yaml::Value::from("hub-data")),
+                    ("target", serde_yaml::Value::from("/srv/jupyterhub")),
+                ]),
+            ],
+            secrets: vec!["admin_password"],
+            networks: vec!["hub"],
+            restart: "unless-stopped",
+            init: hardening::INIT,
+            cap_drop: vec![hardening::CAP_DROP],
+            security_opt: hardening::security_opt(),
+            labels: self.labels().into_iter().map(|(k, v)| (k, crate::compose::escape_dollars(&v))).collect(),
+        };
+        let file = ComposeFile {
+            name: self.project.clone(),
+            services: BTreeMap::from([("hub", service)]),
+            networks: BTreeMap::from([("hub", NamedNetwork { name: self.project.clone() })]),
+            volumes: BTreeMap::from([("hub-data", BTreeMap::new())]),
+            secrets: BTreeMap::from([("admin_password", FileSecret { file: format!("./{ADMIN_PASSWORD_FILE}") })]),
+        };
+        let yaml = serde_yaml::to_string(&file).expect("the hub compose model serialises");
+        with_checksum(&format!("{}{yaml}", comment_block(header)))
+    }
+
+    /// jupyterhub_config.py: NativeAuthenticator with the admin bootstrapped, DockerSpawner with
+    /// a profile form, per-user volumes and the labs' hardening.
+    pub fn jupyterhub_config(&self) -> String {
+        let profiles: Vec<serde_json::Value> = self
+            .profiles
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "slug": p.slug, "display": p.display, "image": p.image,
+                    "device_request": p.gpus.device_request(self.gpu_form),
+                })
+            })
+            .collect();
+        let profiles_json = serde_json::to_string_pretty(&profiles).expect("json");
+        let labels_json = serde_json::to_string(&BTreeMap::from([(labels::HUB, self.dir.display().to_string())]))
+        .expect("json");
+        let text = HUB_CONFIG_TEMPLATE
+            .replace("@VERSION@", env!("CARGO_PKG_VERSION"))
+            .replace("@PROFILES@", &profiles_json)
+            .replace("@ADMIN@", ADMIN)
+            .replace("@NETWORK@", &self.project)
+            .replace("@PREFIX@", &self.project)
+            .replace("@HOME_MOUNT@", HOME_MOUNT)
+            .replace("@LABELS@", &labels_json)
+            .replace("@CAP_DROP@", hardening::CAP_DROP)
+            .replace("@SECURITY_OPT@", &serde_json::to_string(&hardening::security_opt()).expect("json"));
+        with_checksum(&text)
+    }
+}
+
+const HUB_CONFIG_TEMPLATE: &str = r#"# JupyterHub for a shared machine, written by dimtensor-up @VERSION@ (`dimtensor-up hub`).
+# `dimtensor-up hub` rewrites this file only while it is as written (the checksum on its last
+# line); once edited, it is kept unless you pass --force (the old one is then saved as .bak).
+import json
+import socket
+
+from dockerspawner import DockerSpawner
+from nativeauthenticator import NativeAuthenticator
+
+# One profile per lab image and GPU request (`dimtensor-up hub --labs/--gpus`).
+PROFILES = json.loads(r"""@PROFILES@""")
+ADMIN = "@ADMIN@"
+
+
+class DimtensorAuthenticator(NativeAuthenticator):
+    """NativeAuthenticator whose admin account exists from the first start, with the password
+    from the admin-password file beside this one (a compose secret)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if not self.user_exists(ADMIN):
+            with open("/run/secrets/admin_password") as f:
+                self.create_user(ADMIN, f.read().strip())
+
+
+def choose_profile(spawner):
+    """The chosen profile's image and GPUs, with the labs' hardening (no capabilities, no
+    privilege escalation, an init process)."""
+    slug = spawner.user_options.get("profile") or PROFILES[0]["slug"]
+    profile = next((p for p in PROFILES if p["slug"] == slug), None)
+    if profile is None:
+        raise ValueError(f"no profile {slug!r}; choose one of {', '.join(p['slug'] for p in PROFILES)}")
+    spawner.image = profile["image"]
+    host_config = {"cap_drop": ["@CAP_DROP@"], "security_opt": @SECURITY_OPT@, "init": True}
+    if profile["device_request"]:
+        host_config["device_requests"] = [profile["device_request"]]
+    else:
+        # The GPU images ask for all GPUs; without a request, none (as `dimtensor-up jupyter`).
+        spawner.environment["NVIDIA_VISIBLE_DEVICES"] = "void"
+    spawner.extra_host_config = host_config
+
+
+def options_form(spawner):
+    options = "".join(f'<option value="{p["slug"]}">{p["display"]}</option>' for p in PROFILES)
+    return f'<label for="profile">Lab</label><select class="form-control" name="profile" id="profile">{options}</select>'
+
+
+c = get_config()  # noqa: F821
+c.JupyterHub.bind_url = "http://:8000"
+c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
+# The labs reach the hub at its address on the hub's own network (no DNS needed there).
+c.JupyterHub.hub_connect_url = f"http://{socket.gethostbyname(socket.gethostname())}:8081"
+c.JupyterHub.db_url = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "/srv/jupyterhub/jupyterhub_cookie_secret"
+c.ConfigurableHTTPProxy.pid_file = "/srv/jupyterhub/jupyterhub-proxy.pid"
+
+c.JupyterHub.authenticator_class = DimtensorAuthenticator
+c.Authenticator.admin_users = {ADMIN}
+# NativeAuthenticator is the gate: sign-ups wait until the admin authorizes them (/hub/authorize).
+c.Authenticator.allow_all = True
+c.NativeAuthenticator.open_signup = False
+c.NativeAuthenticator.minimum_password_length = 8
+
+c.JupyterHub.spawner_class = DockerSpawner
+c.DockerSpawner.options_form = options_form
+c.DockerSpawner.options_from_form = lambda form: {"profile": form.get("profile", [""])[0]}
+c.DockerSpawner.pre_spawn_hook = choose_profile
+c.DockerSpawner.image = PROFILES[0]["image"]
+c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
+c.DockerSpawner.notebook_dir = "/home/dimtensor"
+c.DockerSpawner.default_url = "/lab"
+c.DockerSpawner.network_name = "@NETWORK@"
+c.DockerSpawner.prefix = "@PREFIX@"
+# Each user's folder is a volume of their own: it outlives their lab and the hub.
+c.DockerSpawner.volumes = {"@PREFIX@-home-{username}": "@HOME_MOUNT@"}
+c.DockerSpawner.remove = True
+c.DockerSpawner.extra_create_kwargs = {"labels": @LABELS@}
+c.DockerSpawner.start_timeout = 300
+c.DockerSpawner.http_timeout = 120
+"#;
+
+/// A `# ` comment block (empty lines as `#`).
+fn comment_block(text: &str) -> String {
+    text.lines().map(|l| if l.is_empty() { "#\n".to_string() } else { format!("# {l}\n") }).collect()
+}
+
+const CHECKSUM_PREFIX: &str = "# dimtensor-up checksum: ";
+
+/// The text with a last line that lets a re-run tell an untouched file from an edited one.
+pub fn with_checksum(text: &str) -> String {
+    format!("{text}{CHECKSUM_PREFIX}{:016x}\n", fnv1a64(text.as_bytes()))
+}
+
+/// Whether a file is as dimtensor-up wrote it (its checksum line matches what is above it).
+pub fn is_unedited(text: &str) -> bool {
+    let Some(body_end) = text.trim_end_matches('\n').rfind('\n').map(|i| i + 1) else { return false };
+    let (body, last) = text.split_at(body_end);
+    last.trim_end() == format!("{CHECKSUM_PREFIX}{:016x}", fnv1a64(body.as_bytes()))
+}
+
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+}
+
+/// Zero to JupyterHub values (`helm upgrade --install … --values config.yaml`): the same profiles
+/// as pinned images, GPUs as `nvidia.com/gpu` limits, NativeAuthenticator with an admin, the
+/// labs' security defaults, the proxy as a ClusterIP service (expose it through an ingress with TLS).
+pub fn z2jh_values(profiles: &[Profile], gpus_per_profile: u32, header: &str) -> String {
+    let list: Vec<serde_json::Value> = profiles
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let (name, tag) = p.image.rsplit_once(':').expect("a pinned image reference");
+            let mut override_ = serde_json::json!({"image": format!("{name}:{tag}")});
+            if p.gpus != GpuAttach::None {
+                override_["extra_resource_limits"] = serde_json::json!({"nvidia.com/gpu": gpus_per_profile.to_string()});
+            } else {
+                override_["environment"] = serde_json::json!({"NVIDIA_VISIBLE_DEVICES": "void"});
+            }
+            let mut entry = serde_json::json!({
+                "display_name": p.display, "slug": p.slug, "kubespawner_override": override_,
+            });
+            if i == 0 {
+                entry["default"] = serde_json::json!(true);
+            }
+            entry
+        })
+        .collect();
+    let first = profiles.first().map(|p| p.image.clone()).unwrap_or_default();
+    let (first_name, first_tag) = first.rsplit_once(':').unwrap_or((&first, "latest"));
+    let values = serde_json::json!({
+        "hub": {
+            "config": {
+                "JupyterHub": {"authenticator_class": "nativeauthenticator.NativeAuthenticator"},
+                "Authenticator": {"admin_users": [ADMIN], "allow_all": true},
+                "NativeAuthenticator": {"open_signup": false, "minimum_password_length": 8},
+            },
+        },
+        "proxy": {"service": {"type": "ClusterIP"}},
+        "singleuser": {
+            "image": {"name": first_name, "tag": first_tag},
+            "cmd": "jupyterhub-singleuser",
+            "defaultUrl": "/lab",
+            "uid": 1000,
+            "fsGid": 1000,
+            "allowPrivilegeEscalation": false,
+            "storage": {"type": "dynamic", "capacity": "10Gi", "homeMountPath": HOME_MOUNT},
+            "profileList": list,
+        },
+        "cull": {"enabled": true, "timeout": 3600},
+    });
+    let yaml = serde_yaml::to_string(&values).expect("values serialise");
+    with_checksum(&format!("{}{yaml}", comment_block(header)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::UserSpec;
+
+    fn image(v: Variant) -> String {
+        format!("r:{}-5.2.0", v.lab_image().tag())
+    }
+
+    fn plan(profiles: Vec<Profile>) -> HubPlan {
+        HubPlan {
+            project: "dimtensor-hub-team-0a1b2c3d".into(),
+            dir: PathBuf::from("/srv/team"),
+            hub_image: "r:hub".into(),
+            listen: "127.0.0.1".parse().unwrap(),
+            port: 8000,
+            profiles,
+            engine_socket: "/var/run/docker.sock".into(),
+            user: UserMapping { user: Some(UserSpec { uid: 1001, gid: 1002 }), keep_id: false },
+            socket_group: Some(998),
+            gpu_form: GpuForm::DeviceRequest,
+        }
+    }
+
+    #[test]
+    fn a_profile_per_lab_and_gpu_request() {
+        let list = profiles(
+            &[Variant::Base, Variant::Ml],
+            &[(Variant::Ml, GpuAttach::All), (Variant::Ml, GpuAttach::Devices(vec!["1".into()]))],
+            &image,
+        );
+        let slugs: Vec<&str> = list.iter().map(|p| p.slug.as_str()).collect();
+        assert_eq!(slugs, ["base", "ml", "ml-gpu", "ml-gpu-1"]);
+        assert_eq!(list[0].gpus, GpuAttach::None);
+        assert_eq!(list[3].display, "ml with GPU 1");
+        assert_eq!(list[2].image, "r:jupyter-ml-5.2.0");
+    }
+
+    #[test]
+    fn the_compose_project_is_loopback_non_root_and_secret_free() {
+        let p = plan(profiles(&[Variant::Base], &[], &image));
+        let yaml = p.compose_yaml("header");
+        assert!(yaml.contains("- 127.0.0.1:8000:8000"), "{yaml}");
+        assert!(yaml.contains("user: 1001:1002") && yaml.contains("- '998'"), "{yaml}");
+        assert!(yaml.contains("target: /var/run/docker.sock") && yaml.contains("file: ./admin-password"), "{yaml}");
+        assert!(yaml.contains("- ALL") && yaml.contains("no-new-privileges:true"), "{yaml}");
+        assert!(!yaml.to_lowercase().contains("password="), "no password in the environment: {yaml}");
+        assert!(yaml.contains("org.dimtensor-up.variant: hub"), "{yaml}");
+        assert!(is_unedited(&yaml));
+    }
+
+    #[test]
+    fn the_config_carries_profiles_gpus_and_hardening() {
+        let p = plan(profiles(&[Variant::Base], &[(Variant::Base, GpuAttach::All)], &image));
+        let config = p.jupyterhub_config();
+        assert!(config.contains("\"slug\": \"base-gpu\""), "{config}");
+        assert!(config.contains("\"Count\": -1") && config.contains("\"gpu\""), "{config}");
+        assert!(config.contains("c.DockerSpawner.network_name = \"dimtensor-hub-team-0a1b2c3d\""));
+        assert!(config.contains("\"dimtensor-hub-team-0a1b2c3d-home-{username}\": \"/home/dimtensor/work\""));
+        assert!(config.contains("\"cap_drop\": [\"ALL\"], \"security_opt\": [\"no-new-privileges:true\"]"), "{config}");
+        assert!(is_unedited(&config));
+    }
+
+    #[test]
+    fn project_names_are_per_folder_and_readable() {
+        assert!(project_for(Path::new("/home/ada/dimtensor-hub")).starts_with("dimtensor-hub-"));
+        assert!(!project_for(Path::new("/home/ada/dimtensor-hub")).contains("hub-dimtensor-hub"));
+        assert!(project_for(Path::new("/srv/team")).starts_with("dimtensor-hub-team-"));
+        assert_ne!(project_for(Path::new("/a/team")), project_for(Path::new("/b/team")));
+    }
+
+    #[test]
+    fn an_edit_is_noticed() {
+        let text = with_checksum("a = 1\n");
+        assert!(is_unedited(&text));
+        assert!(!is_unedited(&text.replace("a = 1", "a = 2")));
+        assert!(!is_unedited("a = 1\n"));
+        assert!(!is_unedited(""));
+    }
+
+    #[test]
+    fn z2jh_values_pin_images_and_limit_gpus() {
+        let list = profiles(&[Variant::Base, Variant::Ml], &[(Variant::Ml, GpuAttach::All)], &image);
+        let yaml = z2jh_values(&list, 1, "h");
+        assert!(yaml.contains("nvidia.com/gpu: '1'"), "{yaml}");
+        assert!(yaml.contains("image: r:jupyter-ml-5.2.0"), "{yaml}");
+        assert!(yaml.contains("type: ClusterIP") && yaml.contains("allowPrivilegeEscalation: false"), "{yaml}");
+    }
+}
