@@ -37,7 +37,11 @@ pub struct Profile {
 
 /// The profiles for `labs` (CPU each), plus one per lab and GPU request in `gpu_requests`
 /// (already decided against the machine by the GPU rules: only those that can start are here).
-pub fn profiles(labs: &[Variant], gpu_requests: &[(Variant, GpuAttach)], image_of: &dyn Fn(Variant) -> String) -> Vec<Profile> {
+pub fn profiles(
+    labs: &[Variant],
+    gpu_requests: &[(Variant, GpuAttach)],
+    image_of: &dyn Fn(Variant) -> String,
+) -> Vec<Profile> {
     let mut list = Vec::new();
     for &lab in labs {
         list.push(Profile {
@@ -56,7 +60,13 @@ pub fn profiles(labs: &[Variant], gpu_requests: &[(Variant, GpuAttach)], image_o
                 }
                 GpuAttach::None => unreachable!("filtered"),
             };
-            list.push(Profile { slug, display: format!("{} with {what}", lab.name()), lab, image: image_of(lab), gpus: attach.clone() });
+            list.push(Profile {
+                slug,
+                display: format!("{} with {what}", lab.name()),
+                lab,
+                image: image_of(lab),
+                gpus: attach.clone(),
+            });
         }
     }
     list
@@ -193,7 +203,10 @@ impl HubPlan {
             services: BTreeMap::from([("hub", service)]),
             networks: BTreeMap::from([("hub", NamedNetwork { name: self.project.clone() })]),
             volumes: BTreeMap::from([("hub-data", BTreeMap::new())]),
-            secrets: BTreeMap::from([("admin_password", FileSecret { file: format!("./{ADMIN_PASSWORD_FILE}") })]),
+            secrets: BTreeMap::from([(
+                "admin_password",
+                FileSecret { file: format!("./{ADMIN_PASSWORD_FILE}") },
+            )]),
         };
         let yaml = serde_yaml::to_string(&file).expect("the hub compose model serialises");
         with_checksum(&format!("{}{yaml}", comment_block(header)))
@@ -213,8 +226,9 @@ impl HubPlan {
             })
             .collect();
         let profiles_json = serde_json::to_string_pretty(&profiles).expect("json");
-        let labels_json = serde_json::to_string(&BTreeMap::from([(labels::HUB, self.dir.display().to_string())]))
-        .expect("json");
+        let labels_json =
+            serde_json::to_string(&BTreeMap::from([(labels::HUB, self.dir.display().to_string())]))
+                .expect("json");
         let text = HUB_CONFIG_TEMPLATE
             .replace("@VERSION@", env!("CARGO_PKG_VERSION"))
             .replace("@PROFILES@", &profiles_json)
@@ -344,7 +358,8 @@ pub fn z2jh_values(profiles: &[Profile], gpus_per_profile: u32, header: &str) ->
             let (name, tag) = p.image.rsplit_once(':').expect("a pinned image reference");
             let mut override_ = serde_json::json!({"image": format!("{name}:{tag}")});
             if p.gpus != GpuAttach::None {
-                override_["extra_resource_limits"] = serde_json::json!({"nvidia.com/gpu": gpus_per_profile.to_string()});
+                override_["extra_resource_limits"] =
+                    serde_json::json!({"nvidia.com/gpu": gpus_per_profile.to_string()});
             } else {
                 override_["environment"] = serde_json::json!({"NVIDIA_VISIBLE_DEVICES": "void"});
             }
@@ -428,10 +443,13 @@ mod tests {
         let yaml = p.compose_yaml("header");
         assert!(yaml.contains("- 127.0.0.1:8000:8000"), "{yaml}");
         assert!(yaml.contains("user: 1001:1002") && yaml.contains("- '998'"), "{yaml}");
-        assert!(yaml.contains("target: /var/run/docker.sock") && yaml.contains("file: ./admin-password"), "{yaml}");
+        assert!(
+            yaml.contains("target: /var/run/docker.sock") && yaml.contains("file: ./admin-password"),
+            "{yaml}"
+        );
         assert!(yaml.contains("- ALL") && yaml.contains("no-new-privileges:true"), "{yaml}");
         assert!(!yaml.to_lowercase().contains("password="), "no password in the environment: {yaml}");
-        assert!(yaml.contains("org.dimtensor-up.variant: hub"), "{yaml}");
+        assert!(yaml.contains("org.dimtensor-up.lab-variant: hub"), "{yaml}");
         assert!(is_unedited(&yaml));
     }
 
@@ -443,7 +461,10 @@ mod tests {
         assert!(config.contains("\"Count\": -1") && config.contains("\"gpu\""), "{config}");
         assert!(config.contains("c.DockerSpawner.network_name = \"dimtensor-hub-team-0a1b2c3d\""));
         assert!(config.contains("\"dimtensor-hub-team-0a1b2c3d-home-{username}\": \"/home/dimtensor/work\""));
-        assert!(config.contains("\"cap_drop\": [\"ALL\"], \"security_opt\": [\"no-new-privileges:true\"]"), "{config}");
+        assert!(
+            config.contains("\"cap_drop\": [\"ALL\"], \"security_opt\": [\"no-new-privileges:true\"]"),
+            "{config}"
+        );
         assert!(is_unedited(&config));
     }
 
@@ -470,6 +491,9 @@ mod tests {
         let yaml = z2jh_values(&list, 1, "h");
         assert!(yaml.contains("nvidia.com/gpu: '1'"), "{yaml}");
         assert!(yaml.contains("image: r:jupyter-ml-5.2.0"), "{yaml}");
-        assert!(yaml.contains("type: ClusterIP") && yaml.contains("allowPrivilegeEscalation: false"), "{yaml}");
+        assert!(
+            yaml.contains("type: ClusterIP") && yaml.contains("allowPrivilegeEscalation: false"),
+            "{yaml}"
+        );
     }
 }

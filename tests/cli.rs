@@ -2344,7 +2344,10 @@ fn a_hub_gives_each_user_a_lab_of_their_own_that_outlives_the_hub() {
     let sb = Sandbox::new("hub");
     let hub_dir = sb.work.join("dimtensor-hub");
     let out = sb
-        .run(&["hub", "--labs", "base", "--gpus", "none", "--up", "--no-browser", "--pull", "never", "--timeout", "300"])
+        .run(&[
+            "hub", "--labs", "base", "--gpus", "none", "--up", "--no-browser", "--pull", "never",
+            "--timeout", "300",
+        ])
         .ok();
     let url = out.last_line().to_string();
     assert!(url.starts_with("http://127.0.0.1:80") && url.ends_with("/hub/"), "{url}\n{}", out.stderr);
@@ -2420,7 +2423,8 @@ fn a_hub_gives_each_user_a_lab_of_their_own_that_outlives_the_hub() {
     assert_eq!(std::fs::read_to_string(hub_dir.join("jupyterhub_config.py.bak")).unwrap(), text);
 
     // Started again: alice signs in with her password and finds her file.
-    let again = sb.run(&["hub", "--labs", "base", "--gpus", "none", "--up", "--no-browser", "--timeout", "300"]).ok();
+    let again =
+        sb.run(&["hub", "--labs", "base", "--gpus", "none", "--up", "--no-browser", "--timeout", "300"]).ok();
     let hub = again.last_line().trim_end_matches("/hub/").to_string();
     let alice = token("alice");
     let lab = hub_client(&hub, &["spawn", "alice", &alice, "base"]);
@@ -2436,7 +2440,12 @@ fn kubernetes_values_follow_the_variant_table_and_the_charts_schema() {
     let path = sb.work.join("k8s/config.yaml");
     assert_eq!(out.last_line(), path.display().to_string());
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains("# Install: helm upgrade --cleanup-on-fail --install dimtensor-hub jupyterhub/jupyterhub"), "{text}");
+    assert!(
+        text.contains(
+            "# Install: helm upgrade --cleanup-on-fail --install dimtensor-hub jupyterhub/jupyterhub"
+        ),
+        "{text}"
+    );
     // The chart validates its merged values; these are an override, so the schema's `required`
     // lists (met by the chart's defaults) are left out, and everything else is checked.
     let python = std::env::var("DTU_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -2455,7 +2464,11 @@ jsonschema.validate(values, schema)
 print(json.dumps(values))
 "#;
     let run = Command::new(python).args(["-c", code]).arg(&path).arg(schema).output().unwrap();
-    assert!(run.status.success(), "the values fail the chart's schema: {}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "the values fail the chart's schema: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let values: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     let profiles = values["singleuser"]["profileList"].as_array().unwrap();
     let slugs: Vec<&str> = profiles.iter().map(|p| p["slug"].as_str().unwrap()).collect();
@@ -2490,7 +2503,10 @@ fn a_hub_gpu_profile_reaches_the_engine_as_a_device_request() {
     let out = sb
         .on_gpu_engine(
             &gpu_host,
-            &["hub", "--labs", "base", "--gpus", "all", "--up", "--no-browser", "--pull", "never", "--timeout", "300"],
+            &[
+                "hub", "--labs", "base", "--gpus", "all", "--up", "--no-browser", "--pull", "never",
+                "--timeout", "300",
+            ],
         )
         .ok();
     out.says("profiles: base, base-gpu");
@@ -2501,10 +2517,14 @@ fn a_hub_gpu_profile_reaches_the_engine_as_a_device_request() {
     let admin_password = std::fs::read_to_string(hub_dir.join("admin-password")).unwrap().trim().to_string();
     hub_client(&hub, &["signup", "carol", "carol-password-1"]);
     hub_client(&hub, &["authorize", "admin", &admin_password, "carol"]);
-    let token = hub_client(&hub, &["token", "carol", "carol-password-1"])["token"].as_str().unwrap().to_string();
+    let token =
+        hub_client(&hub, &["token", "carol", "carol-password-1"])["token"].as_str().unwrap().to_string();
     let lab = hub_client(&hub, &["spawn", "carol", &token, "base-gpu"]);
     let url = lab["url"].as_str().unwrap_or_else(|| panic!("the GPU profile starts: {lab}"));
-    let requests = docker_on(&gpu_host, &["inspect", "-f", "{{json .HostConfig.DeviceRequests}}", &format!("{project}-carol")]);
+    let requests = docker_on(
+        &gpu_host,
+        &["inspect", "-f", "{{json .HostConfig.DeviceRequests}}", &format!("{project}-carol")],
+    );
     assert!(requests.contains("\"Count\":-1") && requests.contains("\"gpu\""), "{requests}");
     let check = lab_client(url, &token, &["check"]);
     assert_eq!(check["kernel_error"], serde_json::Value::Null, "{check}");

@@ -58,8 +58,11 @@ pub async fn run(global: &GlobalArgs, args: HubArgs) -> Result<u8> {
     }
     let engine = super::connect(global).await?;
     let Some(socket) = engine.endpoint.address.strip_prefix("unix://").map(str::to_string) else {
-        return Err(Error::usage(format!("the hub mounts its engine's socket; {} is not a socket on this machine", engine.endpoint.address))
-            .hint("run `dimtensor-up hub` on the machine that runs the engine (over ssh: ssh there first)"));
+        return Err(Error::usage(format!(
+            "the hub mounts its engine's socket; {} is not a socket on this machine",
+            engine.endpoint.address
+        ))
+        .hint("run `dimtensor-up hub` on the machine that runs the engine (over ssh: ssh there first)"));
     };
     let model = engine.model().await?.clone();
     let arch = Platforms::new(engine.platform().await?, None).images;
@@ -71,15 +74,24 @@ pub async fn run(global: &GlobalArgs, args: HubArgs) -> Result<u8> {
             running.listen,
             running.port
         ))
-        .hint(format!("open http://{}:{}/hub/, or stop it first: dimtensor-up stop {}", running.listen, running.port, running.name)));
+        .hint(format!(
+            "open http://{}:{}/hub/, or stop it first: dimtensor-up stop {}",
+            running.listen, running.port, running.name
+        )));
     }
     let gpu_requests = gpu_profiles(&engine, &flags, arch, &reporter).await?;
     let gpu_form = match gpu_requests.iter().any(|(_, a)| *a != GpuAttach::None) {
         // DockerSpawner speaks the Docker API: the GPU request must be one the engine honours there.
         true => model.compose_gpu_form().ok_or_else(|| {
-            Error::new(Kind::Gpu, format!("{} cannot take GPUs through its Docker API, which DockerSpawner uses", model.describe()))
-                .cause("Podman before 5.5 drops GPU requests made through its Docker API")
-                .hint("pass --gpus none for CPU profiles only, or use Docker / Podman 5.5+")
+            Error::new(
+                Kind::Gpu,
+                format!(
+                    "{} cannot take GPUs through its Docker API, which DockerSpawner uses",
+                    model.describe()
+                ),
+            )
+            .cause("Podman before 5.5 drops GPU requests made through its Docker API")
+            .hint("pass --gpus none for CPU profiles only, or use Docker / Podman 5.5+")
         })?,
         false => GpuForm::DeviceRequest,
     };
@@ -134,7 +146,12 @@ pub async fn run(global: &GlobalArgs, args: HubArgs) -> Result<u8> {
 
 /// One (lab, GPUs) pair per lab and request that can start here; explicit requests that cannot
 /// are errors (as for `jupyter`), `auto` without usable GPUs offers CPU profiles and says why.
-async fn gpu_profiles(engine: &Engine, flags: &HubFlags, arch: Arch, reporter: &Reporter) -> Result<Vec<(Variant, GpuAttach)>> {
+async fn gpu_profiles(
+    engine: &Engine,
+    flags: &HubFlags,
+    arch: Arch,
+    reporter: &Reporter,
+) -> Result<Vec<(Variant, GpuAttach)>> {
     let mut pairs = Vec::new();
     for request in &flags.gpus {
         for &lab in &flags.labs {
@@ -159,15 +176,16 @@ async fn gpu_profiles(engine: &Engine, flags: &HubFlags, arch: Arch, reporter: &
 
 /// --port, checked; else the first free port from 8000.
 async fn pick_port(engine: &Engine, wanted: Option<u16>, listen: IpAddr) -> Result<u16> {
-    let taken: Vec<u16> = crate::lab::list(engine).await?.iter().filter(|s| s.running()).map(|s| s.port).collect();
+    let taken: Vec<u16> =
+        crate::lab::list(engine).await?.iter().filter(|s| s.running()).map(|s| s.port).collect();
     let is_free = |p: u16| !taken.contains(&p) && crate::settings::port_is_free(listen, p);
     match wanted {
         Some(port) if is_free(port) => Ok(port),
         Some(port) => Err(Error::usage(format!("port {port} on {listen} is taken"))
             .hint("choose another with --port, or leave --port out for the first free one from 8000")),
-        None => (hub::FIRST_PORT..hub::FIRST_PORT + 100).find(|p| is_free(*p)).ok_or_else(|| {
-            Error::usage("no free port from 8000 to 8099").hint("choose one with --port")
-        }),
+        None => (hub::FIRST_PORT..hub::FIRST_PORT + 100)
+            .find(|p| is_free(*p))
+            .ok_or_else(|| Error::usage("no free port from 8000 to 8099").hint("choose one with --port")),
     }
 }
 
@@ -196,9 +214,14 @@ fn check_writable(path: &Path, force: bool) -> Result<bool> {
 }
 
 fn write(path: &Path, text: &str, backup: bool) -> Result<()> {
-    let fail = |e: std::io::Error| Error::new(Kind::Usage, format!("cannot write {}", path.display())).cause(e);
+    let fail =
+        |e: std::io::Error| Error::new(Kind::Usage, format!("cannot write {}", path.display())).cause(e);
     if backup {
-        std::fs::copy(path, path.with_extension(format!("{}.bak", path.extension().and_then(|e| e.to_str()).unwrap_or("")))).map_err(fail)?;
+        std::fs::copy(
+            path,
+            path.with_extension(format!("{}.bak", path.extension().and_then(|e| e.to_str()).unwrap_or(""))),
+        )
+        .map_err(fail)?;
     }
     std::fs::write(path, text).map_err(fail)
 }
@@ -234,7 +257,13 @@ fn write_files(plan: &HubPlan, force: bool, reporter: &Reporter) -> Result<()> {
 }
 
 /// The images, then `docker compose up -d`, then the hub's health endpoint.
-async fn start(engine: &Engine, plan: &HubPlan, config: &Config, args: &HubArgs, reporter: &Reporter) -> Result<()> {
+async fn start(
+    engine: &Engine,
+    plan: &HubPlan,
+    config: &Config,
+    args: &HubArgs,
+    reporter: &Reporter,
+) -> Result<()> {
     let platforms = Platforms::new(engine.platform().await?, None);
     let policy = args.pull.or(config.pull).unwrap_or_default();
     let timeout = args.timeout;
@@ -248,7 +277,9 @@ async fn start(engine: &Engine, plan: &HubPlan, config: &Config, args: &HubArgs,
         crate::image::ensure(engine, image, platforms, config, policy, false, reporter).await?;
         // The hub and its labs use the pinned tag, which a build or a pull of the plain one also sets.
         let versioned = image.versioned_reference(config.registry(), DIMTENSOR_VERSION);
-        if crate::image::presence(engine, &versioned, platforms.images).await? != crate::image::Presence::Present {
+        if crate::image::presence(engine, &versioned, platforms.images).await?
+            != crate::image::Presence::Present
+        {
             crate::image::tag(engine, &image.reference(config.registry()), &versioned).await?;
         }
     }
@@ -270,7 +301,12 @@ async fn start(engine: &Engine, plan: &HubPlan, config: &Config, args: &HubArgs,
     }
 }
 
-fn write_kubernetes(args: &HubArgs, flags: &HubFlags, pinned: &dyn Fn(Variant) -> String, reporter: &Reporter) -> Result<u8> {
+fn write_kubernetes(
+    args: &HubArgs,
+    flags: &HubFlags,
+    pinned: &dyn Fn(Variant) -> String,
+    reporter: &Reporter,
+) -> Result<u8> {
     // Cluster GPU nodes are amd64 with the NVIDIA device plugin: `auto` gives the CUDA labs a GPU
     // profile; an explicit request gives every lab one.
     let mut pairs = Vec::new();
