@@ -63,15 +63,20 @@ fn from_labels(
     }
 }
 
-/// Every container dimtensor-up manages, running or not.
-pub async fn list(engine: &Engine) -> Result<Vec<Server>> {
+/// The containers, running or not, with the label `key=value`.
+async fn labelled(engine: &Engine, key: &str, value: &str) -> Result<Vec<bollard::models::ContainerSummary>> {
     use bollard::query_parameters::ListContainersOptionsBuilder;
-    let filters = HashMap::from([("label", vec![format!("{}=true", labels::MANAGED)])]);
-    let containers = engine
+    let filters = HashMap::from([("label", vec![format!("{key}={value}")])]);
+    engine
         .docker
         .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
         .await
-        .map_err(|e| engine.fail("listing containers", e))?;
+        .map_err(|e| engine.fail("listing containers", e))
+}
+
+/// Every container dimtensor-up manages, running or not.
+pub async fn list(engine: &Engine) -> Result<Vec<Server>> {
+    let containers = labelled(engine, labels::MANAGED, "true").await?;
     let mut servers: Vec<Server> = containers
         .into_iter()
         .map(|c| {
@@ -332,14 +337,7 @@ pub async fn create(
 /// Stops and removes a container and its token file; host files and volumes are never touched.
 /// The labs the hub of `hub_dir` spawned for its users (their homes are volumes and stay).
 pub async fn hub_labs(engine: &Engine, hub_dir: &str) -> Result<Vec<String>> {
-    use bollard::query_parameters::ListContainersOptionsBuilder;
-    let filters = HashMap::from([("label", vec![format!("{}={hub_dir}", labels::HUB)])]);
-    let containers = engine
-        .docker
-        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
-        .await
-        .map_err(|e| engine.fail("listing containers", e))?;
-    Ok(containers.into_iter().filter_map(|c| c.id).collect())
+    Ok(labelled(engine, labels::HUB, hub_dir).await?.into_iter().filter_map(|c| c.id).collect())
 }
 
 pub async fn remove(engine: &Engine, server_id: &str, token_file: Option<&Path>) -> Result<()> {

@@ -10,7 +10,6 @@ set -euo pipefail
 root=/run/dimtensor-up-gpu
 sock="unix://$root/docker.sock"
 bridge=dtu-gpu0
-pool=10.214.0.0/16
 
 case "${1:-}" in
   start)
@@ -24,19 +23,20 @@ case "${1:-}" in
         ip addr add 10.213.7.1/24 dev "$bridge"
         ip link set "$bridge" up
       }
-      # A bridge of its own (never --bridge=none: that makes dockerd delete docker0), and its
-      # networks from a pool of its own.
+      # A bridge of its own (never --bridge=none, nor --default-address-pool: either makes dockerd
+      # delete the main engine's docker0).
       PATH="$root/bin:$PATH" setsid dockerd --host "$sock" --data-root /var/lib/dimtensor-up-gpu \
         --exec-root "$root/exec" --pidfile "$root/docker.pid" --bridge "$bridge" \
-        --default-address-pool "base=$pool,size=24" \
         --iptables=false --ip-masq=false >"$root/dockerd.log" 2>&1 < /dev/null &
       for _ in $(seq 1 60); do docker -H "$sock" info >/dev/null 2>&1 && break; sleep 1; done
       docker -H "$sock" info >/dev/null 2>&1 || { tail -n 20 "$root/dockerd.log" >&2; exit 1; }
     fi
     # Without iptables of its own, traffic between two containers on one of its networks (the
-    # hub and a lab of `dimtensor-up hub`) crosses the main engine's FORWARD policy (DROP).
-    if command -v iptables >/dev/null 2>&1 && ! iptables -C FORWARD -s "$pool" -d "$pool" -j ACCEPT 2>/dev/null; then
-      iptables -I FORWARD -s "$pool" -d "$pool" -j ACCEPT
+    # hub and a lab of `dimtensor-up hub`) meets the main engine's FORWARD policy (DROP). Frames
+    # bridged within one network are let through (the main engine allows that on its own
+    # networks too); traffic routed between networks still meets its isolation rules.
+    if command -v iptables >/dev/null 2>&1 && ! iptables -C FORWARD -m physdev --physdev-is-bridged -j ACCEPT 2>/dev/null; then
+      iptables -I FORWARD -m physdev --physdev-is-bridged -j ACCEPT
     fi
     for image in "$@"; do
       want=$(docker image inspect -f '{{.Id}}' "$image")
@@ -51,7 +51,7 @@ case "${1:-}" in
       for _ in $(seq 1 30); do [ -f "$root/docker.pid" ] || break; sleep 1; done
     fi
     ip link del "$bridge" 2>/dev/null || true
-    iptables -D FORWARD -s "$pool" -d "$pool" -j ACCEPT 2>/dev/null || true
+    iptables -D FORWARD -m physdev --physdev-is-bridged -j ACCEPT 2>/dev/null || true
     ;;
   *) echo "usage: $0 start [IMAGE…] | stop" >&2; exit 2 ;;
 esac
