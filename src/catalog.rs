@@ -88,7 +88,8 @@ pub struct ImageSpec {
     pub cuda_on: &'static [Arch],
     pub summary: &'static str,
     pub for_whom: &'static str,
-    /// Uncompressed sizes measured on linux/amd64 and linux/arm64 (docker/README.md, "Sizes").
+    /// Uncompressed sizes (decimal GB, as `docker images` shows them) measured on linux/amd64
+    /// and linux/arm64 (docker/README.md, "Sizes").
     pub approx_size: [&'static str; 2],
 }
 
@@ -113,7 +114,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[],
         summary: "dimtensor + numpy<2 on Python 3.11",
         for_whom: "scripts and CI on any machine",
-        approx_size: ["0.2 GB", "ARM-Base"],
+        approx_size: ["0.3 GB", "ARM-Base"],
     },
     ImageSpec {
         id: ImageId::Ml,
@@ -123,7 +124,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[Arch::Amd64, Arch::Arm64],
         summary: "base + torch and jax with CUDA 12",
         for_whom: "GPU training and differentiable physics",
-        approx_size: ["7.8 GB", "ARM-Ml"],
+        approx_size: ["8.3 GB", "ARM-Ml"],
     },
     ImageSpec {
         id: ImageId::Full,
@@ -133,7 +134,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[Arch::Amd64],
         summary: "base + every dimtensor integration (dimtensor[all])",
         for_whom: "everything, when disk is no object",
-        approx_size: ["8.9 GB", "ARM-Full"],
+        approx_size: ["9.2 GB", "ARM-Full"],
     },
     ImageSpec {
         id: ImageId::Jupyter,
@@ -143,7 +144,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[Arch::Amd64],
         summary: "JupyterLab on full",
         for_whom: "notebooks with every integration",
-        approx_size: ["9.1 GB", "ARM-Jupyter"],
+        approx_size: ["9.4 GB", "ARM-Jupyter"],
     },
     ImageSpec {
         id: ImageId::JupyterBase,
@@ -153,7 +154,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[],
         summary: "JupyterLab on base",
         for_whom: "a small lab for laptops",
-        approx_size: ["0.6 GB", "ARM-JupyterBase"],
+        approx_size: ["0.7 GB", "ARM-JupyterBase"],
     },
     ImageSpec {
         id: ImageId::JupyterMl,
@@ -163,7 +164,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[Arch::Amd64, Arch::Arm64],
         summary: "JupyterLab on ml",
         for_whom: "a GPU lab without the integrations",
-        approx_size: ["8.1 GB", "ARM-JupyterMl"],
+        approx_size: ["8.8 GB", "ARM-JupyterMl"],
     },
     ImageSpec {
         id: ImageId::Hub,
@@ -173,7 +174,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[],
         summary: "JupyterHub + DockerSpawner + NativeAuthenticator",
         for_whom: "`dimtensor-up hub`: one lab per user on a shared machine",
-        approx_size: ["ARM-HubA", "ARM-HubB"],
+        approx_size: ["0.5 GB", "ARM-Hub"],
     },
 ];
 

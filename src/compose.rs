@@ -225,7 +225,7 @@ pub fn example(variant: crate::catalog::Variant) -> String {
     let mut mounts =
         vec![BindMount { source: here.to_path_buf(), target: WORK_MOUNT.into(), read_only: false }];
     let (gpu, what) = match variant {
-        Variant::Base => (GpuAttach::None, "JupyterLab on the base image: dimtensor + numpy, CPU only, about 0.6 GB."),
+        Variant::Base => (GpuAttach::None, "JupyterLab on the base image: dimtensor + numpy, CPU only, about 0.7 GB."),
         Variant::Ml => (GpuAttach::All, "JupyterLab on the ml image: torch and jax with CUDA 12, all GPUs reserved.\nNeeds the NVIDIA Container Toolkit (see docker/README.md); for one GPU replace `count: all` with `device_ids: ['0']`."),
         Variant::Full => {
             mounts.push(BindMount { source: here.join("data"), target: DATA_MOUNT.into(), read_only: true });
