@@ -246,11 +246,14 @@ impl HubPlan {
 const HUB_CONFIG_TEMPLATE: &str = r#"# JupyterHub for a shared machine, written by dimtensor-up @VERSION@ (`dimtensor-up hub`).
 # `dimtensor-up hub` rewrites this file only while it is as written (the checksum on its last
 # line); once edited, it is kept unless you pass --force (the old one is then saved as .bak).
+import asyncio
 import json
 import socket
+import time
 
 from dockerspawner import DockerSpawner
 from nativeauthenticator import NativeAuthenticator
+from tornado.httpclient import AsyncHTTPClient
 
 # One profile per lab image and GPU request (`dimtensor-up hub --labs/--gpus`).
 PROFILES = json.loads(r"""@PROFILES@""")
@@ -285,6 +288,27 @@ def choose_profile(spawner):
     spawner.extra_host_config = host_config
 
 
+class DimtensorSpawner(DockerSpawner):
+    """DockerSpawner that returns once the lab answers HTTP, polled every 0.1 s as `dimtensor-up
+    jupyter` polls: the hub's own check backs off exponentially (up to seconds between tries),
+    and finds the lab up at its first try instead."""
+
+    async def start(self):
+        ip, port = await super().start()
+        url = f"http://{ip}:{port}{self.server.base_url}api"
+        deadline = time.monotonic() + self.http_timeout
+        client = AsyncHTTPClient()
+        while time.monotonic() < deadline:
+            try:
+                response = await client.fetch(url, raise_error=False, request_timeout=2)
+                if response.code < 500:
+                    break
+            except Exception:  # not listening or not answering yet
+                pass
+            await asyncio.sleep(0.1)
+        return ip, port
+
+
 def options_form(spawner):
     options = "".join(f'<option value="{p["slug"]}">{p["display"]}</option>' for p in PROFILES)
     return f'<label for="profile">Lab</label><select class="form-control" name="profile" id="profile">{options}</select>'
@@ -306,7 +330,7 @@ c.Authenticator.allow_all = True
 c.NativeAuthenticator.open_signup = False
 c.NativeAuthenticator.minimum_password_length = 8
 
-c.JupyterHub.spawner_class = DockerSpawner
+c.JupyterHub.spawner_class = DimtensorSpawner
 c.DockerSpawner.options_form = options_form
 c.DockerSpawner.options_from_form = lambda form: {"profile": form.get("profile", [""])[0]}
 c.DockerSpawner.pre_spawn_hook = choose_profile
