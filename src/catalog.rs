@@ -89,7 +89,7 @@ pub struct ImageSpec {
     pub summary: &'static str,
     pub for_whom: &'static str,
     /// Uncompressed sizes (decimal GB, as `docker images` shows them) measured on linux/amd64
-    /// and linux/arm64 (docker/README.md, "Sizes").
+    /// and linux/arm64 (docker/README.md, "Sizes"); empty where not measured.
     pub approx_size: [&'static str; 2],
 }
 
@@ -98,9 +98,14 @@ impl ImageSpec {
         self.cuda_on.contains(&arch)
     }
     pub fn size_on(&self, arch: Arch) -> &'static str {
-        match arch {
+        let size = match arch {
             Arch::Amd64 => self.approx_size[0],
             Arch::Arm64 => self.approx_size[1],
+        };
+        if size.is_empty() {
+            "? GB"
+        } else {
+            size
         }
     }
 }
@@ -114,7 +119,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[],
         summary: "dimtensor + numpy<2 on Python 3.11",
         for_whom: "scripts and CI on any machine",
-        approx_size: ["0.3 GB", "ARM-Base"],
+        approx_size: ["0.3 GB", "0.3 GB"],
     },
     ImageSpec {
         id: ImageId::Ml,
@@ -124,7 +129,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[Arch::Amd64, Arch::Arm64],
         summary: "base + torch and jax with CUDA 12",
         for_whom: "GPU training and differentiable physics",
-        approx_size: ["8.3 GB", "ARM-Ml"],
+        approx_size: ["8.3 GB", ""],
     },
     ImageSpec {
         id: ImageId::Full,
@@ -134,7 +139,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[Arch::Amd64],
         summary: "base + every dimtensor integration (dimtensor[all])",
         for_whom: "everything, when disk is no object",
-        approx_size: ["9.2 GB", "ARM-Full"],
+        approx_size: ["9.2 GB", ""],
     },
     ImageSpec {
         id: ImageId::Jupyter,
@@ -144,7 +149,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[Arch::Amd64],
         summary: "JupyterLab on full",
         for_whom: "notebooks with every integration",
-        approx_size: ["9.4 GB", "ARM-Jupyter"],
+        approx_size: ["9.4 GB", ""],
     },
     ImageSpec {
         id: ImageId::JupyterBase,
@@ -154,7 +159,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[],
         summary: "JupyterLab on base",
         for_whom: "a small lab for laptops",
-        approx_size: ["0.7 GB", "ARM-JupyterBase"],
+        approx_size: ["0.7 GB", "0.8 GB"],
     },
     ImageSpec {
         id: ImageId::JupyterMl,
@@ -164,7 +169,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[Arch::Amd64, Arch::Arm64],
         summary: "JupyterLab on ml",
         for_whom: "a GPU lab without the integrations",
-        approx_size: ["8.8 GB", "ARM-JupyterMl"],
+        approx_size: ["8.8 GB", ""],
     },
     ImageSpec {
         id: ImageId::Hub,
@@ -174,7 +179,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[],
         summary: "JupyterHub + DockerSpawner + NativeAuthenticator",
         for_whom: "`dimtensor-up hub`: one lab per user on a shared machine",
-        approx_size: ["0.5 GB", "ARM-Hub"],
+        approx_size: ["0.5 GB", "0.5 GB"],
     },
 ];
 
