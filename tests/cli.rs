@@ -534,7 +534,10 @@ fn doctor_reports_the_real_engine() {
     let verdict = report["gpu"]["verdict"].as_str().unwrap();
     if Command::new("nvidia-smi").output().is_err() {
         assert!(verdict.starts_with("GPU usable: no because no NVIDIA driver"), "{verdict}");
+        // What `jupyter` would start here, by the same rule and verdict.
+        assert!(report["auto_lab"].as_str().unwrap().starts_with("lab: base ("), "{report}");
     }
+    assert_eq!(report["engine"]["docker_desktop"], false);
     assert_eq!(report["images"]["jupyter-base"], true);
     let text = sb.run(&["doctor"]).ok();
     assert!(text.stdout.contains(verdict), "{}", text.stdout);

@@ -7,6 +7,7 @@ use crate::cli::{GlobalArgs, JsonArgs};
 use crate::engine::{resolve_from_env, Engine};
 use crate::error::Result;
 use crate::gpu;
+use crate::platform::GpuOutlook;
 use crate::settings::{port_is_free, FIRST_PORT};
 
 pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
@@ -35,17 +36,19 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
     let (host_gpu, toolkit) = engine.host.probe_gpus().await;
     let engine_gpu = gpu::engine_state(Some(info), model, toolkit);
     let decision = gpu::decide(&gpu::GpuRequest::Auto, host_gpu.as_ref(), &engine_gpu, true, "ml");
-    let (usable, verdict) = match decision {
-        Ok(d) if d.attach != gpu::GpuAttach::None => (
-            true,
-            "yes: GPU variants (ml, full, jupyter, jupyter-ml) get all GPUs with --gpus auto".to_string(),
-        ),
-        Ok(d) => (
-            false,
-            format!("no because {}", d.note.unwrap_or_default().trim_start_matches("running on CPU: ")),
-        ),
-        Err(e) => (false, format!("no because {}", e.message)),
+    let outlook = match &decision {
+        Ok(d) => match d.why_cpu() {
+            None => GpuOutlook::Usable,
+            Some(why) => GpuOutlook::Unusable(why),
+        },
+        Err(e) => GpuOutlook::Unusable(e.message.clone()),
     };
+    let (usable, verdict) = match &outlook {
+        GpuOutlook::Usable => (true, "yes: the labs with CUDA get all GPUs with --gpus auto".to_string()),
+        GpuOutlook::Unusable(why) => (false, format!("no because {why}")),
+    };
+    // What `jupyter` would start here with no --variant (the same rule, the same outlook).
+    let auto_lab = engine.platform().await.ok().map(|arch| crate::platform::auto_lab_line(arch, &outlook));
     let data_root = info.docker_root_dir.clone().unwrap_or_default();
     let free_disk = match engine.host.ssh() {
         // Over ssh, the remote's disk: `df -Pk` prints free KiB in its fourth column.
@@ -75,6 +78,8 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         "create_api": model.create_api(), "gpu_form": model.gpu_form(), "builder": model.builder(),
     });
     report["gpu"] = json!({ "host": host_gpu, "engine": engine_gpu, "usable": usable, "verdict": format!("GPU usable: {verdict}") });
+    report["engine"]["docker_desktop"] = json!(model.desktop);
+    report["auto_lab"] = json!(auto_lab);
     report["images"] = Value::Object(images);
     print_report(&report, args.json);
     Ok(0)
@@ -144,6 +149,9 @@ fn print_report(r: &Value, json: bool) {
         );
     }
     println!("{}", s(&r["gpu"]["verdict"]));
+    if let Some(lab) = r["auto_lab"].as_str() {
+        println!("{lab}");
+    }
     if let Some(images) = r["images"].as_object() {
         let line: Vec<String> = images
             .iter()

@@ -127,9 +127,23 @@ pub async fn run(global: &GlobalArgs, args: HubArgs) -> Result<u8> {
     }
     let stop = crate::error::stop_signal();
     tokio::pin!(stop);
-    tokio::select! {
-        r = start(&engine, &plan, &config, &args, &reporter) => r?,
-        _ = &mut stop => return Err(Error::interrupted().hint(format!("`dimtensor-up stop --workdir {}` removes what was started", plan.dir.display()))),
+    let started = tokio::select! {
+        r = start(&engine, &plan, &config, &args, &reporter) => r,
+        _ = &mut stop => Err(Error::interrupted()),
+    };
+    if let Err(mut err) = started {
+        // Nothing half-started stays: the hub container goes (its volumes and the files stay),
+        // after its last log lines are kept in the error.
+        if let Some(hub) = crate::lab::by_name(&engine, &plan.project).await? {
+            if err.kind != Kind::Interrupted {
+                for line in crate::lab::log_tail(&engine, &hub.id, 8).await {
+                    err = err.cause(format!("| {line}"));
+                }
+            }
+            reporter.note("removing the half-started hub");
+            crate::lab::remove(&engine, &hub.id, None).await?;
+        }
+        return Err(err);
     }
     let url = plan.url();
     println!("{url}");
@@ -295,7 +309,7 @@ async fn start(
         if Instant::now() > deadline {
             spinner.finish_and_clear();
             return Err(Error::new(Kind::Container, format!("JupyterHub did not answer within {timeout} s"))
-                .hint(format!("see its log: dimtensor-up logs {}", plan.project)));
+                .hint("its last log lines are above; a slow machine: --timeout SECS"));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
