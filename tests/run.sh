@@ -26,8 +26,9 @@ if ! cmp -s tests/requirements.txt "$tools/requirements.txt" 2>/dev/null; then
 fi
 export PATH="$tools/bin:$PATH" DTU_TEST_PYTHON="$tools/bin/python" DTU_COMPOSE="$tools/bin/docker-compose"
 
-stage "lints: rustfmt, hadolint, actionlint"
+stage "lints: rustfmt, rust-version, hadolint, actionlint"
 cargo fmt --check
+python3 tests/support/rust-version.py
 hadolint docker/Dockerfile
 actionlint .github/workflows/*.yml
 
