@@ -2,14 +2,14 @@
 # The linux/arm64 images (Apple Silicon, Graviton), built and smoke-tested on this amd64 machine
 # under QEMU user emulation, through dimtensor-up itself. As root (binfmt_misc, the stand-in base).
 #   bash tests/arm64.sh                          # base and jupyter-base (what CI runs, ~6 min cold)
-#   DTU_ARM64_IMAGES=all bash tests/arm64.sh     # all six (the documented full check, ~1-2 h cold)
+#   DTU_ARM64_IMAGES=all bash tests/arm64.sh     # all seven (the documented full check, ~1-2 h cold)
 # They are tagged dimtensor-up-test/arm64:<image>: one local tag holds one architecture, so the
 # amd64 images under the default name stay. Prints the registry name to use, last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "error: needs root (binfmt_misc, debootstrap)" >&2; exit 1; }
 images=${DTU_ARM64_IMAGES:-base jupyter-base}
-[ "$images" = all ] && images="base jupyter-base full jupyter ml jupyter-ml"
+[ "$images" = all ] && images="base jupyter-base hub full jupyter ml jupyter-ml"
 registry=dimtensor-up-test/arm64
 python_image=dimtensor-up-test/python:3.11-slim-bookworm-arm64
 bin="${CARGO_TARGET_DIR:-target}/debug/dimtensor-up"

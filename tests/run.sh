@@ -64,7 +64,7 @@ for image in $images; do
 done
 bash docker/size-report.sh $images
 
-stage "arm64 images under QEMU emulation (tests/arm64.sh; all six: DTU_ARM64_IMAGES=all)"
+stage "arm64 images under QEMU emulation (tests/arm64.sh; all of them: DTU_ARM64_IMAGES=all)"
 if [ "$(id -u)" = 0 ]; then
   export DTU_ARM64_REGISTRY
   DTU_ARM64_REGISTRY=$(CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}" bash tests/arm64.sh | tail -n 1)
