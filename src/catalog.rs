@@ -71,7 +71,7 @@ pub enum ImageId {
     Jupyter,
     JupyterBase,
     JupyterMl,
-    /// JupyterHub for `dimtensor-up hub` (not a lab).
+    // JupyterHub for `dimtensor-up hub` (not a lab).
     Hub,
 }
 

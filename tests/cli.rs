@@ -399,8 +399,8 @@ fn snapshot_filters(text: &str) -> String {
 #[test]
 fn help_transcripts() {
     let commands = [
-        "", "jupyter", "run", "build", "pull", "compose", "ps", "open", "logs", "stop", "doctor", "variants",
-        "config", "completions",
+        "", "jupyter", "run", "build", "pull", "compose", "hub", "ps", "open", "logs", "stop", "doctor",
+        "variants", "config", "completions",
     ];
     for name in commands {
         let mut args: Vec<&str> = name.split_whitespace().collect();
@@ -424,7 +424,7 @@ fn version_prints_name_and_version() {
 #[test]
 fn error_transcripts() {
     let sb = Sandbox::new("errors");
-    let cases: [(&str, &[&str], i32); 8] = [
+    let cases: [(&str, &[&str], i32); 10] = [
         ("bad_variant", &["jupyter", "--variant", "gpu"], 2),
         ("bad_gpus", &["jupyter", "--gpus", "lots"], 2),
         ("bad_port", &["jupyter", "--port", "70000"], 2),
@@ -433,6 +433,8 @@ fn error_transcripts() {
         ("bad_user", &["jupyter", "--user", "alice"], 2),
         ("bad_listen", &["jupyter", "--listen", "everywhere"], 2),
         ("unknown_setting", &["config", "set", "colour", "red"], 2),
+        ("bad_platform", &["jupyter", "--platform", "linux/s390x"], 2),
+        ("hub_auto_lab", &["hub", "--labs", "auto"], 2),
     ];
     for (name, args, code) in cases {
         let out = sb.run(args);
