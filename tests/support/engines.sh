@@ -12,7 +12,8 @@ user=dtu-engines
 run=/run/user/$uid
 state=/run/dimtensor-up-engines
 cdi_spec=/etc/cdi/dimtensor-up-test-stand-in.yaml
-as_user() { setsid runuser -u "$user" -- env XDG_RUNTIME_DIR=$run HOME="$home" PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+# From / : an engine outlives the checkout that started it, and conmon fails in a deleted folder.
+as_user() { setsid runuser -u "$user" -- env -C / XDG_RUNTIME_DIR=$run HOME="$home" PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
 
 wait_for() { # SOCKET LOG
   for _ in $(seq 1 60); do docker -H "unix://$1" version >/dev/null 2>&1 && return 0; sleep 1; done
@@ -60,7 +61,7 @@ case "${1:-}" in
     fi
     if ! docker -H unix:///run/podman/podman.sock version >/dev/null 2>&1; then
       mkdir -p /run/podman
-      setsid podman system service --time=0 unix:///run/podman/podman.sock >"$state/rootful-podman.log" 2>&1 </dev/null &
+      setsid env -C / podman system service --time=0 unix:///run/podman/podman.sock >"$state/rootful-podman.log" 2>&1 </dev/null &
       echo $! >"$state/rootful-podman.pid"
     fi
     wait_for "$run/docker.sock" "$state/rootless-docker.log"
@@ -103,6 +104,13 @@ EOF
       kill -- -"$(cat "$state/$name.pid")" 2>/dev/null || kill "$(cat "$state/$name.pid")" 2>/dev/null || true
       rm -f "$state/$name.pid"
     done
+    # The rootless engines leave their own session (rootlesskit, Podman's user namespace): every
+    # process of the test user goes, so no engine from an earlier run is found answering later.
+    if id "$user" >/dev/null 2>&1; then
+      pkill -u "$user" 2>/dev/null || true
+      for _ in $(seq 1 20); do pgrep -u "$user" >/dev/null || break; sleep 0.5; done
+      pkill -9 -u "$user" 2>/dev/null || true
+    fi
     rm -f "$cdi_spec"
     ;;
   *) echo "usage: $0 start IMAGE… | stop" >&2; exit 2 ;;

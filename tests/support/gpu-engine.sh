@@ -25,7 +25,7 @@ case "${1:-}" in
       }
       # A bridge of its own (never --bridge=none, nor --default-address-pool: either makes dockerd
       # delete the main engine's docker0).
-      PATH="$root/bin:$PATH" setsid dockerd --host "$sock" --data-root /var/lib/dimtensor-up-gpu \
+      PATH="$root/bin:$PATH" setsid env -C / dockerd --host "$sock" --data-root /var/lib/dimtensor-up-gpu \
         --exec-root "$root/exec" --pidfile "$root/docker.pid" --bridge "$bridge" \
         --iptables=false --ip-masq=false >"$root/dockerd.log" 2>&1 < /dev/null &
       for _ in $(seq 1 60); do docker -H "$sock" info >/dev/null 2>&1 && break; sleep 1; done
