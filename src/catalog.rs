@@ -89,7 +89,7 @@ pub struct ImageSpec {
     pub summary: &'static str,
     pub for_whom: &'static str,
     /// Uncompressed sizes (decimal GB, as `docker images` shows them) measured on linux/amd64
-    /// and linux/arm64 (docker/README.md, "Sizes"); empty where not measured.
+    /// and linux/arm64 (docker/README.md, "Sizes"); empty where not measured (shown as "?").
     pub approx_size: [&'static str; 2],
 }
 
@@ -129,7 +129,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[Arch::Amd64, Arch::Arm64],
         summary: "base + torch and jax with CUDA 12",
         for_whom: "GPU training and differentiable physics",
-        approx_size: ["8.3 GB", ""],
+        approx_size: ["8.3 GB", "6.2 GB"],
     },
     ImageSpec {
         id: ImageId::Full,
@@ -169,7 +169,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[Arch::Amd64, Arch::Arm64],
         summary: "JupyterLab on ml",
         for_whom: "a GPU lab without the integrations",
-        approx_size: ["8.8 GB", ""],
+        approx_size: ["8.8 GB", "6.7 GB"],
     },
     ImageSpec {
         id: ImageId::Hub,
