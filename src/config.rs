@@ -140,6 +140,11 @@ impl Config {
     pub fn registry(&self) -> &str {
         self.registry.as_deref().unwrap_or(DEFAULT_REGISTRY)
     }
+
+    /// --platform over the setting, checked; None: the engine's own.
+    pub fn platform(&self, flag: Option<&str>) -> Result<Option<crate::platform::Arch>> {
+        flag.or(self.platform.as_deref()).map(crate::platform::Arch::parse).transpose()
+    }
 }
 
 #[cfg(test)]

@@ -148,14 +148,19 @@ pub enum Presence {
     OtherArch(String),
 }
 
+impl Presence {
+    /// A local image's presence for `arch`, from the architecture its inspect names.
+    pub fn of(image_architecture: Option<&str>, arch: Arch) -> Presence {
+        match image_architecture {
+            Some(a) if Arch::from_engine("", a).ok() != Some(arch) => Presence::OtherArch(a.to_string()),
+            _ => Presence::Present,
+        }
+    }
+}
+
 pub async fn presence(engine: &Engine, reference: &str, arch: Arch) -> Result<Presence> {
     match engine.docker.inspect_image(reference).await {
-        Ok(image) => Ok(match image.architecture.as_deref() {
-            Some(a) if crate::platform::Arch::from_engine("", a).ok() != Some(arch) => {
-                Presence::OtherArch(a.to_string())
-            }
-            _ => Presence::Present,
-        }),
+        Ok(image) => Ok(Presence::of(image.architecture.as_deref(), arch)),
         Err(e) if api_status(&e).is_some_and(|(c, _)| c == 404) => Ok(Presence::Missing),
         Err(e) => Err(engine.fail("inspecting an image", e)),
     }

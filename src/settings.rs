@@ -107,8 +107,7 @@ impl LabSettings {
         folders: &dyn Folders,
     ) -> Result<LabSettings> {
         let variant = args.variant.or(config.variant).unwrap_or(Variant::Auto);
-        let platform =
-            args.platform.as_deref().or(config.platform.as_deref()).map(Arch::parse).transpose()?;
+        let platform = config.platform(args.platform.as_deref())?;
         let gpus = GpuRequest::parse(args.gpus.as_deref().or(config.gpus.as_deref()).unwrap_or("auto"))?;
         if args.port == Some(0) {
             return Err(Error::usage("invalid --port 0")

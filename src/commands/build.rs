@@ -4,7 +4,7 @@ use crate::catalog::{ImageId, IMAGES};
 use crate::cli::{BuildArgs, GlobalArgs};
 use crate::error::Result;
 use crate::image::{self, BuildOptions};
-use crate::platform::{Arch, Platforms};
+use crate::platform::Platforms;
 use crate::reporter::Reporter;
 
 pub async fn run(global: &GlobalArgs, args: BuildArgs) -> Result<u8> {
@@ -12,7 +12,7 @@ pub async fn run(global: &GlobalArgs, args: BuildArgs) -> Result<u8> {
     let (config, _) = super::load_config()?;
     let mut opts = BuildOptions::new(&config, args.dimtensor_version, args.python_image, args.ca_cert)?;
     opts.no_cache = args.no_cache;
-    let requested = args.platform.as_deref().or(config.platform.as_deref()).map(Arch::parse).transpose()?;
+    let requested = config.platform(args.platform.as_deref())?;
     let images: Vec<ImageId> = if args.all { IMAGES.iter().map(|s| s.id).collect() } else { args.images };
     if let Some(ca) = &opts.ca_cert {
         reporter.note(format!(

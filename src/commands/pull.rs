@@ -2,13 +2,13 @@
 
 use crate::cli::{GlobalArgs, PullArgs};
 use crate::error::{Error, Result};
-use crate::platform::{Arch, Platforms};
+use crate::platform::Platforms;
 use crate::reporter::Reporter;
 
 pub async fn run(global: &GlobalArgs, args: PullArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
     let (config, _) = super::load_config()?;
-    let requested = args.platform.as_deref().or(config.platform.as_deref()).map(Arch::parse).transpose()?;
+    let requested = config.platform(args.platform.as_deref())?;
     let engine = super::connect(global).await?;
     let arch = Platforms::new(engine.platform().await?, requested).images;
     for id in args.images {

@@ -5,11 +5,12 @@ use serde_json::json;
 use crate::catalog::IMAGES;
 use crate::cli::{GlobalArgs, JsonArgs};
 use crate::error::Result;
+use crate::image::Presence;
 use crate::platform::Platforms;
 
 pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
     let (config, _) = super::load_config()?;
-    let requested = config.platform.as_deref().map(crate::platform::Arch::parse).transpose()?;
+    let requested = config.platform(None)?;
     let engine = super::connect(global).await?;
     let arch = Platforms::new(engine.platform().await?, requested).images;
     let mut rows = Vec::new();
@@ -21,9 +22,7 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
             Err(_) => None,
         };
         let local_arch = local.as_ref().and_then(|(_, a)| a.clone());
-        let usable = local_arch
-            .as_deref()
-            .is_some_and(|a| crate::platform::Arch::from_engine("", a).ok() == Some(arch));
+        let usable = local.is_some() && Presence::of(local_arch.as_deref(), arch) == Presence::Present;
         rows.push(json!({
             "name": spec.tag, "image": reference, "target": spec.target, "jupyter_on": spec.jupyter_on,
             "platform": arch.platform(), "cuda": spec.has_cuda(arch), "summary": spec.summary,
