@@ -39,13 +39,32 @@ struct Service {
     secrets: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     userns_mode: Option<&'static str>,
+    #[serde(flatten)]
+    hardening: ServiceHardening,
+    labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deploy: Option<Deploy>,
+}
+
+/// What every service dimtensor-up writes carries: its restart policy and `settings::hardening`
+/// in compose's spelling (the lab of `compose`, the hub of `hub`).
+#[derive(Serialize)]
+pub struct ServiceHardening {
     restart: &'static str,
     init: bool,
     cap_drop: Vec<&'static str>,
     security_opt: Vec<&'static str>,
-    labels: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deploy: Option<Deploy>,
+}
+
+impl ServiceHardening {
+    pub fn new() -> ServiceHardening {
+        ServiceHardening {
+            restart: "unless-stopped",
+            init: hardening::INIT,
+            cap_drop: vec![hardening::CAP_DROP],
+            security_opt: hardening::security_opt(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -123,10 +142,7 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
         environment: plan.env().into_iter().collect(),
         secrets: vec!["jupyter_token"],
         userns_mode: plan.user.keep_id.then_some("keep-id"),
-        restart: "unless-stopped",
-        init: hardening::INIT,
-        cap_drop: vec![hardening::CAP_DROP],
-        security_opt: hardening::security_opt(),
+        hardening: ServiceHardening::new(),
         labels,
         // No healthcheck here: the image's HEALTHCHECK (docker/Dockerfile) is the one copy.
         deploy: device_reservation(&plan.gpu, plan.gpu_form)

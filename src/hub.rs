@@ -121,10 +121,8 @@ struct HubService {
     volumes: Vec<BTreeMap<&'static str, serde_yaml::Value>>,
     secrets: Vec<&'static str>,
     networks: Vec<&'static str>,
-    restart: &'static str,
-    init: bool,
-    cap_drop: Vec<&'static str>,
-    security_opt: Vec<&'static str>,
+    #[serde(flatten)]
+    hardening: crate::compose::ServiceHardening,
     labels: BTreeMap<String, String>,
 }
 
@@ -192,10 +190,7 @@ impl HubPlan {
             ],
             secrets: vec!["admin_password"],
             networks: vec!["hub"],
-            restart: "unless-stopped",
-            init: hardening::INIT,
-            cap_drop: vec![hardening::CAP_DROP],
-            security_opt: hardening::security_opt(),
+            hardening: crate::compose::ServiceHardening::new(),
             labels: self.labels().into_iter().map(|(k, v)| (k, crate::compose::escape_dollars(&v))).collect(),
         };
         let file = ComposeFile {
