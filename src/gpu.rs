@@ -445,6 +445,35 @@ fn check_host_has(attach: &GpuAttach, host: &HostGpuState) -> Result<()> {
     }
 }
 
+/// What `decide` looks at on a connected engine: its machine's GPUs (where they can be asked)
+/// and what the engine needs for them. Gathered once for several decisions (`hub`'s profiles).
+pub struct GpuFacts {
+    pub host: Option<HostGpuState>,
+    pub engine: EngineGpuState,
+}
+
+impl GpuFacts {
+    pub async fn of(engine: &crate::engine::Engine) -> Result<GpuFacts> {
+        let model = engine.model().await?;
+        // `docker info` says what Docker's GPU requests need; CDI needs only the spec files.
+        let info = match model.gpu_form() {
+            GpuForm::DeviceRequest => Some(engine.info().await?),
+            GpuForm::Cdi => None,
+        };
+        // The engine's machine decides: over ssh, the remote's driver, not this laptop's.
+        let (host, toolkit) = engine.host.probe_gpus().await;
+        Ok(GpuFacts { host, engine: engine_state(info, model, toolkit) })
+    }
+    pub fn decide(
+        &self,
+        request: &GpuRequest,
+        variant_gpu_capable: bool,
+        variant: &str,
+    ) -> Result<GpuDecision> {
+        decide(request, self.host.as_ref(), &self.engine, variant_gpu_capable, variant)
+    }
+}
+
 /// `decide` against a connected engine: its info, and its machine's GPUs where they can be asked.
 pub async fn decide_on(
     engine: &crate::engine::Engine,
@@ -456,15 +485,7 @@ pub async fn decide_on(
     if *request == GpuRequest::None || (*request == GpuRequest::Auto && !variant_gpu_capable) {
         return decide(request, None, &EngineGpuState::default(), variant_gpu_capable, variant);
     }
-    let model = engine.model().await?;
-    // `docker info` says what Docker's GPU requests need; CDI needs only the spec files.
-    let info = match model.gpu_form() {
-        GpuForm::DeviceRequest => Some(engine.info().await?),
-        GpuForm::Cdi => None,
-    };
-    // The engine's machine decides: over ssh, the remote's driver, not this laptop's.
-    let (host, toolkit) = engine.host.probe_gpus().await;
-    decide(request, host.as_ref(), &engine_state(info, model, toolkit), variant_gpu_capable, variant)
+    GpuFacts::of(engine).await?.decide(request, variant_gpu_capable, variant)
 }
 
 /// Whether an engine error at container start means "no GPU support in this engine".

@@ -166,11 +166,17 @@ async fn gpu_profiles(
     arch: Arch,
     reporter: &Reporter,
 ) -> Result<Vec<(Variant, GpuAttach)>> {
+    // The machine is asked once (nvidia-smi, the engine's info), whatever the number of profiles.
+    let facts = match flags.gpus.iter().all(|r| *r == GpuRequest::None) {
+        true => None,
+        false => Some(gpu::GpuFacts::of(engine).await?),
+    };
     let mut pairs = Vec::new();
     for request in &flags.gpus {
+        let Some(facts) = &facts else { break };
         for &lab in &flags.labs {
             let cuda = lab.lab_image().spec().has_cuda(arch);
-            let decision = gpu::decide_on(engine, request, cuda, lab.name()).await?;
+            let decision = facts.decide(request, cuda, lab.name())?;
             match (&decision.attach, decision.why_cpu()) {
                 (GpuAttach::None, Some(why)) if *request == GpuRequest::Auto && cuda => {
                     reporter.note(format!("no GPU profile for {}: {why}", lab.name()))
