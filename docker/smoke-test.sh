@@ -10,6 +10,20 @@ run() { docker run --rm --user 4321:4321 "$image" "$@"; }
 echo "smoke: $image ($kind)"
 uid=$(docker run --rm "$image" id -u)
 [ "$uid" != 0 ] || { echo "FAIL: $image runs as root by default" >&2; exit 1; }
+# The image's own init (tini) is PID 1: an orphan is reaped (with python as PID 1 it stays a
+# zombie) and `docker stop` reaches the program at once (PID 1 ignores an unhandled SIGTERM).
+[ "$(docker run --rm "$image" cat /proc/1/comm)" = tini ] || { echo "FAIL: PID 1 of $image is not tini" >&2; exit 1; }
+zombies=$(run python -c "
+import os, subprocess, time
+subprocess.run(['sh', '-c', 'sleep 0.2 &'], check=True)
+time.sleep(1.5)
+print(sum(open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0] == 'Z' for p in os.listdir('/proc') if p.isdigit()))
+")
+[ "$zombies" = 0 ] || { echo "FAIL: $image leaves $zombies zombie(s): no init reaps orphans" >&2; exit 1; }
+cid=$(docker run -d --user 4321:4321 "$image" sleep 300)
+t0=$SECONDS; docker stop -t 20 "$cid" >/dev/null; docker rm "$cid" >/dev/null
+(( SECONDS - t0 < 10 )) || { echo "FAIL: docker stop of $image waited for the kill: SIGTERM was not passed on" >&2; exit 1; }
+echo "  init: tini is PID 1, reaps orphans, passes SIGTERM on"
 if [ "$kind" = hub ]; then
   # The hub of `dimtensor-up hub`: its proxy, spawner and authenticator, and the JupyterHub
   # version the lab images' jupyterhub-singleuser has (docker/requirements/hub.in, jupyter.in).

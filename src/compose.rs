@@ -51,7 +51,6 @@ struct Service {
 #[derive(Serialize)]
 pub struct ServiceHardening {
     restart: &'static str,
-    init: bool,
     cap_drop: Vec<&'static str>,
     security_opt: Vec<&'static str>,
 }
@@ -60,7 +59,6 @@ impl ServiceHardening {
     pub fn new() -> ServiceHardening {
         ServiceHardening {
             restart: "unless-stopped",
-            init: hardening::INIT,
             cap_drop: vec![hardening::CAP_DROP],
             security_opt: hardening::security_opt(),
         }
@@ -102,7 +100,7 @@ struct Reservations {
 struct DeviceReservation {
     driver: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    count: Option<serde_yaml::Value>,
+    count: Option<serde_norway::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     device_ids: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -153,7 +151,7 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
         volumes: BTreeMap::from([(SETTINGS_VOLUME, BTreeMap::new())]),
         secrets: BTreeMap::from([("jupyter_token", SecretDef { environment: "JUPYTER_TOKEN" })]),
     };
-    let yaml = serde_yaml::to_string(&file).expect("the compose model serialises");
+    let yaml = serde_norway::to_string(&file).expect("the compose model serialises");
     let mut out = String::new();
     for line in header.lines() {
         out.push_str(if line.is_empty() { "#".to_string() } else { format!("# {line}") }.as_str());
@@ -176,8 +174,8 @@ fn device_reservation(gpu: &GpuAttach, form: GpuForm) -> Option<DeviceReservatio
     }
     let (count, device_ids) = match gpu {
         GpuAttach::None => return None,
-        GpuAttach::All => (Some(serde_yaml::Value::String("all".into())), None),
-        GpuAttach::Count(n) => (Some(serde_yaml::Value::Number((*n).into())), None),
+        GpuAttach::All => (Some(serde_norway::Value::String("all".into())), None),
+        GpuAttach::Count(n) => (Some(serde_norway::Value::Number((*n).into())), None),
         GpuAttach::Devices(ids) => (None, Some(ids.clone())),
     };
     Some(DeviceReservation { driver: "nvidia", count, device_ids, capabilities: vec!["gpu"] })
@@ -337,7 +335,7 @@ mod tests {
         assert!(
             yaml.contains("cap_drop:\n    - ALL")
                 && yaml.contains("- no-new-privileges:true")
-                && yaml.contains("init: true"),
+                && !yaml.contains("init:"),
             "{yaml}"
         );
         assert!(!yaml.contains("healthcheck"), "the image's HEALTHCHECK is the one copy: {yaml}");

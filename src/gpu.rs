@@ -194,7 +194,7 @@ impl EngineGpuState {
 
 /// Whether a CDI spec (YAML or JSON) declares the NVIDIA GPU kind.
 pub fn is_nvidia_cdi_spec(text: &str) -> bool {
-    serde_yaml::from_str::<serde_yaml::Value>(text)
+    serde_norway::from_str::<serde_norway::Value>(text)
         .ok()
         .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(|k| k == CDI_KIND))
         .unwrap_or(false)

@@ -118,7 +118,7 @@ struct HubService {
     #[serde(skip_serializing_if = "Option::is_none")]
     userns_mode: Option<&'static str>,
     ports: Vec<String>,
-    volumes: Vec<BTreeMap<&'static str, serde_yaml::Value>>,
+    volumes: Vec<BTreeMap<&'static str, serde_norway::Value>>,
     secrets: Vec<&'static str>,
     networks: Vec<&'static str>,
     #[serde(flatten)]
@@ -158,13 +158,16 @@ impl HubPlan {
     pub fn compose_yaml(&self, header: &str) -> String {
         let bind = |source: &str, target: &str, read_only: bool| {
             let mut m = BTreeMap::from([
-                ("type", serde_yaml::Value::from("bind")),
-                ("source", serde_yaml::Value::from(crate::compose::escape_dollars(source))),
-                ("target", serde_yaml::Value::from(target)),
-                ("bind", serde_yaml::to_value(BTreeMap::from([("create_host_path", false)])).expect("yaml")),
+                ("type", serde_norway::Value::from("bind")),
+                ("source", serde_norway::Value::from(crate::compose::escape_dollars(source))),
+                ("target", serde_norway::Value::from(target)),
+                (
+                    "bind",
+                    serde_norway::to_value(BTreeMap::from([("create_host_path", false)])).expect("yaml"),
+                ),
             ]);
             if read_only {
-                m.insert("read_only", serde_yaml::Value::from(true));
+                m.insert("read_only", serde_norway::Value::from(true));
             }
             m
         };
@@ -183,9 +186,9 @@ impl HubPlan {
                 bind(&self.engine_socket, "/var/run/docker.sock", false),
                 bind(&format!("./{CONFIG_FILE}"), "/etc/jupyterhub/jupyterhub_config.py", true),
                 BTreeMap::from([
-                    ("type", serde_yaml::Value::from("volume")),
-                    ("source", serde_yaml::Value::from("hub-data")),
-                    ("target", serde_yaml::Value::from("/srv/jupyterhub")),
+                    ("type", serde_norway::Value::from("volume")),
+                    ("source", serde_norway::Value::from("hub-data")),
+                    ("target", serde_norway::Value::from("/srv/jupyterhub")),
                 ]),
             ],
             secrets: vec!["admin_password"],
@@ -203,7 +206,7 @@ impl HubPlan {
                 FileSecret { file: format!("./{ADMIN_PASSWORD_FILE}") },
             )]),
         };
-        let yaml = serde_yaml::to_string(&file).expect("the hub compose model serialises");
+        let yaml = serde_norway::to_string(&file).expect("the hub compose model serialises");
         with_checksum(&format!("{}{yaml}", comment_block(header)))
     }
 
@@ -268,13 +271,13 @@ class DimtensorAuthenticator(NativeAuthenticator):
 
 def choose_profile(spawner):
     """The chosen profile's image and GPUs, with the labs' hardening (no capabilities, no
-    privilege escalation, an init process)."""
+    privilege escalation; the image's tini is their init)."""
     slug = spawner.user_options.get("profile") or PROFILES[0]["slug"]
     profile = next((p for p in PROFILES if p["slug"] == slug), None)
     if profile is None:
         raise ValueError(f"no profile {slug!r}; choose one of {', '.join(p['slug'] for p in PROFILES)}")
     spawner.image = profile["image"]
-    host_config = {"cap_drop": ["@CAP_DROP@"], "security_opt": @SECURITY_OPT@, "init": True}
+    host_config = {"cap_drop": ["@CAP_DROP@"], "security_opt": @SECURITY_OPT@}
     if profile["device_request"]:
         host_config["device_requests"] = [profile["device_request"]]
     else:
@@ -414,7 +417,7 @@ pub fn z2jh_values(profiles: &[Profile], gpus_per_profile: u32, header: &str) ->
         },
         "cull": {"enabled": true, "timeout": 3600},
     });
-    let yaml = serde_yaml::to_string(&values).expect("values serialise");
+    let yaml = serde_norway::to_string(&values).expect("values serialise");
     with_checksum(&format!("{}{yaml}", comment_block(header)))
 }
 

@@ -328,60 +328,137 @@ impl BuildProgress {
     }
 }
 
-/// Pulls `reference` for `arch` with per-layer progress (a multi-arch tag gives that architecture).
-pub async fn pull(engine: &Engine, reference: &str, arch: Arch, reporter: &Reporter) -> Result<()> {
+/// What a finished pull did, for its one line.
+#[derive(Debug, Default, PartialEq)]
+pub struct PullSummary {
+    /// The digest the registry gave for the tag (a multi-arch list's, for those).
+    pub digest: Option<String>,
+    pub downloaded_bytes: u64,
+    pub downloaded_layers: usize,
+    pub layers_here: usize,
+    /// The engine said the local image already was the registry's.
+    pub up_to_date: bool,
+}
+
+impl PullSummary {
+    /// Folds one status message of the pull stream in (`layer_total`: the layer's size as its
+    /// download progress said it).
+    fn record(&mut self, status: &str, layer_total: Option<u64>) {
+        if let Some(digest) = status.strip_prefix("Digest: ") {
+            self.digest = Some(digest.trim().to_string());
+        } else if status.starts_with("Status: Image is up to date") {
+            self.up_to_date = true;
+        } else if status == "Already exists" {
+            self.layers_here += 1;
+        } else if status == "Download complete" {
+            self.downloaded_layers += 1;
+            self.downloaded_bytes += layer_total.unwrap_or(0);
+        }
+    }
+
+    pub fn line(&self, reference: &str) -> String {
+        let digest = self
+            .digest
+            .as_deref()
+            .map(|d| format!(" ({})", crate::registry::short_digest(d)))
+            .unwrap_or_default();
+        if self.up_to_date {
+            return format!("{reference} is up to date{digest}");
+        }
+        if self.downloaded_layers == 0 {
+            return format!("pulled {reference}{digest}: nothing to download, its layers were here");
+        }
+        format!(
+            "pulled {reference}{digest}: {} downloaded in {} layer(s), {} already here",
+            crate::reporter::human_bytes(self.downloaded_bytes),
+            self.downloaded_layers,
+            self.layers_here
+        )
+    }
+}
+
+/// Pulls `reference` for `arch` (a multi-arch tag gives that architecture) with the user's
+/// registry login: a bar per layer on a terminal, one line at the end otherwise.
+pub async fn pull(engine: &Engine, reference: &str, arch: Arch, reporter: &Reporter) -> Result<PullSummary> {
     use bollard::query_parameters::CreateImageOptionsBuilder;
     let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+    let credentials = crate::registry::credentials_for(reference, reporter).await?;
     reporter.note(format!("pulling {reference} ({})", arch.platform()));
-    // One bar per layer on a terminal; a line per finished layer otherwise.
     let bars = indicatif::MultiProgress::new();
-    let mut layers: HashMap<String, indicatif::ProgressBar> = HashMap::new();
+    let mut layers: HashMap<String, (indicatif::ProgressBar, Option<u64>)> = HashMap::new();
+    let mut summary = PullSummary::default();
     let mut stream = engine.docker.create_image(
         Some(
             CreateImageOptionsBuilder::default().from_image(repo).tag(tag).platform(arch.platform()).build(),
         ),
         None,
-        None,
+        credentials,
     );
     while let Some(item) = stream.next().await {
-        match item {
-            Ok(info) => {
-                let (Some(id), Some(status)) = (info.id, info.status) else {
-                    continue;
-                };
-                let bar =
-                    layers.entry(id.clone()).or_insert_with(|| bars.add(reporter.bytes_bar(id.clone())));
-                if let Some(detail) = info.progress_detail {
-                    if let (Some(cur), Some(total)) = (detail.current, detail.total) {
-                        bar.set_length(total.max(0) as u64);
-                        bar.set_position(cur.max(0) as u64);
-                    }
-                }
-                if status == "Pull complete" || status == "Already exists" {
-                    bar.finish_and_clear();
-                    if !reporter.is_tty() {
-                        reporter.note(format!("  {id}: {}", status.to_lowercase()));
-                    }
-                }
-            }
+        let info = match item {
+            Ok(info) => info,
             Err(e) => {
                 let _ = bars.clear();
                 return Err(pull_error(reference, &e));
             }
+        };
+        let Some(status) = info.status else { continue };
+        let Some(id) = info.id.filter(|id| !id.is_empty() && !status.starts_with("Pulling from")) else {
+            summary.record(&status, None);
+            continue;
+        };
+        let (bar, total) =
+            layers.entry(id.clone()).or_insert_with(|| (bars.add(reporter.bytes_bar(id.clone())), None));
+        if let Some((Some(cur), Some(len))) = info.progress_detail.map(|d| (d.current, d.total)) {
+            if status == "Downloading" {
+                *total = Some(len.max(0) as u64);
+            }
+            bar.set_length(len.max(0) as u64);
+            bar.set_position(cur.max(0) as u64);
+        }
+        summary.record(&status, *total);
+        if status == "Pull complete" || status == "Already exists" {
+            bar.finish_and_clear();
         }
     }
     let _ = bars.clear();
-    reporter.note(format!("pulled {reference}"));
-    Ok(())
+    reporter.note(summary.line(reference));
+    Ok(summary)
+}
+
+/// The registry's digest for `reference` when it differs from the one the local image was pulled
+/// by (None: the same, built here, or the registry did not answer). Quiet and best effort: it
+/// runs beside a start and is dropped when the start is faster.
+pub async fn newer_in_registry(docker: bollard::Docker, reference: String) -> Option<String> {
+    let local = docker.inspect_image(&reference).await.ok()?.repo_digests.unwrap_or_default();
+    let repository = crate::registry::repository_of(&reference);
+    // Built here: nothing to compare, no request to send.
+    crate::registry::pulled_digest(&local, repository)?;
+    let quiet = Reporter::new(true, false);
+    let credentials = crate::registry::credentials_for(&reference, &quiet).await.ok()?;
+    let remote = docker.inspect_registry_image(&reference, credentials).await.ok()?.descriptor.digest?;
+    match crate::registry::freshness(&local, repository, &remote) {
+        crate::registry::Freshness::Newer(digest) => Some(digest),
+        _ => None,
+    }
 }
 
 fn pull_error(reference: &str, err: &bollard::errors::Error) -> Error {
     let text = crate::error::engine_message(err);
     let lower = text.to_lowercase();
     let base = Error::new(Kind::Image, format!("cannot pull {reference}")).cause(first_line(&text));
-    if lower.contains("unauthorized") || lower.contains("denied") || lower.contains("authentication required")
+    if lower.contains("unauthorized")
+        || lower.contains("denied")
+        || lower.contains("authentication required")
+        || lower.contains("no basic auth credentials")
     {
-        base.hint("log in to the registry (`docker login ghcr.io`), or build the image: dimtensor-up build")
+        let host = crate::registry::host_of(reference);
+        let login = if host.starts_with("https://") {
+            "docker login".to_string()
+        } else {
+            format!("docker login {host}")
+        };
+        base.hint(format!("log in to the registry (`{login}`; its credential helpers count too), or build the image: dimtensor-up build"))
     } else if lower.contains("not found") || lower.contains("manifest unknown") {
         base.hint("the registry has no such image; build it: dimtensor-up build, or set another registry with `dimtensor-up config set registry …`")
     } else if lower.contains("lookup")
@@ -447,7 +524,7 @@ pub async fn ensure(
             Ok((reference, Source::Local))
         }
         PullPolicy::Missing => match pull(engine, &reference, arch, reporter).await {
-            Ok(()) => Ok((reference, Source::Pulled)),
+            Ok(_) => Ok((reference, Source::Pulled)),
             Err(pull_err) => {
                 reporter
                     .note(format!("{}; building it from the built-in Dockerfile instead", pull_err.message));
@@ -467,6 +544,37 @@ pub async fn ensure(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_pulls_statuses_become_its_line() {
+        let mut s = super::PullSummary::default();
+        for (status, total) in [
+            ("Pulling from dimtensor", None),
+            ("Already exists", None),
+            ("Already exists", None),
+            ("Pulling fs layer", None),
+            ("Downloading", Some(250_000_000)),
+            ("Download complete", Some(250_000_000)),
+            ("Extracting", Some(250_000_000)),
+            ("Pull complete", Some(250_000_000)),
+            ("Digest: sha256:0123456789abcdef", None),
+            ("Status: Downloaded newer image for r/d:base", None),
+        ] {
+            s.record(status, total);
+        }
+        assert_eq!(
+            s.line("r/d:base"),
+            "pulled r/d:base (sha256:0123456789ab): 250 MB downloaded in 1 layer(s), 2 already here"
+        );
+        // The engine lists no layers when it has the image under another name.
+        let mut here = super::PullSummary::default();
+        here.record("Status: Downloaded newer image for r/d:base", None);
+        assert_eq!(here.line("r/d:base"), "pulled r/d:base: nothing to download, its layers were here");
+        let mut same = super::PullSummary::default();
+        same.record("Digest: sha256:0123456789abcdef", None);
+        same.record("Status: Image is up to date for r/d:base", None);
+        assert_eq!(same.line("r/d:base"), "r/d:base is up to date (sha256:0123456789ab)");
+    }
+
     #[test]
     fn classic_build_text_becomes_steps_and_logs() {
         let mut p = super::BuildProgress::default();

@@ -20,6 +20,8 @@ pub struct Server {
     pub id: String,
     pub state: String,
     pub image: String,
+    /// The image the container runs (`image` may have moved to a newer one since).
+    pub image_id: String,
     pub variant: String,
     pub workdir: String,
     pub listen: String,
@@ -44,7 +46,7 @@ fn from_labels(
     name: String,
     id: String,
     state: String,
-    image: String,
+    (image, image_id): (String, String),
     l: &HashMap<String, String>,
 ) -> Server {
     let get = |k: &str| l.get(k).cloned().unwrap_or_default();
@@ -53,6 +55,7 @@ fn from_labels(
         id,
         state,
         image,
+        image_id,
         variant: get(labels::VARIANT),
         workdir: get(labels::WORKDIR),
         listen: l.get(labels::LISTEN).cloned().unwrap_or_else(|| "127.0.0.1".into()),
@@ -91,7 +94,7 @@ pub async fn list(engine: &Engine) -> Result<Vec<Server>> {
                 name,
                 c.id.unwrap_or_default(),
                 state,
-                c.image.unwrap_or_default(),
+                (c.image.unwrap_or_default(), c.image_id.unwrap_or_default()),
                 &c.labels.unwrap_or_default(),
             )
         })
@@ -114,7 +117,7 @@ pub async fn by_name(engine: &Engine, name: &str) -> Result<Option<Server>> {
                 name.to_string(),
                 c.id.unwrap_or_default(),
                 state,
-                config.image.unwrap_or_default(),
+                (config.image.unwrap_or_default(), c.image.unwrap_or_default()),
                 &l,
             )))
         }

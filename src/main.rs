@@ -15,6 +15,7 @@ mod lab;
 mod platform;
 mod port_lock;
 mod ready;
+mod registry;
 mod reporter;
 mod settings;
 mod token;

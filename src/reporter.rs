@@ -60,3 +60,23 @@ impl Reporter {
         self.tty && !self.quiet
     }
 }
+
+/// Decimal megabytes below a gigabyte, gigabytes with one decimal above (as registries and
+/// `docker images` count).
+pub fn human_bytes(bytes: u64) -> String {
+    if bytes < 1_000_000_000 {
+        format!("{:.0} MB", bytes as f64 / 1e6)
+    } else {
+        format!("{:.1} GB", bytes as f64 / 1e9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn byte_counts_read_as_registries_count() {
+        assert_eq!(super::human_bytes(0), "0 MB");
+        assert_eq!(super::human_bytes(251_400_000), "251 MB");
+        assert_eq!(super::human_bytes(1_460_000_000), "1.5 GB");
+    }
+}

@@ -303,12 +303,12 @@ fn expand_home(path: &str, folders: &dyn Folders) -> PathBuf {
 }
 
 /// The hardening every container dimtensor-up makes gets, written once for the Engine API body,
-/// Podman's body and compose files: Jupyter needs no capability and never escalates, and an
-/// init process reaps kernels' children.
+/// Podman's body and compose files: Jupyter needs no capability and never escalates. (The images'
+/// own tini is PID 1 and reaps kernels' children: no engine-provided init, which Podman would
+/// need catatonit for.)
 pub mod hardening {
     pub const CAP_DROP: &str = "ALL";
     pub const NO_NEW_PRIVILEGES: bool = true;
-    pub const INIT: bool = true;
     /// The Docker API's and compose's spelling of NO_NEW_PRIVILEGES.
     pub fn security_opt() -> Vec<&'static str> {
         if NO_NEW_PRIVILEGES {
@@ -465,7 +465,6 @@ impl LaunchPlan {
                 userns_mode: self.user.keep_id.then(|| "keep-id".to_string()),
                 cap_drop: Some(vec![hardening::CAP_DROP.into()]),
                 security_opt: Some(hardening::security_opt().into_iter().map(String::from).collect()),
-                init: Some(hardening::INIT),
                 ..Default::default()
             }),
             ..Default::default()
@@ -496,7 +495,6 @@ impl LaunchPlan {
             "mounts": mounts,
             "cap_drop": [hardening::CAP_DROP],
             "no_new_privileges": hardening::NO_NEW_PRIVILEGES,
-            "init": hardening::INIT,
         });
         if let Some(user) = self.user.user {
             body["user"] = json!(user.render());
@@ -688,7 +686,8 @@ mod tests {
         assert_eq!(json["HostConfig"]["DeviceRequests"][0]["Count"], -1);
         assert_eq!(json["HostConfig"]["CapDrop"], serde_json::json!(["ALL"]));
         assert_eq!(json["HostConfig"]["SecurityOpt"], serde_json::json!(["no-new-privileges:true"]));
-        assert_eq!(json["HostConfig"]["Init"], true);
+        // The image's tini is PID 1; an engine init on top would make it warn and nest.
+        assert!(json["HostConfig"]["Init"].is_null());
         assert!(json["HostConfig"]["UsernsMode"].is_null());
         assert_eq!(json["Env"], serde_json::json!(["JUPYTER_TOKEN_FILE=/run/secrets/jupyter_token"]));
         assert!(json["Cmd"].is_null() && json["Tty"].is_null() && json["OpenStdin"].is_null());
@@ -745,7 +744,7 @@ mod tests {
         assert_eq!(json["cap_drop"], serde_json::json!(["ALL"]));
         assert_eq!(
             (json["no_new_privileges"].clone(), json["init"].clone()),
-            (serde_json::json!(true), serde_json::json!(true))
+            (serde_json::json!(true), serde_json::Value::Null)
         );
         assert_eq!(json["mounts"][0]["source"], base.display().to_string());
         assert_eq!(

@@ -26,11 +26,12 @@ if ! cmp -s tests/requirements.txt "$tools/requirements.txt" 2>/dev/null; then
 fi
 export PATH="$tools/bin:$PATH" DTU_TEST_PYTHON="$tools/bin/python" DTU_COMPOSE="$tools/bin/docker-compose"
 
-stage "lints: rustfmt, rust-version, hadolint, actionlint"
+stage "lints: rustfmt, rust-version, hadolint, actionlint, shellcheck"
 cargo fmt --check
 python3 tests/support/rust-version.py
 hadolint docker/Dockerfile
 actionlint .github/workflows/*.yml
+shellcheck -S warning docker/*.sh docker/requirements/compile.sh tests/*.sh tests/support/*.sh .ci/run
 
 stage "base image"
 if [ "$(id -u)" = 0 ]; then
@@ -64,6 +65,9 @@ for image in $images; do
 done
 bash docker/size-report.sh $images
 
+stage "hash-locked builds fail closed (tests/locks.sh)"
+bash tests/locks.sh
+
 stage "arm64 images under QEMU emulation (tests/arm64.sh; all of them: DTU_ARM64_IMAGES=all)"
 if [ "$(id -u)" = 0 ]; then
   export DTU_ARM64_REGISTRY
@@ -73,10 +77,22 @@ else
   echo "$DTU_SKIP_ARM64"
 fi
 
+stage "a real registry: TLS from a test CA, a login, the workflow's tags (tests/support/registry.sh)"
+if [ "$(id -u)" = 0 ]; then
+  trap 'bash tests/support/registry.sh stop; bash tests/support/gpu-engine.sh stop; bash tests/support/engines.sh stop; bash tests/support/sshd.sh stop' EXIT
+  registry_env=$(bash tests/support/registry.sh start base jupyter-base)
+  while IFS= read -r line; do
+    export "${line?}"
+    case $line in *PASSWORD=*) echo "  ${line%%=*}=(not shown)" ;; *) echo "  $line" ;; esac
+  done <<<"$registry_env"
+else
+  export DTU_SKIP_REGISTRY="not root: the test registry's CA goes into /etc/docker/certs.d"
+  echo "$DTU_SKIP_REGISTRY"
+fi
+
 stage "GPU stub engine"
 if [ "$(id -u)" = 0 ]; then
   export DTU_GPU_DOCKER_HOST
-  trap 'bash tests/support/gpu-engine.sh stop; bash tests/support/engines.sh stop; bash tests/support/sshd.sh stop' EXIT
   DTU_GPU_DOCKER_HOST=$(bash tests/support/gpu-engine.sh start ghcr.io/marcoloco23/dimtensor:jupyter-base ghcr.io/marcoloco23/dimtensor:hub)
 else
   export DTU_SKIP_GPU_STUB="not root: a second dockerd with the stub NVIDIA hook needs root"

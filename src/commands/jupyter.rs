@@ -128,6 +128,9 @@ async fn start(
     )
     .await?;
     reporter.detail(format!("image {image_ref} ({source:?})"));
+    // Beside the start, never in its way: does the registry have a newer image for the tag?
+    let newer_check = (source == crate::image::Source::Local && policy == crate::cli::PullPolicy::Missing)
+        .then(|| tokio::spawn(crate::image::newer_in_registry(engine.docker.clone(), image_ref.clone())));
 
     let model = engine.model().await?;
     let user = model.user_mapping(settings.user, engine.host.caller().await?);
@@ -183,6 +186,9 @@ async fn start(
                     .await?
                     .ok_or_else(|| Error::new(Kind::Container, "the container disappeared while starting"))?;
                 token_file.keep();
+                if let Some(check) = newer_check {
+                    tell_if_newer(check, &image_ref, settings.image(), reporter).await;
+                }
                 let url = settings::lab_url(listen, reached_at, &token);
                 return Ok(Started { url, server, token, reused: false, tunnel });
             }
@@ -309,20 +315,34 @@ const WAITING_FOR_THE_OTHER_START: &str =
 /// Starts retried after a port clash or a refused GPU request.
 const MAX_RETRIES: u32 = 5;
 
+/// Says the registry's newer image in one line when the check finished during the start.
+async fn tell_if_newer(
+    check: tokio::task::JoinHandle<Option<String>>,
+    image_ref: &str,
+    image: crate::catalog::ImageId,
+    reporter: &Reporter,
+) {
+    if !check.is_finished() {
+        check.abort();
+        return;
+    }
+    if let Ok(Some(digest)) = check.await {
+        reporter.note(format!(
+            "the registry has a newer {image_ref} ({}); this start uses the local one, `dimtensor-up pull {}` updates it",
+            crate::registry::short_digest(&digest),
+            image.tag()
+        ));
+    }
+}
+
 /// Why a container did not start, as the user should read it.
 pub fn start_error(message: &str) -> Error {
     if gpu::is_engine_gpu_error(message) {
         return gpu::engine_gpu_error(message);
     }
-    let hint = if message.contains("container-init binary not found") {
-        // Podman runs the container's init (every dimtensor-up container has one) from catatonit.
-        "install Podman's init program, catatonit (`sudo apt-get install catatonit` / `sudo dnf install catatonit`)"
-    } else {
-        "`dimtensor-up doctor` checks the setup"
-    };
     Error::new(Kind::Container, "the container did not start")
         .cause(crate::engine::first_line(message))
-        .hint(hint)
+        .hint("`dimtensor-up doctor` checks the setup")
 }
 
 /// This folder's container: running → re-use; being started by another dimtensor-up → wait for

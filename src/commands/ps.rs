@@ -6,23 +6,49 @@ use crate::error::Result;
 pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
     let engine = super::connect(global).await?;
     let servers = crate::lab::list(&engine).await?;
+    // The image each server runs, by the registry digest it was pulled by (or built here).
+    let mut digests = Vec::new();
+    for s in &servers {
+        let repo_digests = match engine.docker.inspect_image(&s.image_id).await {
+            Ok(image) => image.repo_digests.unwrap_or_default(),
+            Err(_) => vec![],
+        };
+        let repository = crate::registry::repository_of(&s.image);
+        digests.push((
+            crate::registry::pulled_digest(&repo_digests, repository).map(str::to_string),
+            crate::registry::shown_digest(&repo_digests, repository),
+        ));
+    }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&servers).expect("servers serialise"));
+        let rows: Vec<serde_json::Value> = servers
+            .iter()
+            .zip(&digests)
+            .map(|(s, (digest, _))| {
+                let mut row = serde_json::to_value(s).expect("servers serialise");
+                row["image_digest"] = serde_json::json!(digest);
+                row
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
         return Ok(0);
     }
     if servers.is_empty() {
         eprintln!("no dimtensor-up servers (start one with `dimtensor-up jupyter`)");
         return Ok(0);
     }
-    println!("{:<40} {:<9} {:<8} {:<21} {:<6} FOLDER", "NAME", "STATE", "VARIANT", "ADDRESS", "GPUS");
-    for s in servers {
+    println!(
+        "{:<40} {:<9} {:<8} {:<21} {:<6} {:<19} FOLDER",
+        "NAME", "STATE", "VARIANT", "ADDRESS", "GPUS", "IMAGE DIGEST"
+    );
+    for (s, (_, shown)) in servers.iter().zip(&digests) {
         println!(
-            "{:<40} {:<9} {:<8} {:<21} {:<6} {}",
+            "{:<40} {:<9} {:<8} {:<21} {:<6} {:<19} {}",
             s.name,
             s.state,
             s.variant,
             format!("{}:{}", s.listen, s.port),
             s.gpus,
+            shown,
             s.workdir
         );
     }

@@ -17,10 +17,13 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
     for spec in &IMAGES {
         let reference = spec.id.reference(config.registry());
         // A local image for another architecture is not this platform's (one tag holds one).
-        let local = match engine.docker.inspect_image(&reference).await {
-            Ok(img) => Some((img.size, img.architecture)),
-            Err(_) => None,
+        let (local, repo_digests) = match engine.docker.inspect_image(&reference).await {
+            Ok(img) => (Some((img.size, img.architecture)), img.repo_digests.unwrap_or_default()),
+            Err(_) => (None, vec![]),
         };
+        let repository = crate::registry::repository_of(&reference);
+        let digest = crate::registry::pulled_digest(&repo_digests, repository);
+        let shown_digest = local.as_ref().map(|_| crate::registry::shown_digest(&repo_digests, repository));
         let local_arch = local.as_ref().and_then(|(_, a)| a.clone());
         let usable = local.is_some() && Presence::of(local_arch.as_deref(), arch) == Presence::Present;
         rows.push(json!({
@@ -28,6 +31,7 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
             "platform": arch.platform(), "cuda": spec.has_cuda(arch), "summary": spec.summary,
             "for": spec.for_whom, "approx_size": spec.size_on(arch), "present": usable,
             "local_size_bytes": local.as_ref().and_then(|(size, _)| *size), "local_architecture": local_arch,
+            "digest": digest, "shown_digest": shown_digest,
         }));
     }
     if args.json {
@@ -35,7 +39,7 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         return Ok(0);
     }
     println!("images for {} (sizes measured on that platform)", arch.platform());
-    println!("{:<13} {:<8} {:<5} {:<14} SUMMARY", "NAME", "SIZE", "CUDA", "LOCAL");
+    println!("{:<13} {:<8} {:<5} {:<14} {:<19} SUMMARY", "NAME", "SIZE", "CUDA", "LOCAL", "DIGEST");
     for (spec, row) in IMAGES.iter().zip(&rows) {
         let local = match (
             row["local_size_bytes"].as_i64(),
@@ -47,11 +51,12 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
             _ => "-".into(),
         };
         println!(
-            "{:<13} {:<8} {:<5} {:<14} {} ({})",
+            "{:<13} {:<8} {:<5} {:<14} {:<19} {} ({})",
             spec.tag,
             spec.size_on(arch),
             if spec.has_cuda(arch) { "yes" } else { "no" },
             local,
+            row["shown_digest"].as_str().unwrap_or("-"),
             spec.summary,
             spec.for_whom
         );
