@@ -139,7 +139,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[Arch::Amd64],
         summary: "base + every dimtensor integration (dimtensor[all])",
         for_whom: "everything, when disk is no object",
-        approx_size: ["9.2 GB", "2.7 GB"],
+        approx_size: ["9.6 GB", "2.7 GB"],
     },
     ImageSpec {
         id: ImageId::Jupyter,
@@ -149,7 +149,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[Arch::Amd64],
         summary: "JupyterLab on full",
         for_whom: "notebooks with every integration",
-        approx_size: ["9.4 GB", "2.9 GB"],
+        approx_size: ["9.8 GB", "2.9 GB"],
     },
     ImageSpec {
         id: ImageId::JupyterBase,
@@ -179,7 +179,7 @@ pub const IMAGES: [ImageSpec; 7] = [
         cuda_on: &[],
         summary: "JupyterHub + DockerSpawner + NativeAuthenticator",
         for_whom: "`dimtensor-up hub`: one lab per user on a shared machine",
-        approx_size: ["0.5 GB", "0.5 GB"],
+        approx_size: ["0.4 GB", "0.5 GB"],
     },
 ];
 

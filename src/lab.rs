@@ -343,6 +343,19 @@ pub async fn hub_labs(engine: &Engine, hub_dir: &str) -> Result<Vec<String>> {
     Ok(labelled(engine, labels::HUB, hub_dir).await?.into_iter().filter_map(|c| c.id).collect())
 }
 
+/// Removes a hub's network once nothing is attached to it (each takes one of the engine's
+/// address pools; left behind, a machine that tries many hubs runs out of them). A network
+/// still in use or already gone is left as it is.
+pub async fn remove_unused_network(engine: &Engine, name: &str) -> Result<()> {
+    match engine.docker.remove_network(name).await {
+        Ok(()) => Ok(()),
+        Err(e) if crate::error::api_status(&e).is_some_and(|(c, _)| c == 404 || c == 403 || c == 409) => {
+            Ok(())
+        }
+        Err(e) => Err(engine.fail("removing the hub's network", e)),
+    }
+}
+
 pub async fn remove(engine: &Engine, server_id: &str, token_file: Option<&Path>) -> Result<()> {
     use bollard::query_parameters::{RemoveContainerOptionsBuilder, StopContainerOptionsBuilder};
     let _ = engine

@@ -28,7 +28,7 @@ DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" "$python" tests/
 DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" "$python" tests/bench/hub.py
 
 copy=$(mktemp -d)
-trap 'rm -rf "$copy"; [ "$(id -u)" != 0 ] || { bash tests/support/engines.sh stop; bash tests/support/sshd.sh stop; }' EXIT
+trap 'rm -rf "$copy"; [ "$(id -u)" != 0 ] || { bash tests/support/engines.sh stop; bash tests/support/sshd.sh stop; bash tests/support/registry.sh stop; bash tests/support/gpu-engine.sh stop; }' EXIT
 
 # As root: rootless Podman (the launcher against a bare `podman run`, both as the engines' user),
 # and a workstation over ssh (against the same engine reached locally).
@@ -38,6 +38,11 @@ if [ "$(id -u)" = 0 ]; then
   chmod -R a+rX "${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up"
   DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" PYTHONPATH=tests/bench "$python" tests/bench/engines.py
   DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" "$python" tests/bench/remote.py
+  # Pulls from a real registry (TLS, a login) into an empty engine: the launcher against
+  # `docker pull`, and the bytes of the full GPU lab once jupyter-ml is there.
+  while IFS= read -r line; do export "${line?}"; done < <(bash tests/support/registry.sh start jupyter-base)
+  DTU_GPU_DOCKER_HOST=$(bash tests/support/gpu-engine.sh start) DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" \
+    "$python" tests/bench/registry.py
   # linux/arm64 under QEMU next to amd64 (tests/arm64.sh builds the arm64 images first).
   DTU_ARM64_REGISTRY=$(bash tests/arm64.sh | tail -n 1) DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" \
     PYTHONPATH=tests/bench "$python" tests/bench/arm64.py

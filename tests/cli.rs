@@ -2421,6 +2421,8 @@ fn a_hub_gives_each_user_a_lab_of_their_own_that_outlives_the_hub() {
     let stopped = sb.run(&["stop", &project]).ok();
     stopped.says("and 2 running lab(s)");
     assert_eq!(sb.docker(&["ps", "-aq", "--filter", "label=org.dimtensor-up.hub"]).trim(), "", "no lab left");
+    let network = sb.docker(&["network", "ls", "-q", "--filter", &format!("name=^{project}$")]);
+    assert!(network.trim().is_empty(), "the hub's network is gone (each takes an address pool)");
 
     // A hand-edited config is kept unless --force (then saved as .bak).
     let config = hub_dir.join("jupyterhub_config.py");
@@ -2766,15 +2768,22 @@ fn images_come_from_a_real_registry_with_tls_and_a_login() {
     let (mb, layers) = downloaded_mb(&resumed);
     assert!((419..=421).contains(&mb) && layers == 1, "400 MiB, about 420 MB: {}", resumed.stderr);
 
-    // --pull always asks the registry; --pull never does not (the registry is down meanwhile).
-    sb.run(&["pull", "jupyter-base"]).ok().says("is up to date");
+    // --pull always asks the registry first; --pull never does not (the registry is down
+    // meanwhile), and with the registry down `always` is an error that leaves nothing behind.
+    sb.run(&["jupyter", "--variant", "base", "--detach", "--no-browser", "--pull", "always"])
+        .ok()
+        .says("is up to date");
+    sb.run(&["stop"]).ok();
     docker(&["stop", &reg.container]);
     let never = sb.run(&["jupyter", "--variant", "base", "--detach", "--no-browser", "--pull", "never"]);
     let _ = sb.run(&["stop"]);
+    let always = sb.run(&["jupyter", "--variant", "base", "--detach", "--no-browser", "--pull", "always"]);
     let down = sb.run(&["pull", "base"]);
     docker(&["start", &reg.container]);
     wait_for_registry(&reg);
     never.ok();
+    always.user_error(4);
+    assert!(sb.servers_here().is_empty(), "no container left by the refused start");
     down.user_error(4);
     down.says("hint: the registry cannot be reached");
     // Missing and the registry down: built from the embedded Dockerfile instead (cached layers).

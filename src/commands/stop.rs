@@ -29,6 +29,9 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<u8> {
             for id in crate::lab::hub_labs(&engine, &s.workdir).await? {
                 crate::lab::remove(&engine, &id, None).await?;
             }
+            if let Some(project) = &s.compose_project {
+                crate::lab::remove_unused_network(&engine, project).await?;
+            }
             reporter.note(format!(
                 "stopped the hub {} and {} running lab(s) (accounts and user folders stay in volumes; `dimtensor-up hub --up` starts it again)",
                 s.name,

@@ -6,6 +6,8 @@
 # <image>, <image>-<dimtensor version> and <image>-sha-<commit>, each a manifest list of linux/amd64
 # and (where tests/arm64.sh built them) linux/arm64. Root only; nothing leaves this machine.
 #   registry.sh start IMAGE...   prints DTU_REGISTRY_*=… lines for the tests
+#   registry.sh push IMAGE...    pushes more images to the running one (tests/bench/registry.py)
+# DTU_REGISTRY_ARCHS="amd64" limits the architectures pushed (default: amd64 arm64, where present).
 #   registry.sh stop             removes the container, network, CA trust and storage
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,6 +16,7 @@ subnet=172.31.213.0/24
 ip=172.31.213.2
 host="$ip:5000"
 state=/var/lib/dtu-test-registry
+conf="$state/conf"
 certs_d="/etc/docker/certs.d/$host"
 user=dtu-tester
 arm64_repo=dimtensor-up-test/arm64
@@ -24,34 +27,35 @@ stop() {
   rm -rf "$certs_d" "$state"
 }
 
-if [ "${1:-}" = stop ]; then
-  stop
-  exit 0
-fi
-[ "${1:-}" = start ] || { echo "usage: $0 start IMAGE... | stop" >&2; exit 2; }
-shift
+mode=${1:-}
+case $mode in
+  stop) stop; exit 0 ;;
+  start | push) shift ;;
+  *) echo "usage: $0 start IMAGE... | push IMAGE... | stop" >&2; exit 2 ;;
+esac
 [ "$(id -u)" = 0 ] || { echo "error: the test registry needs root (certs.d, its storage)" >&2; exit 1; }
-stop
-if ! command -v docker-registry >/dev/null || ! command -v htpasswd >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-registry apache2-utils >/dev/null
-fi
-mkdir -p "$state/conf" "$state/data" "$state/image"
 # The registry's own client config: the logins below stay out of root's ~/.docker.
 export DOCKER_CONFIG="$state/docker-config"
+# A fresh registry: CA, certificate, login, container, trust.
+start_registry() {
+  stop
+  if ! command -v docker-registry >/dev/null || ! command -v htpasswd >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-registry apache2-utils >/dev/null
+  fi
+  mkdir -p "$state/conf" "$state/data" "$state/image"
 
-# A test CA, and a server certificate for the registry's address.
-conf="$state/conf"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=dimtensor-up test CA" \
-  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-  -keyout "$state/ca.key" -out "$conf/ca.crt" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=$ip" -keyout "$conf/server.key" -out "$state/server.csr" 2>/dev/null
-openssl x509 -req -in "$state/server.csr" -CA "$conf/ca.crt" -CAkey "$state/ca.key" -CAcreateserial -days 2 \
-  -extfile <(printf 'subjectAltName=IP:%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$ip") \
-  -out "$conf/server.crt" 2>/dev/null
-password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
-htpasswd -Bbn "$user" "$password" >"$conf/htpasswd" 2>/dev/null
-chmod a+r "$conf"/*
-cat >"$conf/config.yml" <<YAML
+  # A test CA, and a server certificate for the registry's address.
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=dimtensor-up test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$state/ca.key" -out "$conf/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$ip" -keyout "$conf/server.key" -out "$state/server.csr" 2>/dev/null
+  openssl x509 -req -in "$state/server.csr" -CA "$conf/ca.crt" -CAkey "$state/ca.key" -CAcreateserial -days 2 \
+    -extfile <(printf 'subjectAltName=IP:%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$ip") \
+    -out "$conf/server.crt" 2>/dev/null
+  password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+  htpasswd -Bbn "$user" "$password" >"$conf/htpasswd" 2>/dev/null
+  chmod a+r "$conf"/*
+  cat >"$conf/config.yml" <<YAML
 version: 0.1
 log:
   level: warn
@@ -71,37 +75,41 @@ auth:
     path: /etc/registry/htpasswd
 YAML
 
-# The registry's image: Debian's binary on the Debian base the tests have (no registry to pull from).
-cp /usr/bin/docker-registry "$state/image/"
-cat >"$state/image/Dockerfile" <<'DOCKERFILE'
+  # The registry's image: Debian's binary on the Debian base the tests have (no registry to pull from).
+  cp /usr/bin/docker-registry "$state/image/"
+  cat >"$state/image/Dockerfile" <<'DOCKERFILE'
 FROM python:3.11-slim-bookworm
 COPY docker-registry /usr/local/bin/docker-registry
 LABEL org.dimtensor-up.test=registry
 ENTRYPOINT ["docker-registry", "serve", "/etc/registry/config.yml"]
 DOCKERFILE
-# Debian's 20.10 CLI builds with BuildKit without buildx (a newer CLI here may lack buildx).
-cli=docker
-[ -x /usr/bin/docker ] && cli=/usr/bin/docker
-DOCKER_BUILDKIT=1 "$cli" build -q -t dimtensor-up-test/registry "$state/image" >/dev/null
-docker network create --subnet "$subnet" "$name" >/dev/null
-docker run -d --name "$name" --network "$name" --ip "$ip" --restart no \
-  -v "$conf:/etc/registry:ro" -v "$state/data:/var/lib/registry" dimtensor-up-test/registry >/dev/null
-mkdir -p "$certs_d"
-cp "$conf/ca.crt" "$certs_d/ca.crt"
-for _ in $(seq 50); do
-  code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$conf/ca.crt" "https://$host/v2/" || true)
-  [ "$code" = 401 ] && break
-  sleep 0.2
-done
-[ "$code" = 401 ] || { docker logs "$name" >&2; echo "error: the test registry did not answer (HTTP $code)" >&2; exit 1; }
-echo "$password" | docker login -u "$user" --password-stdin "$host" >/dev/null 2>&1
+  # Debian's 20.10 CLI builds with BuildKit without buildx (a newer CLI here may lack buildx).
+  cli=docker
+  [ -x /usr/bin/docker ] && cli=/usr/bin/docker
+  DOCKER_BUILDKIT=1 "$cli" build -q -t dimtensor-up-test/registry "$state/image" >/dev/null
+  docker network create --subnet "$subnet" "$name" >/dev/null
+  docker run -d --name "$name" --network "$name" --ip "$ip" --restart no \
+    -v "$conf:/etc/registry:ro" -v "$state/data:/var/lib/registry" dimtensor-up-test/registry >/dev/null
+  mkdir -p "$certs_d"
+  cp "$conf/ca.crt" "$certs_d/ca.crt"
+  for _ in $(seq 50); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$conf/ca.crt" "https://$host/v2/" || true)
+    [ "$code" = 401 ] && break
+    sleep 0.2
+  done
+  [ "$code" = 401 ] || { docker logs "$name" >&2; echo "error: the test registry did not answer (HTTP $code)" >&2; exit 1; }
+  echo "$password" | docker login -u "$user" --password-stdin "$host" >/dev/null 2>&1
+  echo "$password" >"$state/password"
+}
+
+[ "$mode" = start ] && start_registry
 
 # The workflow's tags, each a manifest list over the architectures present here.
 version=$(sed -n 's/^ARG DIMTENSOR_VERSION=//p' docker/Dockerfile)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo 0000000)
 for image in "$@"; do
   sources=()
-  for arch in amd64 arm64; do
+  for arch in ${DTU_REGISTRY_ARCHS:-amd64 arm64}; do
     local_ref="ghcr.io/marcoloco23/dimtensor:$image"
     [ "$arch" = arm64 ] && local_ref="$arm64_repo:$image"
     docker image inspect "$local_ref" >/dev/null 2>&1 || continue
@@ -119,6 +127,7 @@ for image in "$@"; do
   echo "pushed $host/dimtensor:$image ($(printf '%s ' "${sources[@]##*-linux-}"| sed 's/ $//'))" >&2
 done
 
+[ "$mode" = push ] && exit 0
 echo "DTU_REGISTRY=$host/dimtensor"
 echo "DTU_REGISTRY_USER=$user"
 echo "DTU_REGISTRY_PASSWORD=$password"
