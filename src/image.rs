@@ -330,14 +330,14 @@ impl BuildProgress {
 
 /// What a finished pull did, for its one line.
 #[derive(Debug, Default, PartialEq)]
-pub struct PullSummary {
+struct PullSummary {
     /// The digest the registry gave for the tag (a multi-arch list's, for those).
-    pub digest: Option<String>,
-    pub downloaded_bytes: u64,
-    pub downloaded_layers: usize,
-    pub layers_here: usize,
+    digest: Option<String>,
+    downloaded_bytes: u64,
+    downloaded_layers: usize,
+    layers_here: usize,
     /// The engine said the local image already was the registry's.
-    pub up_to_date: bool,
+    up_to_date: bool,
 }
 
 impl PullSummary {
@@ -356,7 +356,7 @@ impl PullSummary {
         }
     }
 
-    pub fn line(&self, reference: &str) -> String {
+    fn line(&self, reference: &str) -> String {
         let digest = self
             .digest
             .as_deref()
@@ -379,7 +379,7 @@ impl PullSummary {
 
 /// Pulls `reference` for `arch` (a multi-arch tag gives that architecture) with the user's
 /// registry login: a bar per layer on a terminal, one line at the end otherwise.
-pub async fn pull(engine: &Engine, reference: &str, arch: Arch, reporter: &Reporter) -> Result<PullSummary> {
+pub async fn pull(engine: &Engine, reference: &str, arch: Arch, reporter: &Reporter) -> Result<()> {
     use bollard::query_parameters::CreateImageOptionsBuilder;
     let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
     let credentials = crate::registry::credentials_for(reference, reporter).await?;
@@ -423,7 +423,7 @@ pub async fn pull(engine: &Engine, reference: &str, arch: Arch, reporter: &Repor
     }
     let _ = bars.clear();
     reporter.note(summary.line(reference));
-    Ok(summary)
+    Ok(())
 }
 
 /// The registry's digest for `reference` when it differs from the one the local image was pulled
@@ -524,7 +524,7 @@ pub async fn ensure(
             Ok((reference, Source::Local))
         }
         PullPolicy::Missing => match pull(engine, &reference, arch, reporter).await {
-            Ok(_) => Ok((reference, Source::Pulled)),
+            Ok(()) => Ok((reference, Source::Pulled)),
             Err(pull_err) => {
                 reporter
                     .note(format!("{}; building it from the built-in Dockerfile instead", pull_err.message));

@@ -14,7 +14,7 @@ pub async fn run(global: &GlobalArgs, args: PullArgs) -> Result<u8> {
     for id in args.images {
         let reference = id.reference(config.registry());
         tokio::select! {
-            r = crate::image::pull(&engine, &reference, arch, &reporter) => { r?; }
+            r = crate::image::pull(&engine, &reference, arch, &reporter) => r?,
             _ = crate::error::stop_signal() => return Err(Error::interrupted()),
         }
     }
