@@ -40,7 +40,8 @@ export DOCKER_CONFIG="$state/docker-config"
 start_registry() {
   stop
   if ! command -v docker-registry >/dev/null || ! command -v htpasswd >/dev/null; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-registry apache2-utils >/dev/null
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry apache2-utils >/dev/null
   fi
   mkdir -p "$state/conf" "$state/data" "$state/image"
 
