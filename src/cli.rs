@@ -180,7 +180,7 @@ pub struct BuildArgs {
     /// Target platform, e.g. linux/arm64 [default: the engine's]
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
-    /// dimtensor version to install
+    /// dimtensor version to install; the builds are hash-locked, so only the locked one (5.2.0)
     #[arg(long, value_name = "V")]
     pub dimtensor_version: Option<String>,
     /// Base image [default: python:3.11-slim-bookworm]
