@@ -103,6 +103,16 @@ pub enum GpuOutlook {
     Unusable(String),
 }
 
+impl GpuOutlook {
+    /// The outlook a GPU decision for a lab with CUDA gives.
+    pub fn of(decision: &crate::gpu::GpuDecision) -> GpuOutlook {
+        match decision.why_cpu() {
+            None => GpuOutlook::Usable,
+            Some(why) => GpuOutlook::Unusable(why),
+        }
+    }
+}
+
 /// `--variant auto`: with usable GPUs the largest lab that has CUDA on this platform; without,
 /// the largest lab that carries no CUDA libraries here (arm64: full, its torch is CPU-only;
 /// amd64: base, since PyPI has no CPU-only torch for x86-64).

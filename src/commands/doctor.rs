@@ -37,10 +37,7 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
     let engine_gpu = gpu::engine_state(Some(info), model, toolkit);
     let decision = gpu::decide(&gpu::GpuRequest::Auto, host_gpu.as_ref(), &engine_gpu, true, "ml");
     let outlook = match &decision {
-        Ok(d) => match d.why_cpu() {
-            None => GpuOutlook::Usable,
-            Some(why) => GpuOutlook::Unusable(why),
-        },
+        Ok(d) => GpuOutlook::of(d),
         Err(e) => GpuOutlook::Unusable(e.message.clone()),
     };
     let (usable, verdict) = match &outlook {

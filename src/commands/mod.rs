@@ -112,10 +112,7 @@ impl MachineFit {
         Ok(MachineFit { platforms, gpu })
     }
     pub fn outlook(&self) -> GpuOutlook {
-        match self.gpu.why_cpu() {
-            None => GpuOutlook::Usable,
-            Some(why) => GpuOutlook::Unusable(why),
-        }
+        GpuOutlook::of(&self.gpu)
     }
     /// The lab `--variant auto` takes here.
     pub fn auto_lab(&self) -> Variant {
