@@ -6,6 +6,7 @@
 #   tests/locks.sh   (tests/run.sh runs it after the images are built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source tests/support/engine.sh
 case $(docker info --format '{{.Architecture}}') in
   x86_64 | amd64) arch=amd64 ;;
   aarch64 | arm64) arch=arm64 ;;
@@ -19,15 +20,12 @@ cp -r docker/requirements docker/pip-install.sh docker/jupyter docker/wheels doc
 cp -r notebooks "$ctx/"
 lock="$ctx/docker/requirements/$arch/base.txt"
 cp "$lock" "$ctx/base.txt.orig"
-# Debian's 20.10 CLI builds with BuildKit without buildx (a newer CLI here may lack buildx).
-cli=docker
-[ -x /usr/bin/docker ] && cli=/usr/bin/docker
 ca=()
 for bundle in "${SSL_CERT_FILE:-}" /etc/ssl/certs/ca-certificates.crt; do
   [ -s "$bundle" ] && { ca=(--secret "id=ca-bundle,src=$bundle"); break; }
 done
 build() {
-  DOCKER_BUILDKIT=1 "$cli" build --progress=plain --target base -t dimtensor-up-test/locks "${ca[@]}" \
+  buildkit_build --progress=plain --target base -t dimtensor-up-test/locks "${ca[@]}" \
     -f "$ctx/docker/Dockerfile" "$@" "$ctx" 2>&1
 }
 refused() {

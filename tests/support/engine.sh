@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure a Docker engine answers; starts one only when none does.
 # Usage: source tests/support/engine.sh; ensure_engine; ... ; stop_started_engine
-# Only the daemon this script started is ever stopped.
+# Only the daemon this script started is ever stopped. Also: buildkit_build, for the test tooling.
 
 STARTED_DOCKERD_PID=""
 
@@ -30,6 +30,13 @@ ensure_engine() {
   echo "engine: dockerd did not answer within 60 s; its log:" >&2
   tail -n 30 /tmp/dimtensor-up-dockerd.log >&2
   return 1
+}
+
+# `docker build` with BuildKit: Debian's 20.10 CLI has it built in, a newer CLI here may lack buildx.
+buildkit_build() {
+  local cli=docker
+  [ -x /usr/bin/docker ] && cli=/usr/bin/docker
+  DOCKER_BUILDKIT=1 "$cli" build "$@"
 }
 
 stop_started_engine() {

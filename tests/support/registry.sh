@@ -11,6 +11,7 @@
 #   registry.sh stop             removes the container, network, CA trust and storage
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/support/engine.sh
 name=dtu-test-registry
 subnet=172.31.213.0/24
 ip=172.31.213.2
@@ -84,10 +85,7 @@ COPY docker-registry /usr/local/bin/docker-registry
 LABEL org.dimtensor-up.test=registry
 ENTRYPOINT ["docker-registry", "serve", "/etc/registry/config.yml"]
 DOCKERFILE
-  # Debian's 20.10 CLI builds with BuildKit without buildx (a newer CLI here may lack buildx).
-  cli=docker
-  [ -x /usr/bin/docker ] && cli=/usr/bin/docker
-  DOCKER_BUILDKIT=1 "$cli" build -q -t dimtensor-up-test/registry "$state/image" >/dev/null
+  buildkit_build -q -t dimtensor-up-test/registry "$state/image" >/dev/null
   docker network create --subnet "$subnet" "$name" >/dev/null
   docker run -d --name "$name" --network "$name" --ip "$ip" --restart no \
     -v "$conf:/etc/registry:ro" -v "$state/data:/var/lib/registry" dimtensor-up-test/registry >/dev/null

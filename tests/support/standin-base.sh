@@ -7,6 +7,7 @@
 # One local tag holds one architecture, so an arm64 stand-in needs a REF of its own; it is built
 # under QEMU user emulation (qemu-user-static + binfmt_misc, set up here when missing).
 set -euo pipefail
+source "$(dirname "$0")/engine.sh"
 ref="${1:-python:3.11-slim-bookworm}"
 platform="${2:-linux/amd64}"
 arch="${platform#linux/}"
@@ -52,9 +53,6 @@ LABEL org.dimtensor-up.stand-in=true \
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
 CMD ["python3"]
 DOCKERFILE
-# Debian's 20.10 CLI builds with BuildKit without buildx (a newer CLI here may lack buildx).
-cli=docker
-[ -x /usr/bin/docker ] && cli=/usr/bin/docker
-DOCKER_BUILDKIT=1 "$cli" build -q --platform "$platform" -t "$ref" "$root.ctx" >/dev/null
+buildkit_build -q --platform "$platform" -t "$ref" "$root.ctx" >/dev/null
 rm -f "$root.log"
 echo "base: stand-in $ref built for $platform"
