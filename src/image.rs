@@ -452,12 +452,7 @@ fn pull_error(reference: &str, err: &bollard::errors::Error) -> Error {
         || lower.contains("authentication required")
         || lower.contains("no basic auth credentials")
     {
-        let host = crate::registry::host_of(reference);
-        let login = if host.starts_with("https://") {
-            "docker login".to_string()
-        } else {
-            format!("docker login {host}")
-        };
+        let login = crate::registry::login_command(crate::registry::host_of(reference));
         base.hint(format!("log in to the registry (`{login}`; its credential helpers count too), or build the image: dimtensor-up build"))
     } else if lower.contains("not found") || lower.contains("manifest unknown") {
         base.hint("the registry has no such image; build it: dimtensor-up build, or set another registry with `dimtensor-up config set registry …`")

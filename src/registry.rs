@@ -23,6 +23,14 @@ pub fn host_of(reference: &str) -> &str {
     }
 }
 
+/// The command that logs in to a registry host (`host_of`'s answer; Docker Hub's needs no name).
+pub fn login_command(host: &str) -> String {
+    match host {
+        DOCKER_HUB_KEY => "docker login".to_string(),
+        _ => format!("docker login {host}"),
+    }
+}
+
 /// The repository of a reference, without tag or digest (`host/o/i:t` → `host/o/i`).
 pub fn repository_of(reference: &str) -> &str {
     let without_digest = reference.split_once('@').map_or(reference, |(r, _)| r);
@@ -82,7 +90,7 @@ pub fn auth_source(config: &Value, host: &str) -> Result<AuthSource> {
                     Kind::Usage,
                     format!("the stored login for {host} in the docker config is not base64 `user:password`"),
                 )
-                .hint(format!("log in again: docker login {host}"))
+                .hint(format!("log in again: {}", login_command(host)))
             })?;
             Ok(AuthSource::Inline(Login::Password { username, password }))
         }
@@ -138,17 +146,11 @@ pub async fn credentials_for(
     reporter: &crate::reporter::Reporter,
 ) -> Result<Option<DockerCredentials>> {
     let host = host_of(reference);
-    let path = crate::engine::docker_config_dir().join("config.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::usage(format!("cannot read {}", path.display())).cause(e)),
+    let Some(config) = crate::engine::docker_cli_config(&crate::engine::docker_config_dir())
+        .map_err(|e| e.hint("fix the JSON (`docker login` writes it), or log in again"))?
+    else {
+        return Ok(None);
     };
-    let config: Value = serde_json::from_str(&text).map_err(|e| {
-        Error::usage(format!("{} is not valid JSON", path.display()))
-            .cause(e)
-            .hint("fix or remove it (docker login writes it)")
-    })?;
     let login = match auth_source(&config, host)? {
         AuthSource::Anonymous => None,
         AuthSource::Inline(login) => Some(login),
@@ -197,14 +199,17 @@ pub enum Freshness {
     Unknown,
 }
 
-/// `local_repo_digests`: the local image's `RepoDigests` (`repo@sha256:…`).
-pub fn freshness(local_repo_digests: &[String], repository: &str, remote_digest: &str) -> Freshness {
-    let mine: Vec<&str> = local_repo_digests
+/// The digests in a local image's `RepoDigests` (`repo@sha256:…`) that are `repository`'s.
+fn digests_from<'a>(local_repo_digests: &'a [String], repository: &'a str) -> impl Iterator<Item = &'a str> {
+    local_repo_digests
         .iter()
         .filter_map(|d| d.split_once('@'))
-        .filter(|(repo, _)| *repo == repository)
+        .filter(move |(repo, _)| *repo == repository)
         .map(|(_, digest)| digest)
-        .collect();
+}
+
+pub fn freshness(local_repo_digests: &[String], repository: &str, remote_digest: &str) -> Freshness {
+    let mine: Vec<&str> = digests_from(local_repo_digests, repository).collect();
     if mine.is_empty() {
         Freshness::Unknown
     } else if mine.contains(&remote_digest) {
@@ -215,19 +220,15 @@ pub fn freshness(local_repo_digests: &[String], repository: &str, remote_digest:
 }
 
 /// The digest a local image was pulled by, from this repository (None: built here).
-pub fn pulled_digest<'a>(local_repo_digests: &'a [String], repository: &str) -> Option<&'a str> {
-    local_repo_digests
-        .iter()
-        .filter_map(|d| d.split_once('@'))
-        .find(|(repo, _)| *repo == repository)
-        .map(|(_, digest)| digest)
+pub fn pulled_digest<'a>(local_repo_digests: &'a [String], repository: &'a str) -> Option<&'a str> {
+    digests_from(local_repo_digests, repository).next()
 }
 
 /// How `ps` and `variants` name a local image: the registry digest it was pulled by (what a
 /// registry and `docker pull IMAGE@DIGEST` know), or `-` (built here; Docker 20.10 also keeps
 /// none for an image pulled for a foreign platform).
-pub fn shown_digest(local_repo_digests: &[String], repository: &str) -> String {
-    pulled_digest(local_repo_digests, repository).map_or_else(|| "-".to_string(), short_digest)
+pub fn shown_digest(pulled: Option<&str>) -> String {
+    pulled.map_or_else(|| "-".to_string(), short_digest)
 }
 
 /// `sha256:` and 12 hex digits, as `docker images` shortens IDs.
@@ -249,6 +250,8 @@ mod tests {
         assert_eq!(host_of("python:3.11"), DOCKER_HUB_KEY);
         assert_eq!(host_of("library/python:3.11"), DOCKER_HUB_KEY);
         assert_eq!(host_of("docker.io/library/python"), DOCKER_HUB_KEY);
+        assert_eq!(login_command(host_of("python:3.11")), "docker login");
+        assert_eq!(login_command(host_of("r:5000/d:base")), "docker login r:5000");
         assert_eq!(repository_of("172.29.213.2:5000/dimtensor:base"), "172.29.213.2:5000/dimtensor");
         assert_eq!(repository_of("172.29.213.2:5000/dimtensor"), "172.29.213.2:5000/dimtensor");
         assert_eq!(repository_of("ghcr.io/o/i@sha256:ab"), "ghcr.io/o/i");

@@ -50,8 +50,7 @@ impl Sandbox {
         Self::for_user(name, work_name, TEST_UID)
     }
     fn for_user(name: &str, work_name: &str, test_uid: u32) -> Sandbox {
-        let root = std::env::temp_dir().join(format!("dtu-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let root = tempdir(name);
         let work = root.join(work_name);
         std::fs::create_dir_all(&work).unwrap();
         std::fs::create_dir_all(root.join("state")).unwrap();
@@ -2596,18 +2595,9 @@ impl TestRegistry {
         sb
     }
     fn login(&self, user: &str, password: &str) -> serde_json::Value {
-        let auth = Command::new("base64")
-            .args(["-w0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write;
-                c.stdin.take().unwrap().write_all(format!("{user}:{password}").as_bytes())?;
-                c.wait_with_output()
-            })
-            .unwrap();
-        serde_json::json!({"auths": {self.host(): {"auth": String::from_utf8(auth.stdout).unwrap()}}})
+        use base64::Engine as _;
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        serde_json::json!({"auths": {self.host(): {"auth": auth}}})
     }
     /// The docker CLI as the publisher (root, with its own login).
     fn publisher(&self, args: &[&str]) -> String {
@@ -2668,6 +2658,7 @@ impl TestRegistry {
     }
 }
 
+/// A fresh folder of this test run's own, `dtu-NAME-PID` in the temporary folder.
 fn tempdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("dtu-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -14,16 +14,13 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
             Err(_) => vec![],
         };
         let repository = crate::registry::repository_of(&s.image);
-        digests.push((
-            crate::registry::pulled_digest(&repo_digests, repository).map(str::to_string),
-            crate::registry::shown_digest(&repo_digests, repository),
-        ));
+        digests.push(crate::registry::pulled_digest(&repo_digests, repository).map(str::to_string));
     }
     if args.json {
         let rows: Vec<serde_json::Value> = servers
             .iter()
             .zip(&digests)
-            .map(|(s, (digest, _))| {
+            .map(|(s, digest)| {
                 let mut row = serde_json::to_value(s).expect("servers serialise");
                 row["image_digest"] = serde_json::json!(digest);
                 row
@@ -40,7 +37,7 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
         "{:<40} {:<9} {:<8} {:<21} {:<6} {:<19} FOLDER",
         "NAME", "STATE", "VARIANT", "ADDRESS", "GPUS", "IMAGE DIGEST"
     );
-    for (s, (_, shown)) in servers.iter().zip(&digests) {
+    for (s, digest) in servers.iter().zip(&digests) {
         println!(
             "{:<40} {:<9} {:<8} {:<21} {:<6} {:<19} {}",
             s.name,
@@ -48,7 +45,7 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
             s.variant,
             format!("{}:{}", s.listen, s.port),
             s.gpus,
-            shown,
+            crate::registry::shown_digest(digest.as_deref()),
             s.workdir
         );
     }

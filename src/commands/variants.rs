@@ -23,7 +23,6 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         };
         let repository = crate::registry::repository_of(&reference);
         let digest = crate::registry::pulled_digest(&repo_digests, repository);
-        let shown_digest = local.as_ref().map(|_| crate::registry::shown_digest(&repo_digests, repository));
         let local_arch = local.as_ref().and_then(|(_, a)| a.clone());
         let usable = local.is_some() && Presence::of(local_arch.as_deref(), arch) == Presence::Present;
         rows.push(json!({
@@ -31,7 +30,7 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
             "platform": arch.platform(), "cuda": spec.has_cuda(arch), "summary": spec.summary,
             "for": spec.for_whom, "approx_size": spec.size_on(arch), "present": usable,
             "local_size_bytes": local.as_ref().and_then(|(size, _)| *size), "local_architecture": local_arch,
-            "digest": digest, "shown_digest": shown_digest,
+            "digest": digest,
         }));
     }
     if args.json {
@@ -56,7 +55,7 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
             spec.size_on(arch),
             if spec.has_cuda(arch) { "yes" } else { "no" },
             local,
-            row["shown_digest"].as_str().unwrap_or("-"),
+            crate::registry::shown_digest(row["digest"].as_str()),
             spec.summary,
             spec.for_whom
         );

@@ -109,18 +109,22 @@ fn normalize(host: &str, source: &str) -> Result<String> {
         .hint("use unix:///path/to/docker.sock, ssh://[user@]HOST, tcp://HOST:PORT or npipe:////./pipe/NAME"))
 }
 
-fn current_context(docker_dir: &Path) -> Result<Option<String>> {
+/// The docker CLI's settings, `config.json` in `docker_dir` (its context and registry logins);
+/// None when there is no readable file. Malformed JSON is an error naming the file.
+pub fn docker_cli_config(docker_dir: &Path) -> Result<Option<serde_json::Value>> {
     let path = docker_dir.join("config.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(_) => return Ok(None),
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
     };
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        Error::new(Kind::Config, format!("cannot read the docker CLI settings {}", path.display()))
-            .cause(e)
-            .hint("fix the JSON, or pass --host / set DOCKER_HOST to skip it")
-    })?;
-    Ok(json.get("currentContext").and_then(|v| v.as_str()).map(str::to_string))
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        Error::new(Kind::Config, format!("cannot read the docker CLI settings {}", path.display())).cause(e)
+    })
+}
+
+fn current_context(docker_dir: &Path) -> Result<Option<String>> {
+    let json = docker_cli_config(docker_dir)
+        .map_err(|e| e.hint("fix the JSON, or pass --host / set DOCKER_HOST to skip it"))?;
+    Ok(json.and_then(|j| j.get("currentContext").and_then(|v| v.as_str()).map(str::to_string)))
 }
 
 /// Finds a context by the name stored in its meta.json (the folder name is a digest of it).
