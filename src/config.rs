@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Variant, DEFAULT_REGISTRY};
-use crate::cli::PullPolicy;
+use crate::catalog::{Arch, PullPolicy, Variant, DEFAULT_REGISTRY};
 use crate::error::{Error, Kind, Result};
 use crate::gpu::GpuRequest;
 
@@ -18,9 +17,11 @@ pub struct Config {
     /// Variant for `jupyter`/`compose` when no --variant is given (skips the wizard).
     pub variant: Option<Variant>,
     /// Default --gpus.
-    pub gpus: Option<String>,
+    #[serde(default, with = "as_text", skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<GpuRequest>,
     /// Default --platform (the engine's when unset).
-    pub platform: Option<String>,
+    #[serde(default, with = "as_text", skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Arch>,
     /// Default host address to bind.
     pub listen: Option<IpAddr>,
     /// Default --pull.
@@ -71,12 +72,6 @@ impl Config {
                 .cause(e.message())
                 .hint(format!("fix or delete the file; valid keys: {}", KEYS.join(", ")))
         })?;
-        if let Some(g) = &config.gpus {
-            GpuRequest::parse(g).map_err(|e| {
-                Error::new(Kind::Config, format!("malformed settings file {}: {}", path.display(), e.message))
-                    .hint("gpus is auto, all, none, N or device=ID[,ID...]")
-            })?;
-        }
         Ok(config)
     }
 
@@ -92,14 +87,8 @@ impl Config {
                         .map_err(|e| invalid(e.to_string()).hint("one of auto, base, ml, full"))?,
                 )
             }
-            "gpus" => {
-                GpuRequest::parse(value)?;
-                self.gpus = Some(value.to_string())
-            }
-            "platform" => {
-                crate::platform::Arch::parse(value)?;
-                self.platform = Some(value.to_string())
-            }
+            "gpus" => self.gpus = Some(GpuRequest::parse(value)?),
+            "platform" => self.platform = Some(Arch::parse(value)?),
             "listen" => {
                 self.listen = Some(
                     value
@@ -131,10 +120,7 @@ impl Config {
             std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
         }
         let text = toml::to_string(self).map_err(|e| fail(&e))?;
-        // Write beside it, then rename: a crash never leaves half a file.
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, text).map_err(|e| fail(&e))?;
-        std::fs::rename(&tmp, path).map_err(|e| fail(&e))
+        crate::state::write_atomic(path, &text, 0o644, Kind::Config)
     }
 
     pub fn registry(&self) -> &str {
@@ -142,8 +128,57 @@ impl Config {
     }
 
     /// --platform over the setting, checked; None: the engine's own.
-    pub fn platform(&self, flag: Option<&str>) -> Result<Option<crate::platform::Arch>> {
-        flag.or(self.platform.as_deref()).map(crate::platform::Arch::parse).transpose()
+    pub fn platform(&self, flag: Option<&str>) -> Result<Option<Arch>> {
+        match flag {
+            Some(text) => Arch::parse(text).map(Some),
+            None => Ok(self.platform),
+        }
+    }
+}
+
+/// The settings file and its path.
+pub fn load() -> Result<(Config, PathBuf)> {
+    let path = config_path()?;
+    Ok((Config::load(&path)?, path))
+}
+
+/// Values the settings file keeps as the text a flag takes (`gpus = "device=0,1"`), held parsed.
+mod as_text {
+    use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
+
+    pub trait Text: Sized {
+        fn from_text(text: &str) -> crate::error::Result<Self>;
+        fn text(&self) -> String;
+    }
+
+    impl Text for crate::gpu::GpuRequest {
+        fn from_text(text: &str) -> crate::error::Result<Self> {
+            Self::parse(text)
+        }
+        fn text(&self) -> String {
+            self.text()
+        }
+    }
+
+    impl Text for crate::catalog::Arch {
+        fn from_text(text: &str) -> crate::error::Result<Self> {
+            Self::parse(text)
+        }
+        fn text(&self) -> String {
+            self.platform().to_string()
+        }
+    }
+
+    pub fn serialize<T: Text, S: Serializer>(value: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => s.serialize_some(&v.text()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, T: Text, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        text.map(|t| T::from_text(&t).map_err(|e| D::Error::custom(e.message))).transpose()
     }
 }
 

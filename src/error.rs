@@ -148,6 +148,67 @@ pub fn engine_message(err: &bollard::errors::Error) -> String {
     }
 }
 
+/// The first line of an engine's (often multi-line) message, trimmed.
+pub fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("").trim()
+}
+
+/// What an engine's or registry's message means, where the meaning decides what happens next.
+/// One table, read in order (the first match wins), tested against captured messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineSays {
+    /// The host port is taken (Docker, Podman's rootlessport).
+    PortTaken,
+    /// The container name is taken (Podman's own API; Docker answers 409).
+    NameInUse,
+    /// The engine cannot give the container GPUs (no NVIDIA runtime, no CDI spec).
+    NoGpuSupport,
+    /// The registry wants a login, or refused the one given.
+    RegistryLogin,
+    /// The registry has no such image or tag.
+    NotInRegistry,
+    /// The registry cannot be reached.
+    RegistryUnreachable,
+    /// A TLS handshake or certificate failed.
+    Tls,
+    Other,
+}
+
+const ENGINE_SAYS: &[(&str, EngineSays)] = &[
+    ("port is already allocated", EngineSays::PortTaken),
+    ("address already in use", EngineSays::PortTaken),
+    ("is already in use", EngineSays::NameInUse),
+    ("could not select device driver", EngineSays::NoGpuSupport),
+    ("nvidia-container-cli", EngineSays::NoGpuSupport),
+    ("unresolvable cdi devices", EngineSays::NoGpuSupport),
+    ("unauthorized", EngineSays::RegistryLogin),
+    ("denied", EngineSays::RegistryLogin),
+    ("authentication required", EngineSays::RegistryLogin),
+    ("no basic auth credentials", EngineSays::RegistryLogin),
+    ("not found", EngineSays::NotInRegistry),
+    ("manifest unknown", EngineSays::NotInRegistry),
+    ("lookup", EngineSays::RegistryUnreachable),
+    ("dial tcp", EngineSays::RegistryUnreachable),
+    ("timeout", EngineSays::RegistryUnreachable),
+    ("connection refused", EngineSays::RegistryUnreachable),
+    ("no such host", EngineSays::RegistryUnreachable),
+    ("network is unreachable", EngineSays::RegistryUnreachable),
+    ("tls", EngineSays::Tls),
+    ("certificate", EngineSays::Tls),
+    ("handshake", EngineSays::Tls),
+    ("corrupt message", EngineSays::Tls),
+];
+
+impl EngineSays {
+    pub fn of(message: &str) -> EngineSays {
+        let lower = message.to_lowercase();
+        ENGINE_SAYS
+            .iter()
+            .find(|(words, _)| lower.contains(words))
+            .map_or(EngineSays::Other, |(_, says)| *says)
+    }
+}
+
 /// Resolves on Ctrl-C, SIGTERM or SIGHUP (the terminal closed): all mean "stop cleanly".
 pub async fn stop_signal() {
     #[cfg(unix)]
@@ -186,6 +247,31 @@ mod tests {
         let err = bollard::errors::Error::IOError { err: std::io::ErrorKind::PermissionDenied.into() };
         assert_eq!(io_kind(&err), Some(std::io::ErrorKind::PermissionDenied));
         assert_eq!(io_kind(&std::fmt::Error), None);
+    }
+
+    #[test]
+    fn engine_messages_mean_what_the_table_says() {
+        use EngineSays::*;
+        for (message, says) in [
+            ("driver failed programming external connectivity on endpoint x: Bind for 127.0.0.1:8888 failed: port is already allocated", PortTaken),
+            ("rootlessport listen tcp 127.0.0.1:8888: bind: address already in use", PortTaken),
+            ("creating container storage: the container name \"dimtensor-up-x\" is already in use by abc. You have to remove that container to be able to reuse that name: that name is already in use", NameInUse),
+            ("could not select device driver \"\" with capabilities: [[gpu]]", NoGpuSupport),
+            ("OCI runtime create failed: nvidia-container-cli: initialization error: nvml error: driver not loaded", NoGpuSupport),
+            ("setting up CDI devices: unresolvable CDI devices nvidia.com/gpu=all", NoGpuSupport),
+            ("Head \"https://ghcr.io/v2/x/manifests/jupyter\": unauthorized", RegistryLogin),
+            ("pull access denied for x, repository does not exist or may require 'docker login'", RegistryLogin),
+            ("Get \"https://172.31.213.2:5000/v2/\": no basic auth credentials", RegistryLogin),
+            ("manifest for ghcr.io/x:nope not found: manifest unknown: manifest unknown", NotInRegistry),
+            ("Get \"https://ghcr.io/v2/\": dial tcp: lookup ghcr.io on 127.0.0.53:53: server misbehaving", RegistryUnreachable),
+            ("Get \"https://r/v2/\": net/http: request canceled (Client.Timeout exceeded)", RegistryUnreachable),
+            ("error trying to connect: received corrupt message of type InvalidContentType", Tls),
+            ("invalid peer certificate: UnknownIssuer", Tls),
+            ("no such image", Other),
+        ] {
+            assert_eq!(EngineSays::of(message), says, "{message}");
+        }
+        assert_eq!(first_line("  one\ntwo"), "one");
     }
 
     #[test]

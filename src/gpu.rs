@@ -48,6 +48,16 @@ impl GpuRequest {
             },
         })
     }
+    /// The text `parse` takes back (the settings file keeps it).
+    pub fn text(&self) -> String {
+        match self {
+            GpuRequest::Auto => "auto".into(),
+            GpuRequest::All => "all".into(),
+            GpuRequest::None => "none".into(),
+            GpuRequest::Count(n) => n.to_string(),
+            GpuRequest::Devices(ids) => format!("device={}", ids.join(",")),
+        }
+    }
 }
 
 /// What gets attached: the Engine API's DeviceRequest, as `docker run --gpus` sends it.
@@ -320,37 +330,54 @@ pub fn engine_state(
     EngineGpuState { form, nvidia_runtime, cdi_spec_dirs, toolkit_on_path, nvidia_cdi_spec }
 }
 
-/// The first of `names` found on PATH.
-pub fn find_on_path(names: &[&str]) -> Option<String> {
-    let path = std::env::var_os("PATH")?;
-    for dir in std::env::split_paths(&path) {
-        for name in names {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return Some(candidate.display().to_string());
-            }
-        }
-    }
-    None
-}
-
-/// The GPU decision for one start.
+/// The GPU decision for one start: what to attach, and why, as data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GpuDecision {
     pub attach: GpuAttach,
-    /// Said once on stderr: why auto chose what it chose.
-    pub note: Option<String>,
+    pub reason: GpuReason,
 }
 
-const RUNNING_ON_CPU: &str = "running on CPU: ";
+/// Why a decision attaches what it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GpuReason {
+    /// `--gpus none`.
+    NotAsked,
+    /// `--gpus auto` found no usable GPU: why.
+    Unusable(String),
+    /// `--gpus auto` found usable GPUs: all are attached.
+    Usable,
+    /// An explicit request, honoured.
+    Requested,
+    /// An explicit request for a lab without CUDA libraries (the GPUs are attached all the same).
+    RequestedWithoutCuda { variant: String },
+    /// The engine refused the GPUs `auto` chose, at start: its first line.
+    EngineRefused(String),
+}
 
 impl GpuDecision {
+    pub fn none() -> GpuDecision {
+        GpuDecision { attach: GpuAttach::None, reason: GpuReason::NotAsked }
+    }
     /// Why no GPU is attached (None: GPUs are); `--variant auto` explains its lab with it.
     pub fn why_cpu(&self) -> Option<String> {
-        (self.attach == GpuAttach::None).then(|| match &self.note {
-            Some(note) => note.strip_prefix(RUNNING_ON_CPU).unwrap_or(note).to_string(),
-            None => "--gpus none".to_string(),
+        (self.attach == GpuAttach::None).then(|| match &self.reason {
+            GpuReason::Unusable(why) => why.clone(),
+            GpuReason::EngineRefused(first_line) => format!("the engine cannot attach GPUs ({first_line})"),
+            _ => "--gpus none".to_string(),
         })
+    }
+    /// The line said once on stderr about the decision, where there is one.
+    pub fn note(&self) -> Option<String> {
+        match &self.reason {
+            GpuReason::NotAsked | GpuReason::Requested => None,
+            GpuReason::Unusable(_) | GpuReason::EngineRefused(_) => {
+                self.why_cpu().map(|why| format!("running on CPU: {why}"))
+            }
+            GpuReason::Usable => Some("attaching all GPUs (--gpus none to run on CPU)".into()),
+            GpuReason::RequestedWithoutCuda { variant } => Some(format!(
+                "the {variant} variant has no CUDA libraries: the GPUs are attached, but torch/jax are not there to use them"
+            )),
+        }
     }
 }
 
@@ -364,7 +391,7 @@ pub fn decide(
     variant: &str,
 ) -> Result<GpuDecision> {
     match request {
-        GpuRequest::None => Ok(GpuDecision { attach: GpuAttach::None, note: None }),
+        GpuRequest::None => Ok(GpuDecision::none()),
         GpuRequest::Auto => {
             let why_not = if !variant_gpu_capable {
                 Some(format!(
@@ -378,13 +405,8 @@ pub fn decide(
                 None
             };
             Ok(match why_not {
-                Some(reason) => {
-                    GpuDecision { attach: GpuAttach::None, note: Some(format!("{RUNNING_ON_CPU}{reason}")) }
-                }
-                None => GpuDecision {
-                    attach: GpuAttach::All,
-                    note: Some("attaching all GPUs (--gpus none to run on CPU)".into()),
-                },
+                Some(reason) => GpuDecision { attach: GpuAttach::None, reason: GpuReason::Unusable(reason) },
+                None => GpuDecision { attach: GpuAttach::All, reason: GpuReason::Usable },
             })
         }
         explicit => {
@@ -406,10 +428,11 @@ pub fn decide(
                 .cause("no file in /etc/cdi or /var/run/cdi declares nvidia.com/gpu")
                 .hint("sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml (then `nvidia-ctk cdi list`), or pass --gpus none"));
             }
-            let note = (!variant_gpu_capable).then(|| {
-                format!("the {variant} variant has no CUDA libraries: the GPUs are attached, but torch/jax are not there to use them")
-            });
-            Ok(GpuDecision { attach, note })
+            let reason = match variant_gpu_capable {
+                true => GpuReason::Requested,
+                false => GpuReason::RequestedWithoutCuda { variant: variant.to_string() },
+            };
+            Ok(GpuDecision { attach, reason })
         }
     }
 }
@@ -445,60 +468,10 @@ fn check_host_has(attach: &GpuAttach, host: &HostGpuState) -> Result<()> {
     }
 }
 
-/// What `decide` looks at on a connected engine: its machine's GPUs (where they can be asked)
-/// and what the engine needs for them. Gathered once for several decisions (`hub`'s profiles).
-pub struct GpuFacts {
-    pub host: Option<HostGpuState>,
-    pub engine: EngineGpuState,
-}
-
-impl GpuFacts {
-    pub async fn of(engine: &crate::engine::Engine) -> Result<GpuFacts> {
-        let model = engine.model().await?;
-        // `docker info` says what Docker's GPU requests need; CDI needs only the spec files.
-        let info = match model.gpu_form() {
-            GpuForm::DeviceRequest => Some(engine.info().await?),
-            GpuForm::Cdi => None,
-        };
-        // The engine's machine decides: over ssh, the remote's driver, not this laptop's.
-        let (host, toolkit) = engine.host.probe_gpus().await;
-        Ok(GpuFacts { host, engine: engine_state(info, model, toolkit) })
-    }
-    pub fn decide(
-        &self,
-        request: &GpuRequest,
-        variant_gpu_capable: bool,
-        variant: &str,
-    ) -> Result<GpuDecision> {
-        decide(request, self.host.as_ref(), &self.engine, variant_gpu_capable, variant)
-    }
-}
-
-/// `decide` against a connected engine: its info, and its machine's GPUs where they can be asked.
-pub async fn decide_on(
-    engine: &crate::engine::Engine,
-    request: &GpuRequest,
-    variant_gpu_capable: bool,
-    variant: &str,
-) -> Result<GpuDecision> {
-    // Nothing to look at: the answer does not depend on the machine or the engine.
-    if *request == GpuRequest::None || (*request == GpuRequest::Auto && !variant_gpu_capable) {
-        return decide(request, None, &EngineGpuState::default(), variant_gpu_capable, variant);
-    }
-    GpuFacts::of(engine).await?.decide(request, variant_gpu_capable, variant)
-}
-
-/// Whether an engine error at container start means "no GPU support in this engine".
-pub fn is_engine_gpu_error(message: &str) -> bool {
-    let m = message.to_lowercase();
-    m.contains("could not select device driver")
-        || m.contains("nvidia-container-cli")
-        || m.contains("unresolvable cdi devices")
-}
-
+/// The engine cannot give this container GPUs (`error::EngineSays::NoGpuSupport`).
 pub fn engine_gpu_error(message: &str) -> Error {
     Error::new(Kind::Gpu, "the engine cannot give this container GPUs")
-        .cause(crate::engine::first_line(message))
+        .cause(crate::error::first_line(message))
         .hint("install the NVIDIA Container Toolkit and restart Docker (https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/install-guide.html), or pass --gpus none")
 }
 
@@ -621,7 +594,7 @@ mod tests {
         };
         let d = decide(&GpuRequest::Auto, Some(&host_with(1)), &podman(None), true, "ml").unwrap();
         assert_eq!(d.attach, GpuAttach::None);
-        assert!(d.note.unwrap().contains("nvidia-ctk cdi generate"));
+        assert!(d.note().unwrap().contains("nvidia-ctk cdi generate"));
         let err = decide(&GpuRequest::All, Some(&host_with(1)), &podman(None), true, "ml").unwrap_err();
         assert_eq!(err.kind, Kind::Gpu);
         assert!(err.hint.unwrap().contains("sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml"));
@@ -646,14 +619,14 @@ mod tests {
         let d = decide(&GpuRequest::Auto, Some(&no_driver), &engine_ok(), true, "ml").unwrap();
         assert_eq!(d.attach, GpuAttach::None);
         assert_eq!(d.why_cpu().unwrap(), "no NVIDIA driver (nvidia-smi not found)");
-        assert!(d.note.unwrap().contains("nvidia-smi not found"));
+        assert!(d.note().unwrap().contains("nvidia-smi not found"));
         let none = decide(&GpuRequest::None, Some(&host_with(1)), &engine_ok(), true, "ml").unwrap();
         assert_eq!(none.why_cpu().unwrap(), "--gpus none");
         let d =
             decide(&GpuRequest::Auto, Some(&host_with(1)), &EngineGpuState::default(), true, "ml").unwrap();
-        assert!(d.note.unwrap().contains("NVIDIA Container Toolkit"));
+        assert!(d.note().unwrap().contains("NVIDIA Container Toolkit"));
         let d = decide(&GpuRequest::Auto, Some(&host_with(1)), &engine_ok(), false, "base").unwrap();
-        assert!(d.note.unwrap().contains("base variant has no CUDA"));
+        assert!(d.note().unwrap().contains("base variant has no CUDA"));
         // A remote engine: no host verdict, the engine's word counts.
         assert_eq!(decide(&GpuRequest::Auto, None, &engine_ok(), true, "ml").unwrap().attach, GpuAttach::All);
     }
@@ -688,8 +661,10 @@ mod tests {
     }
 
     #[test]
-    fn recognises_engine_gpu_errors() {
-        assert!(is_engine_gpu_error("could not select device driver \"\" with capabilities: [[gpu]]"));
-        assert!(!is_engine_gpu_error("port is already allocated"));
+    fn a_refusal_by_the_engine_is_said_as_running_on_cpu() {
+        let d =
+            GpuDecision { attach: GpuAttach::None, reason: GpuReason::EngineRefused("no runtime".into()) };
+        assert_eq!(d.note().unwrap(), "running on CPU: the engine cannot attach GPUs (no runtime)");
+        assert_eq!(GpuDecision::none().note(), None);
     }
 }

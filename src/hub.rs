@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::catalog::Variant;
 use crate::engine::model::{GpuForm, UserMapping};
 use crate::gpu::GpuAttach;
-use crate::settings::{hardening, labels};
+use crate::naming::labels;
+use crate::plan::hardening;
 
 /// The account that exists from the start; its password is generated into ADMIN_PASSWORD_FILE.
 pub const ADMIN: &str = "admin";
@@ -93,7 +94,7 @@ pub struct HubPlan {
 /// The project name for a hub folder: readable and unique per folder.
 pub fn project_for(dir: &Path) -> String {
     // The lab name's slug and hash; the default folder's name is not said twice.
-    let lab_name = crate::settings::container_name_for(dir);
+    let lab_name = crate::naming::container_name_for(dir);
     let rest = lab_name.trim_start_matches("dimtensor-up-");
     format!("dimtensor-hub-{}", rest.trim_start_matches("dimtensor-hub-"))
 }
@@ -150,7 +151,7 @@ impl HubPlan {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}:{}/hub/", crate::settings::connect_host(self.listen), self.port)
+        format!("http://{}:{}/hub/", crate::ports::connect_host(self.listen), self.port)
     }
 
     /// compose.yaml: the hub, its state volume, the engine socket, the config and the admin's
@@ -424,7 +425,7 @@ pub fn z2jh_values(profiles: &[Profile], gpus_per_profile: u32, header: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::UserSpec;
+    use crate::sys::UserSpec;
 
     fn image(v: Variant) -> String {
         format!("r:{}-5.2.0", v.lab_image().tag())

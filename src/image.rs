@@ -5,17 +5,18 @@ use std::path::PathBuf;
 
 use futures_util::StreamExt;
 
+use crate::catalog::PullPolicy;
+use crate::catalog::{Arch, Platforms};
 use crate::catalog::{ImageId, DEFAULT_PYTHON_IMAGE, DIMTENSOR_VERSION};
-use crate::cli::PullPolicy;
 use crate::config::Config;
 use crate::engine::model::Builder;
-use crate::engine::{first_line, Engine};
+use crate::engine::Engine;
+use crate::error::first_line;
 use crate::error::{api_status, Error, Kind, Result};
-use crate::platform::{Arch, Platforms};
 use crate::reporter::Reporter;
 
 /// The build context, embedded so an installed `dimtensor-up` builds without a checkout.
-/// `tests/cli.rs` checks this list against docker/ and notebooks/ on disk.
+/// `tests/cli/transcripts.rs` checks this list against docker/ and notebooks/ on disk.
 pub const CONTEXT_FILES: &[(&str, &str)] = &[
     ("docker/Dockerfile", include_str!("../docker/Dockerfile")),
     ("docker/pip-install.sh", include_str!("../docker/pip-install.sh")),
@@ -195,7 +196,7 @@ pub async fn build(
     options = match builder {
         Builder::BuildKit => options
             .version(BuilderVersion::BuilderBuildKit)
-            .session(&format!("dimtensor-up-{}", crate::token::random_hex(8))),
+            .session(&format!("dimtensor-up-{}", crate::state::random_hex(8))),
         // Podman builds with Buildah, which reads the same RUN --mount forms.
         Builder::Classic => options.version(BuilderVersion::BuilderV1),
     };
@@ -444,28 +445,19 @@ pub async fn newer_in_registry(docker: bollard::Docker, reference: String) -> Op
 }
 
 fn pull_error(reference: &str, err: &bollard::errors::Error) -> Error {
+    use crate::error::EngineSays;
     let text = crate::error::engine_message(err);
-    let lower = text.to_lowercase();
     let base = Error::new(Kind::Image, format!("cannot pull {reference}")).cause(first_line(&text));
-    if lower.contains("unauthorized")
-        || lower.contains("denied")
-        || lower.contains("authentication required")
-        || lower.contains("no basic auth credentials")
-    {
-        let login = crate::registry::login_command(crate::registry::host_of(reference));
-        base.hint(format!("log in to the registry (`{login}`; its credential helpers count too), or build the image: dimtensor-up build"))
-    } else if lower.contains("not found") || lower.contains("manifest unknown") {
-        base.hint("the registry has no such image; build it: dimtensor-up build, or set another registry with `dimtensor-up config set registry …`")
-    } else if lower.contains("lookup")
-        || lower.contains("dial tcp")
-        || lower.contains("timeout")
-        || lower.contains("connection refused")
-        || lower.contains("no such host")
-        || lower.contains("network is unreachable")
-    {
-        base.hint("the registry cannot be reached (offline?); build the image locally: dimtensor-up build")
-    } else {
-        base.hint("build the image locally instead: dimtensor-up build")
+    match EngineSays::of(&text) {
+        EngineSays::RegistryLogin => {
+            let login = crate::registry::login_command(crate::registry::host_of(reference));
+            base.hint(format!("log in to the registry (`{login}`; its credential helpers count too), or build the image: dimtensor-up build"))
+        }
+        EngineSays::NotInRegistry => base.hint("the registry has no such image; build it: dimtensor-up build, or set another registry with `dimtensor-up config set registry …`"),
+        EngineSays::RegistryUnreachable => {
+            base.hint("the registry cannot be reached (offline?); build the image locally: dimtensor-up build")
+        }
+        _ => base.hint("build the image locally instead: dimtensor-up build"),
     }
 }
 

@@ -1,26 +1,42 @@
 //! dimtensor-up: one command from a fresh machine to a JupyterLab with dimtensor, on Docker.
 
-mod browser;
-mod catalog;
-mod cli;
-mod commands;
-mod compose;
-mod config;
-mod engine;
+// The floors, declared here once (ARCHITECTURE.md explains them; tests/cli/layers.rs reads this
+// list): a module uses only modules on its own floor or below, never in a cycle, and commands
+// never use one another.
+// floor 0
 mod error;
+mod poll;
+mod reporter;
+mod state;
+mod sys;
+// floor 1
+mod catalog;
+mod http;
+mod naming;
+mod ports;
+// floor 2 (also engine::model)
+mod cli;
+mod config;
 mod gpu;
+mod ready;
+// floor 3
+mod engine;
+mod registry;
+// floor 4
+mod compose;
 mod hub;
+mod plan;
+mod settings;
+// floor 5
+mod browser;
+mod fit;
 mod image;
 mod lab;
-mod platform;
-mod port_lock;
-mod ready;
-mod registry;
-mod reporter;
-mod settings;
-mod token;
 mod tunnel;
+// floor 6
 mod wizard;
+// floor 7
+mod commands;
 
 use std::process::ExitCode;
 

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use crate::engine::ssh::SshTarget;
 use crate::error::{Error, Kind, Result};
-use crate::settings::{choose_port, port_is_free};
+use crate::ports::{choose_port, port_is_free, FIRST_PORT};
+use crate::sys::process_alive;
 
 const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
@@ -30,10 +31,11 @@ impl Tunnel {
     pub async fn open(target: &SshTarget, remote_port: u16) -> Result<Tunnel> {
         let mut skipped = Vec::new();
         loop {
-            let local_port = choose_port(&skipped, &|p| port_is_free(LOOPBACK, p)).ok_or_else(|| {
-                Error::new(Kind::Usage, "no free port on 127.0.0.1 for the SSH tunnel")
-                    .hint("stop servers you no longer need (dimtensor-up ps)")
-            })?;
+            let local_port =
+                choose_port(FIRST_PORT, &skipped, &|p| port_is_free(LOOPBACK, p)).ok_or_else(|| {
+                    Error::new(Kind::Usage, "no free port on 127.0.0.1 for the SSH tunnel")
+                        .hint("stop servers you no longer need (dimtensor-up ps)")
+                })?;
             match Self::start(target, local_port, remote_port).await? {
                 Some(tunnel) => return Ok(tunnel),
                 // Taken between the check and ssh's bind: the next one.
@@ -93,7 +95,7 @@ impl Tunnel {
     }
 
     pub fn url(&self, token: &str) -> String {
-        crate::settings::lab_url(LOOPBACK, self.local_port, token)
+        crate::ports::lab_url(LOOPBACK, self.local_port, token)
     }
 }
 
@@ -114,15 +116,4 @@ impl Drop for Tunnel {
 
 fn forwarding(local_port: u16, remote_port: u16) -> Vec<String> {
     vec!["-L".into(), format!("127.0.0.1:{local_port}:127.0.0.1:{remote_port}")]
-}
-
-#[cfg(unix)]
-fn process_alive(pid: u32) -> bool {
-    // SAFETY: signal 0 only asks whether the process exists (and is ours to signal).
-    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
-}
-
-#[cfg(not(unix))]
-fn process_alive(_pid: u32) -> bool {
-    true
 }

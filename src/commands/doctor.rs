@@ -6,12 +6,12 @@ use crate::catalog::IMAGES;
 use crate::cli::{GlobalArgs, JsonArgs};
 use crate::engine::{resolve_from_env, Engine};
 use crate::error::Result;
+use crate::fit::GpuOutlook;
 use crate::gpu;
-use crate::platform::GpuOutlook;
-use crate::settings::{port_is_free, FIRST_PORT};
+use crate::ports::{port_is_free, FIRST_PORT};
 
 pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
-    let (config, config_path) = super::load_config()?;
+    let (config, config_path) = crate::config::load()?;
     let endpoint = resolve_from_env(global.host.as_deref())?;
     let port_free = port_is_free([127, 0, 0, 1].into(), FIRST_PORT);
     let mut report = json!({
@@ -45,17 +45,17 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         GpuOutlook::Unusable(why) => (false, format!("no because {why}")),
     };
     // What `jupyter` would start here with no --variant (the same rule, the same outlook).
-    let auto_lab = engine.platform().await.ok().map(|arch| crate::platform::auto_lab_line(arch, &outlook));
+    let auto_lab = engine.platform().await.ok().map(|arch| crate::fit::auto_lab_line(arch, &outlook));
     let data_root = info.docker_root_dir.clone().unwrap_or_default();
     let free_disk = match engine.host.ssh() {
         // Over ssh, the remote's disk: `df -Pk` prints free KiB in its fourth column.
         Some(target) => target
-            .run(&format!("df -Pk {} | tail -n 1", crate::engine::ssh::sh_quote(&data_root)), None)
+            .run(&format!("df -Pk {} | tail -n 1", crate::sys::sh_quote(&data_root)), None)
             .await
             .ok()
             .and_then(|out| out.split_whitespace().nth(3).and_then(|k| k.parse::<u64>().ok()))
             .map(|kib| kib * 1024),
-        None if model.local => free_bytes(&data_root),
+        None if model.local => crate::sys::free_bytes(&data_root),
         None => None,
     };
     let mut images = serde_json::Map::new();
@@ -164,17 +164,4 @@ fn print_report(r: &Value, json: bool) {
             "in use on 127.0.0.1 (jupyter picks the next free one)"
         }
     );
-}
-
-#[cfg(unix)]
-fn free_bytes(path: &str) -> Option<u64> {
-    let c = std::ffi::CString::new(path).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: c is a valid NUL-terminated path and st a writable statvfs.
-    (unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
-}
-
-#[cfg(not(unix))]
-fn free_bytes(_path: &str) -> Option<u64> {
-    None
 }

@@ -5,15 +5,15 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::catalog::{Arch, Platforms};
 use crate::catalog::{ImageId, Variant, DIMTENSOR_VERSION};
 use crate::cli::{GlobalArgs, HubArgs};
 use crate::config::Config;
 use crate::engine::model::GpuForm;
 use crate::engine::Engine;
 use crate::error::{Error, Kind, Result};
-use crate::gpu::{self, GpuAttach, GpuRequest};
+use crate::gpu::{GpuAttach, GpuRequest};
 use crate::hub::{self, HubPlan, Profile};
-use crate::platform::{Arch, Platforms};
 use crate::reporter::Reporter;
 
 /// The flags, checked before anything is touched.
@@ -49,15 +49,15 @@ fn check_flags(args: &HubArgs, config: &Config, cwd: &Path) -> Result<HubFlags> 
 
 pub async fn run(global: &GlobalArgs, args: HubArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
-    let (config, _) = super::load_config()?;
-    let cwd = super::current_dir()?;
+    let (config, _) = crate::config::load()?;
+    let cwd = crate::sys::current_dir()?;
     let flags = check_flags(&args, &config, &cwd)?;
     let pinned = |lab: Variant| lab.lab_image().versioned_reference(config.registry(), DIMTENSOR_VERSION);
     if args.kubernetes {
         return write_kubernetes(&args, &flags, &pinned, &reporter);
     }
-    let engine = super::connect(global).await?;
-    let Some(socket) = engine.endpoint.address.strip_prefix("unix://").map(str::to_string) else {
+    let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
+    let crate::engine::Address::Unix(socket) = engine.endpoint.address.clone() else {
         return Err(Error::usage(format!(
             "the hub mounts its engine's socket; {} is not a socket on this machine",
             engine.endpoint.address
@@ -99,7 +99,7 @@ pub async fn run(global: &GlobalArgs, args: HubArgs) -> Result<u8> {
     let port = pick_port(&engine, args.port, flags.listen).await?;
     let user = model.user_mapping(None, engine.host.caller().await?);
     let socket_group = match user.user {
-        Some(u) if u.uid != 0 && !user.keep_id => socket_gid(&socket),
+        Some(u) if u.uid != 0 && !user.keep_id => crate::sys::file_gid(&socket),
         _ => None,
     };
     let plan = HubPlan {
@@ -169,7 +169,7 @@ async fn gpu_profiles(
     // The machine is asked once (nvidia-smi, the engine's info), whatever the number of profiles.
     let facts = match flags.gpus.iter().all(|r| *r == GpuRequest::None) {
         true => None,
-        false => Some(gpu::GpuFacts::of(engine).await?),
+        false => Some(crate::fit::GpuFacts::of(engine).await?),
     };
     let mut pairs = Vec::new();
     for request in &flags.gpus {
@@ -183,7 +183,7 @@ async fn gpu_profiles(
                 }
                 (GpuAttach::None, _) => {}
                 (attach, _) => {
-                    if let Some(note) = decision.note.filter(|_| !cuda) {
+                    if let Some(note) = decision.note().filter(|_| !cuda) {
                         reporter.note(note);
                     }
                     pairs.push((lab, attach.clone()));
@@ -198,7 +198,7 @@ async fn gpu_profiles(
 async fn pick_port(engine: &Engine, wanted: Option<u16>, listen: IpAddr) -> Result<u16> {
     let taken: Vec<u16> =
         crate::lab::list(engine).await?.iter().filter(|s| s.running()).map(|s| s.port).collect();
-    let is_free = |p: u16| !taken.contains(&p) && crate::settings::port_is_free(listen, p);
+    let is_free = |p: u16| !taken.contains(&p) && crate::ports::port_is_free(listen, p);
     match wanted {
         Some(port) if is_free(port) => Ok(port),
         Some(port) => Err(Error::usage(format!("port {port} on {listen} is taken"))
@@ -207,17 +207,6 @@ async fn pick_port(engine: &Engine, wanted: Option<u16>, listen: IpAddr) -> Resu
             .find(|p| is_free(*p))
             .ok_or_else(|| Error::usage("no free port from 8000 to 8099").hint("choose one with --port")),
     }
-}
-
-#[cfg(unix)]
-fn socket_gid(path: &str) -> Option<u32> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| m.gid()).filter(|g| *g != 0)
-}
-
-#[cfg(not(unix))]
-fn socket_gid(_: &str) -> Option<u32> {
-    None
 }
 
 /// Writes `text` to `path` unless the file there was edited since dimtensor-up wrote it (then
@@ -264,7 +253,7 @@ fn write_files(plan: &HubPlan, force: bool, reporter: &Reporter) -> Result<()> {
     write(&config, &plan.jupyterhub_config(), backups[1])?;
     let password = plan.dir.join(hub::ADMIN_PASSWORD_FILE);
     if !password.exists() {
-        crate::token::write_secret_file(&password, &format!("{}\n", crate::token::random_hex(16)), 0o600)?;
+        crate::state::write_secret_file(&password, &format!("{}\n", crate::state::random_hex(16)), 0o600)?;
     }
     reporter.note(format!(
         "wrote {} and {} ({} profiles: {})",
@@ -303,10 +292,10 @@ async fn start(
             crate::image::tag(engine, &image.reference(config.registry()), &versioned).await?;
         }
     }
-    super::compose::compose_up(&engine.endpoint, &plan.dir.join(hub::COMPOSE_FILE), reporter)?;
+    crate::compose::up(&engine.endpoint, &plan.dir.join(hub::COMPOSE_FILE), reporter)?;
     let spinner = reporter.spinner("waiting for JupyterHub to answer");
     let deadline = Instant::now() + Duration::from_secs(timeout);
-    let host = crate::settings::connect_host(plan.listen);
+    let host = crate::ports::connect_host(plan.listen);
     loop {
         if crate::ready::http_status(&host, plan.port, "/hub/health", None).await == Some(200) {
             spinner.finish_and_clear();

@@ -7,8 +7,8 @@ use crate::error::{Error, Result};
 
 pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<u8> {
     use bollard::query_parameters::LogsOptionsBuilder;
-    let engine = super::connect(global).await?;
-    let server = super::target_server(&engine, args.name.as_deref(), None).await?;
+    let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
+    let server = crate::lab::target(&engine, args.name.as_deref(), None).await?;
     let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).follow(args.follow).build();
     let mut stream = engine.docker.logs(&server.id, Some(opts));
     loop {

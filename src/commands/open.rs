@@ -6,8 +6,8 @@ use crate::reporter::Reporter;
 
 pub async fn run(global: &GlobalArgs, args: TargetArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
-    let engine = super::connect(global).await?;
-    let server = super::target_server(&engine, args.name.as_deref(), args.workdir.as_deref()).await?;
+    let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
+    let server = crate::lab::target(&engine, args.name.as_deref(), args.workdir.as_deref()).await?;
     if !server.running() {
         return Err(Error::new(
             Kind::Container,
@@ -16,7 +16,7 @@ pub async fn run(global: &GlobalArgs, args: TargetArgs) -> Result<u8> {
         .hint("start it with `dimtensor-up jupyter` in its folder"));
     }
     let token = crate::lab::token(&engine, &server).await?;
-    let Some(tunnel) = super::jupyter::open_tunnel(&engine, server.port).await? else {
+    let Some(tunnel) = crate::lab::serve::open_tunnel(&engine, server.port).await? else {
         let url = crate::lab::url(&server, &token);
         println!("{url}");
         if !args.no_browser {
@@ -39,6 +39,6 @@ pub async fn run(global: &GlobalArgs, args: TargetArgs) -> Result<u8> {
         server.name,
         tunnel.host()
     ));
-    let started = super::jupyter::Started { server, token, url, reused: true, tunnel: Some(tunnel) };
-    super::jupyter::serve(&engine, started, stop.as_mut(), false, &reporter).await
+    let started = crate::lab::start::Started { server, token, url, reused: true, tunnel: Some(tunnel) };
+    crate::lab::serve::serve(&engine, started, stop.as_mut(), false, &reporter).await
 }

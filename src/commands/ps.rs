@@ -4,7 +4,7 @@ use crate::cli::{GlobalArgs, PsArgs};
 use crate::error::Result;
 
 pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
-    let engine = super::connect(global).await?;
+    let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
     let servers = crate::lab::list(&engine).await?;
     // The image each server runs, by the registry digest it was pulled by (or built here).
     let mut digests = Vec::new();

@@ -1,15 +1,15 @@
 //! `dimtensor-up pull`: images from the registry.
 
+use crate::catalog::Platforms;
 use crate::cli::{GlobalArgs, PullArgs};
 use crate::error::{Error, Result};
-use crate::platform::Platforms;
 use crate::reporter::Reporter;
 
 pub async fn run(global: &GlobalArgs, args: PullArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
-    let (config, _) = super::load_config()?;
+    let (config, _) = crate::config::load()?;
     let requested = config.platform(args.platform.as_deref())?;
-    let engine = super::connect(global).await?;
+    let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
     let arch = Platforms::new(engine.platform().await?, requested).images;
     for id in args.images {
         let reference = id.reference(config.registry());

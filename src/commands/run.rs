@@ -10,16 +10,16 @@ use tokio::io::AsyncWriteExt;
 
 use crate::cli::{GlobalArgs, LabArgs, RunArgs};
 use crate::error::{Error, Result};
-use crate::gpu;
+
+use crate::catalog::Platforms;
 use crate::lab::CreateFailure;
-use crate::platform::Platforms;
+use crate::plan::{LaunchPlan, Role};
 use crate::reporter::Reporter;
-use crate::settings::{LaunchPlan, Role};
 
 pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
-    let (config, _) = super::load_config()?;
-    let cwd = super::current_dir()?;
+    let (config, _) = crate::config::load()?;
+    let cwd = crate::sys::current_dir()?;
     // The same settings rules as `jupyter`, for the parts `run` has.
     let lab = LabArgs {
         workdir: args.workdir.clone(),
@@ -27,17 +27,18 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
         user: args.user.clone(),
         ..Default::default()
     };
-    super::precheck_lab_settings(global, &lab, &config, &cwd)?;
-    let engine = super::connect(global).await?;
-    let settings = super::lab_settings(&engine, &lab, &config, &cwd, &reporter).await?;
+    crate::settings::precheck(global.host.as_deref(), &lab, &config, &cwd)?;
+    let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
+    let settings = crate::settings::on_engine(&engine, &lab, &config, &cwd, &reporter).await?;
     let policy = args.source.pull.or(config.pull).unwrap_or_default();
     let platforms = Platforms::new(engine.platform().await?, settings.platform);
     let (image_ref, _) =
         crate::image::ensure(&engine, args.image, platforms, &config, policy, args.source.build, &reporter)
             .await?;
     let spec = args.image.spec();
-    let decision = gpu::decide_on(&engine, &settings.gpus, spec.has_cuda(platforms.images), spec.tag).await?;
-    if let Some(note) = decision.note {
+    let decision =
+        crate::fit::decide_on(&engine, &settings.gpus, spec.has_cuda(platforms.images), spec.tag).await?;
+    if let Some(note) = decision.note() {
         reporter.detail(note);
     }
     let model = engine.model().await?;
@@ -47,7 +48,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
     let plan = LaunchPlan::new(&settings, image_ref, 0, user, decision.attach, model.gpu_form());
     let id = match crate::lab::create(&engine, &plan, Role::Command { cmd: &args.command, tty }).await {
         Ok(id) => id,
-        Err(CreateFailure::Refused(message)) => return Err(super::jupyter::start_error(&message)),
+        Err(CreateFailure::Refused(message)) => return Err(crate::lab::start::start_error(&message)),
         Err(CreateFailure::Failed(e)) => return Err(e),
         Err(CreateFailure::NameTaken) => unreachable!("a command container has no name"),
     };
@@ -71,7 +72,7 @@ async fn attach_and_wait(engine: &crate::engine::Engine, id: &str, interactive: 
     if let Err(e) =
         engine.docker.start_container(id, None::<bollard::query_parameters::StartContainerOptions>).await
     {
-        return Err(super::jupyter::start_error(&crate::error::engine_message(&e)));
+        return Err(crate::lab::start::start_error(&crate::error::engine_message(&e)));
     }
     let raw = interactive.then(RawMode::enable);
     // stdin is read on a plain thread: a blocking read there never holds up the exit.
@@ -123,31 +124,30 @@ async fn attach_and_wait(engine: &crate::engine::Engine, id: &str, interactive: 
 
 /// The terminal in raw mode while attached to a container's TTY (the container echoes).
 #[cfg(unix)]
-struct RawMode(Option<libc::termios>);
+struct RawMode(Option<rustix::termios::Termios>);
 
 #[cfg(unix)]
 impl RawMode {
     fn enable() -> RawMode {
-        // SAFETY: termios is plain data; fd 0 is our stdin, checked to be a terminal.
-        unsafe {
-            let mut original: libc::termios = std::mem::zeroed();
-            if libc::tcgetattr(0, &mut original) != 0 {
-                return RawMode(None);
-            }
-            let mut raw = original;
-            libc::cfmakeraw(&mut raw);
-            libc::tcsetattr(0, libc::TCSANOW, &raw);
-            RawMode(Some(original))
-        }
+        use rustix::termios::{tcgetattr, tcsetattr, OptionalActions};
+        let stdin = rustix::stdio::stdin();
+        let Ok(original) = tcgetattr(stdin) else { return RawMode(None) };
+        let mut raw = original.clone();
+        raw.make_raw();
+        let _ = tcsetattr(stdin, OptionalActions::Now, &raw);
+        RawMode(Some(original))
     }
 }
 
 #[cfg(unix)]
 impl Drop for RawMode {
     fn drop(&mut self) {
-        if let Some(original) = self.0 {
-            // SAFETY: restores the settings read in enable().
-            unsafe { libc::tcsetattr(0, libc::TCSANOW, &original) };
+        if let Some(original) = &self.0 {
+            let _ = rustix::termios::tcsetattr(
+                rustix::stdio::stdin(),
+                rustix::termios::OptionalActions::Now,
+                original,
+            );
         }
     }
 }

@@ -6,11 +6,11 @@ use crate::reporter::Reporter;
 
 pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
-    let engine = super::connect(global).await?;
+    let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
     let servers = if args.all {
         crate::lab::list(&engine).await?
     } else {
-        vec![super::target_server(&engine, args.name.as_deref(), args.workdir.as_deref()).await?]
+        vec![crate::lab::target(&engine, args.name.as_deref(), args.workdir.as_deref()).await?]
     };
     if servers.is_empty() {
         reporter.note("no dimtensor-up servers to stop");

@@ -2,16 +2,16 @@
 
 use serde_json::json;
 
+use crate::catalog::Platforms;
 use crate::catalog::IMAGES;
 use crate::cli::{GlobalArgs, JsonArgs};
 use crate::error::Result;
 use crate::image::Presence;
-use crate::platform::Platforms;
 
 pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
-    let (config, _) = super::load_config()?;
+    let (config, _) = crate::config::load()?;
     let requested = config.platform(None)?;
-    let engine = super::connect(global).await?;
+    let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
     let arch = Platforms::new(engine.platform().await?, requested).images;
     let mut rows = Vec::new();
     for spec in &IMAGES {

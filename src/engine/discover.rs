@@ -4,14 +4,36 @@
 use std::path::PathBuf;
 
 use super::model::Product;
-use super::Endpoint;
+use super::{Address, Endpoint, Source};
 
 /// One place an engine may answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub endpoint: Endpoint,
-    /// "rootful Docker", for `doctor` and the error that lists what was tried.
-    pub label: &'static str,
+    /// What usually listens there, for `doctor` and the error that lists what was tried.
+    pub label: Label,
+}
+
+/// What usually listens at a candidate address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Label {
+    RootfulDocker,
+    RootlessDocker,
+    RootlessPodman,
+    RootfulPodman,
+    DockerDesktop,
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Label::RootfulDocker => "rootful Docker",
+            Label::RootlessDocker => "rootless Docker",
+            Label::RootlessPodman => "rootless Podman",
+            Label::RootfulPodman => "rootful Podman",
+            Label::DockerDesktop => "Docker Desktop",
+        })
+    }
 }
 
 /// The machine dimtensor-up runs on, as far as where engines listen goes.
@@ -41,33 +63,37 @@ impl ClientOs {
 /// and the dockerDesktopLinuxEngine pipe on Windows (docker_engine is the default context's).
 pub fn candidates(os: ClientOs, home: Option<PathBuf>, runtime_dir: Option<PathBuf>) -> Vec<Candidate> {
     let at = |address: String, label| Candidate {
-        endpoint: Endpoint { address, source: "default".into(), tls_dir: None },
+        endpoint: Endpoint {
+            address: Address::parse(&address).expect("candidate addresses are well formed"),
+            source: Source::Default,
+            tls_dir: None,
+        },
         label,
     };
     let in_home = |rest: &str| home.as_ref().map(|h| format!("unix://{}/{rest}", h.display()));
     match os {
         ClientOs::Windows => {
             return vec![
-                at("npipe:////./pipe/docker_engine".into(), "Docker Desktop"),
-                at("npipe:////./pipe/dockerDesktopLinuxEngine".into(), "Docker Desktop"),
+                at("npipe:////./pipe/docker_engine".into(), Label::DockerDesktop),
+                at("npipe:////./pipe/dockerDesktopLinuxEngine".into(), Label::DockerDesktop),
             ]
         }
         ClientOs::MacOs => {
-            let mut list = vec![at("unix:///var/run/docker.sock".into(), "Docker Desktop")];
-            list.extend(in_home(".docker/run/docker.sock").map(|a| at(a, "Docker Desktop")));
+            let mut list = vec![at("unix:///var/run/docker.sock".into(), Label::DockerDesktop)];
+            list.extend(in_home(".docker/run/docker.sock").map(|a| at(a, Label::DockerDesktop)));
             // Colima, Rancher Desktop and Podman's machine name their sockets in the context too.
             return list;
         }
         ClientOs::Linux => {}
     }
-    let mut list = vec![at("unix:///var/run/docker.sock".into(), "rootful Docker")];
+    let mut list = vec![at("unix:///var/run/docker.sock".into(), Label::RootfulDocker)];
     if let Some(dir) = runtime_dir {
         let dir = dir.display().to_string();
-        list.push(at(format!("unix://{dir}/docker.sock"), "rootless Docker"));
-        list.push(at(format!("unix://{dir}/podman/podman.sock"), "rootless Podman"));
+        list.push(at(format!("unix://{dir}/docker.sock"), Label::RootlessDocker));
+        list.push(at(format!("unix://{dir}/podman/podman.sock"), Label::RootlessPodman));
     }
-    list.push(at("unix:///run/podman/podman.sock".into(), "rootful Podman"));
-    list.extend(in_home(".docker/desktop/docker.sock").map(|a| at(a, "Docker Desktop")));
+    list.push(at("unix:///run/podman/podman.sock".into(), Label::RootfulPodman));
+    list.extend(in_home(".docker/desktop/docker.sock").map(|a| at(a, Label::DockerDesktop)));
     list
 }
 
@@ -90,7 +116,7 @@ pub struct Tried {
 /// The hint when no candidate answered: the most specific thing the user can do.
 pub fn nothing_answered_hint(tried: &[(Candidate, super::ConnectProblem)], podman_installed: bool) -> String {
     use super::ConnectProblem as P;
-    if tried.iter().any(|(c, p)| c.label == "rootful Docker" && *p == P::PermissionDenied) {
+    if tried.iter().any(|(c, p)| c.label == Label::RootfulDocker && *p == P::PermissionDenied) {
         let group = "add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in again)";
         return match podman_installed {
             true => {
@@ -113,7 +139,7 @@ mod tests {
     #[test]
     fn rootful_docker_then_rootless_docker_then_podman() {
         let list = candidates(ClientOs::Linux, None, Some(PathBuf::from("/run/user/1000")));
-        let addresses: Vec<&str> = list.iter().map(|c| c.endpoint.address.as_str()).collect();
+        let addresses: Vec<String> = list.iter().map(|c| c.endpoint.address.to_string()).collect();
         assert_eq!(
             addresses,
             [
@@ -123,8 +149,8 @@ mod tests {
                 "unix:///run/podman/podman.sock"
             ]
         );
-        assert_eq!(list[2].label, "rootless Podman");
-        assert!(list.iter().all(|c| c.endpoint.source == "default"));
+        assert_eq!(list[2].label, Label::RootlessPodman);
+        assert!(list.iter().all(|c| c.endpoint.source == Source::Default));
         assert_eq!(candidates(ClientOs::Linux, None, None).len(), 2);
     }
 
@@ -134,7 +160,7 @@ mod tests {
         let addresses = |os| -> Vec<String> {
             candidates(os, home.clone(), Some(PathBuf::from("/run/user/1000")))
                 .into_iter()
-                .map(|c| c.endpoint.address)
+                .map(|c| c.endpoint.address.to_string())
                 .collect()
         };
         assert_eq!(
@@ -150,7 +176,7 @@ mod tests {
             addresses(ClientOs::Linux).last().unwrap(),
             "unix:///Users/ada/.docker/desktop/docker.sock"
         );
-        assert!(candidates(ClientOs::MacOs, None, None).iter().all(|c| c.label == "Docker Desktop"));
+        assert!(candidates(ClientOs::MacOs, None, None).iter().all(|c| c.label == Label::DockerDesktop));
     }
 
     #[test]

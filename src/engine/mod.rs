@@ -17,12 +17,99 @@ use crate::error::{api_status, io_kind, Error, Kind, Result};
 /// Requests fail after this many seconds (a pull or build streams and is not bound by it).
 const REQUEST_TIMEOUT_SECS: u64 = 600;
 
+/// Where an engine listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// A socket on this machine (its path).
+    Unix(String),
+    /// A named pipe on this machine (`//./pipe/NAME`).
+    Npipe(String),
+    /// `tcp://HOST:PORT`, or an `http://`/`https://` URL: nothing is known beyond the API.
+    Tcp(String),
+    /// `ssh://[user@]host[:port]`: the engine of another machine, through the user's ssh.
+    Ssh(String),
+}
+
+impl Address {
+    /// An address as DOCKER_HOST, --host and contexts write it; None for an unknown form.
+    pub fn parse(text: &str) -> Option<Address> {
+        if let Some(path) = text.strip_prefix("unix://") {
+            return Some(Address::Unix(path.to_string()));
+        }
+        if text.starts_with('/') {
+            return Some(Address::Unix(text.to_string()));
+        }
+        if let Some(pipe) = text.strip_prefix("npipe://") {
+            return Some(Address::Npipe(pipe.to_string()));
+        }
+        if text.starts_with("ssh://") {
+            return Some(Address::Ssh(text.trim_end_matches('/').to_string()));
+        }
+        ["tcp://", "http://", "https://"]
+            .iter()
+            .any(|s| text.starts_with(s))
+            .then(|| Address::Tcp(text.to_string()))
+    }
+    /// The engine runs on this machine (so host GPU checks and disk checks mean something).
+    pub fn is_local(&self) -> bool {
+        matches!(self, Address::Unix(_) | Address::Npipe(_))
+    }
+    /// `HOST:PORT` of a tcp address.
+    pub fn host_port(&self) -> Option<&str> {
+        let Address::Tcp(url) = self else { return None };
+        let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+        Some(rest.trim_end_matches('/'))
+    }
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Address::Unix(path) => write!(f, "unix://{path}"),
+            Address::Npipe(pipe) => write!(f, "npipe://{pipe}"),
+            Address::Tcp(url) | Address::Ssh(url) => f.write_str(url),
+        }
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// How the address was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Flag,
+    DockerHost,
+    Context(String),
+    /// Nothing named one: the platform's default, or discovery among the usual sockets.
+    Default,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Flag => f.write_str("--host"),
+            Source::DockerHost => f.write_str("DOCKER_HOST"),
+            Source::Context(name) => write!(f, "context {name}"),
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+impl Serialize for Source {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Endpoint {
-    /// The address as a URL: unix:///…, tcp://…, npipe:////./pipe/…
-    pub address: String,
-    /// How the address was chosen, for messages: "--host", "DOCKER_HOST", "context NAME", "default".
-    pub source: String,
+    pub address: Address,
+    /// How the address was chosen, for messages.
+    pub source: Source,
     /// TLS material (DOCKER_TLS_VERIFY/DOCKER_CERT_PATH, or the context's TLS folder).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_dir: Option<PathBuf>,
@@ -31,17 +118,15 @@ pub struct Endpoint {
 impl Endpoint {
     /// Whether the engine runs on this machine (so host GPU checks and disk checks mean something).
     pub fn is_local(&self) -> bool {
-        self.address.starts_with("unix://") || self.address.starts_with("npipe://")
+        self.address.is_local()
     }
     /// The ssh target of an ssh:// address, ready to use: its control folder, and batch mode
     /// unless a terminal can answer ssh's prompts.
     pub fn ssh(&self) -> Result<Option<ssh::SshTarget>> {
-        if !self.address.starts_with("ssh://") {
-            return Ok(None);
-        }
+        let Address::Ssh(url) = &self.address else { return Ok(None) };
         use std::io::IsTerminal;
-        let mut target = ssh::SshTarget::parse(&self.address, &self.source)?;
-        target.control_dir = crate::token::private_dir("ssh")?;
+        let mut target = ssh::SshTarget::parse(url, &self.source.to_string())?;
+        target.control_dir = crate::state::private_dir("ssh")?;
         target.batch = !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal());
         Ok(Some(target))
     }
@@ -50,12 +135,18 @@ impl Endpoint {
     }
 }
 
-pub fn platform_default() -> &'static str {
+pub fn platform_default() -> Address {
     if cfg!(windows) {
-        "npipe:////./pipe/docker_engine"
+        Address::Npipe("//./pipe/docker_engine".into())
     } else {
-        "unix:///var/run/docker.sock"
+        Address::Unix("/var/run/docker.sock".into())
     }
+}
+
+/// Whether the engine named by --host / DOCKER_HOST / the context is reached over ssh (its
+/// paths are then the remote's, checked after connecting).
+pub fn is_remote(host_flag: Option<&str>) -> Result<bool> {
+    Ok(matches!(resolve_from_env(host_flag)?.address, Address::Ssh(_)))
 }
 
 /// Resolves the engine address without touching the network. `env` reads variables; `docker_dir`
@@ -71,15 +162,15 @@ pub fn resolve(
     };
     if let Some(host) = flag.filter(|h| !h.is_empty()) {
         return Ok(Endpoint {
-            address: normalize(host, "--host")?,
-            source: "--host".into(),
+            address: normalize(host, &Source::Flag)?,
+            source: Source::Flag,
             tls_dir: tls_from_env(),
         });
     }
     if let Some(host) = env("DOCKER_HOST").filter(|h| !h.is_empty()) {
         return Ok(Endpoint {
-            address: normalize(&host, "DOCKER_HOST")?,
-            source: "DOCKER_HOST".into(),
+            address: normalize(&host, &Source::DockerHost)?,
+            source: Source::DockerHost,
             tls_dir: tls_from_env(),
         });
     }
@@ -90,23 +181,19 @@ pub fn resolve(
     if let Some(name) = context.filter(|n| n != "default") {
         return context_endpoint(&name, docker_dir);
     }
-    Ok(Endpoint { address: platform_default().into(), source: "default".into(), tls_dir: None })
+    Ok(Endpoint { address: platform_default(), source: Source::Default, tls_dir: None })
 }
 
-fn normalize(host: &str, source: &str) -> Result<String> {
-    let schemes = ["unix://", "tcp://", "npipe://", "http://", "https://"];
-    if host.starts_with("ssh://") {
-        ssh::SshTarget::parse(host, source)?;
-        return Ok(host.trim_end_matches('/').to_string());
+fn normalize(host: &str, source: &Source) -> Result<Address> {
+    let address = Address::parse(host).ok_or_else(|| {
+        Error::usage(format!("{source} has an unknown address `{host}`")).hint(
+            "use unix:///path/to/docker.sock, ssh://[user@]HOST, tcp://HOST:PORT or npipe:////./pipe/NAME",
+        )
+    })?;
+    if let Address::Ssh(url) = &address {
+        ssh::SshTarget::parse(url, &source.to_string())?;
     }
-    if schemes.iter().any(|s| host.starts_with(s)) {
-        return Ok(host.to_string());
-    }
-    if host.starts_with('/') {
-        return Ok(format!("unix://{host}"));
-    }
-    Err(Error::usage(format!("{source} has an unknown address `{host}`"))
-        .hint("use unix:///path/to/docker.sock, ssh://[user@]HOST, tcp://HOST:PORT or npipe:////./pipe/NAME"))
+    Ok(address)
 }
 
 /// The docker CLI's settings, `config.json` in `docker_dir` (its context and registry logins);
@@ -151,7 +238,7 @@ fn context_endpoint(name: &str, docker_dir: &Path) -> Result<Endpoint> {
                 .hint("pass --host")
         })?;
         let tls = docker_dir.join("contexts").join("tls").join(entry.file_name()).join("docker");
-        let source = format!("context {name}");
+        let source = Source::Context(name.to_string());
         return Ok(Endpoint {
             address: normalize(host, &source)?,
             source,
@@ -194,7 +281,7 @@ pub struct Engine {
 impl Engine {
     pub async fn connect(host_flag: Option<&str>) -> Result<Engine> {
         let endpoint = resolve_from_env(host_flag)?;
-        if endpoint.source != "default" {
+        if endpoint.source != Source::Default {
             return Self::connect_to(endpoint).await;
         }
         Self::discover().await
@@ -204,7 +291,7 @@ impl Engine {
     /// or may not be used (a user outside the `docker` group) is passed over for the next.
     pub async fn discover() -> Result<Engine> {
         let env = |k: &str| std::env::var(k).ok();
-        let uid = crate::settings::UserSpec::caller().map(|u| u.uid);
+        let uid = crate::sys::UserSpec::caller().map(|u| u.uid);
         let home = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf());
         let candidates =
             discover::candidates(discover::ClientOs::this(), home, discover::runtime_dir(&env, uid));
@@ -215,13 +302,13 @@ impl Engine {
                     engine.tried = failed
                         .iter()
                         .map(|(c, p)| discover::Tried {
-                            address: c.endpoint.address.clone(),
-                            label: c.label.into(),
+                            address: c.endpoint.address.to_string(),
+                            label: c.label.to_string(),
                             problem: Some(p.describe().into()),
                         })
                         .chain(std::iter::once(discover::Tried {
-                            address: candidate.endpoint.address.clone(),
-                            label: candidate.label.into(),
+                            address: candidate.endpoint.address.to_string(),
+                            label: candidate.label.to_string(),
                             problem: None,
                         }))
                         .collect();
@@ -230,7 +317,7 @@ impl Engine {
                 Err((_, problem)) => failed.push((candidate, problem)),
             }
         }
-        let podman_installed = crate::gpu::find_on_path(&["podman"]).is_some();
+        let podman_installed = crate::sys::find_on_path(&["podman"]).is_some();
         let mut err = Error::new(Kind::Engine, "no container engine answers on this machine");
         for (candidate, problem) in &failed {
             err = err.cause(format!(
@@ -254,13 +341,13 @@ impl Engine {
         // remote's docker fails, ssh's own words make the error.
         let ping = match &ssh {
             Some(target) => Some(preflight(target).await.map_err(|e| (e, ConnectProblem::Other))?),
-            None => match raw::request_with_head(&endpoint, None, "GET", "/_ping", None).await {
-                Ok((_, head, _)) => Some(head),
+            None => match raw::request(&endpoint, None, "GET", "/_ping", None).await {
+                Ok(answer) => Some(answer.head()),
                 Err(e) if e.kind() == std::io::ErrorKind::Unsupported => None,
                 Err(e) => {
-                    let err = match endpoint.address.strip_prefix("unix://") {
-                        Some(path) if e.kind() == std::io::ErrorKind::NotFound => {
-                            bollard::errors::Error::SocketNotFoundError(path.to_string())
+                    let err = match &endpoint.address {
+                        Address::Unix(path) if e.kind() == std::io::ErrorKind::NotFound => {
+                            bollard::errors::Error::SocketNotFoundError(path.clone())
                         }
                         _ => bollard::errors::Error::IOError { err: e },
                     };
@@ -306,9 +393,9 @@ impl Engine {
     }
 
     /// The platform the engine runs containers for (`docker info`: OSType, Architecture).
-    pub async fn platform(&self) -> Result<crate::platform::Arch> {
+    pub async fn platform(&self) -> Result<crate::catalog::Arch> {
         let info = self.info().await?;
-        crate::platform::Arch::from_engine(
+        crate::catalog::Arch::from_engine(
             info.os_type.as_deref().unwrap_or_default(),
             info.architecture.as_deref().unwrap_or_default(),
         )
@@ -344,16 +431,9 @@ impl Engine {
             .await
     }
 
-    #[cfg(unix)]
     fn local_socket_owner(&self) -> Option<u32> {
-        use std::os::unix::fs::MetadataExt;
-        let path = self.endpoint.address.strip_prefix("unix://")?;
-        std::fs::metadata(path).ok().map(|m| m.uid())
-    }
-
-    #[cfg(not(unix))]
-    fn local_socket_owner(&self) -> Option<u32> {
-        None
+        let Address::Unix(path) = &self.endpoint.address else { return None };
+        crate::sys::file_uid(path)
     }
 
     /// A request to Podman's own API (what its Docker API cannot express), decoded as JSON.
@@ -364,21 +444,21 @@ impl Engine {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<std::result::Result<serde_json::Value, (u16, String)>> {
-        let (status, bytes) =
-            raw::request(&self.endpoint, self.host.ssh(), method, &format!("/v4.0.0{path}"), body)
-                .await
-                .map_err(|e| {
-                    Error::new(
-                        Kind::Engine,
-                        format!("cannot reach Podman's API at {}", self.endpoint.described()),
-                    )
-                    .cause(e)
-                    .hint("check that the Podman service still runs")
-                })?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-        if status >= 400 {
+        let answer = raw::request(&self.endpoint, self.host.ssh(), method, &format!("/v4.0.0{path}"), body)
+            .await
+            .map_err(|e| {
+                Error::new(
+                    Kind::Engine,
+                    format!("cannot reach Podman's API at {}", self.endpoint.described()),
+                )
+                .cause(e)
+                .hint("check that the Podman service still runs")
+            })?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&answer.body).unwrap_or(serde_json::Value::Null);
+        if answer.status >= 400 {
             let message = value.get("message").and_then(|m| m.as_str()).unwrap_or("no message");
-            return Ok(Err((status, message.to_string())));
+            return Ok(Err((answer.status, message.to_string())));
         }
         Ok(Ok(value))
     }
@@ -386,14 +466,10 @@ impl Engine {
     /// Wraps an engine error with what was being done.
     pub fn fail(&self, doing: &str, err: bollard::errors::Error) -> Error {
         if let Some((_, message)) = api_status(&err) {
-            return Error::new(Kind::Engine, format!("{doing}: {}", first_line(message)));
+            return Error::new(Kind::Engine, format!("{doing}: {}", crate::error::first_line(message)));
         }
         connect_error(&self.endpoint, &err).cause(format!("while {doing}"))
     }
-}
-
-pub fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or("").trim()
 }
 
 fn client_for(
@@ -402,21 +478,17 @@ fn client_for(
     version: Option<&bollard::ClientVersion>,
 ) -> std::result::Result<Docker, bollard::errors::Error> {
     let version = version.unwrap_or(bollard::API_DEFAULT_VERSION);
-    let addr = endpoint.address.as_str();
+    let addr = endpoint.address.to_string();
     if let Some(target) = ssh {
         return Ok(ssh::docker_client(target.clone(), REQUEST_TIMEOUT_SECS, version));
     }
-    if addr.starts_with("unix://") {
+    if let Address::Unix(_) = &endpoint.address {
         #[cfg(unix)]
-        return Docker::connect_with_unix(addr, REQUEST_TIMEOUT_SECS, version);
+        return Docker::connect_with_unix(&addr, REQUEST_TIMEOUT_SECS, version);
     }
-    if addr.starts_with("npipe://") {
+    if let Address::Npipe(_pipe) = &endpoint.address {
         #[cfg(windows)]
-        return Docker::connect_with_named_pipe(
-            &addr.replacen("npipe://", "", 1),
-            REQUEST_TIMEOUT_SECS,
-            version,
-        );
+        return Docker::connect_with_named_pipe(_pipe, REQUEST_TIMEOUT_SECS, version);
     }
     match &endpoint.tls_dir {
         Some(dir) => {
@@ -430,21 +502,23 @@ fn client_for(
                 version,
             )
         }
-        None => Docker::connect_with_http(addr, REQUEST_TIMEOUT_SECS, version),
+        None => Docker::connect_with_http(&addr, REQUEST_TIMEOUT_SECS, version),
     }
 }
 
 /// `GET /_ping` over one dial-stdio connection: the answer's head, or ssh's failure, worded.
 async fn preflight(target: &ssh::SshTarget) -> Result<String> {
-    let mut stream = target.dial().await.map_err(ssh::ssh_missing)?;
-    match raw::exchange(&mut stream.io, "GET", "/_ping", None).await {
-        Ok((200, head, _)) => Ok(head),
-        Ok((status, _, body)) => {
-            Err(Error::new(Kind::Engine, format!("the engine on {} answered {status}", target.display()))
-                .cause(String::from_utf8_lossy(&body).trim().to_string())
-                .hint(format!("run `ssh {} docker version` to see what goes wrong", target.display())))
-        }
-        Err(_) => Err(stream.failure(target).await),
+    let stream = target.dial().await.map_err(ssh::ssh_missing)?;
+    let (io, failed) = stream.split();
+    match crate::http::exchange(io, "GET", "/_ping", &[], None).await {
+        Ok(answer) if answer.status == 200 => Ok(answer.head()),
+        Ok(answer) => Err(Error::new(
+            Kind::Engine,
+            format!("the engine on {} answered {}", target.display(), answer.status),
+        )
+        .cause(String::from_utf8_lossy(&answer.body).trim().to_string())
+        .hint(format!("run `ssh {} docker version` to see what goes wrong", target.display()))),
+        Err(_) => Err(failed.failure(target).await),
     }
 }
 
@@ -495,11 +569,11 @@ impl EngineHost {
     }
 
     /// The user whose folders are mounted, on the engine's machine.
-    pub async fn caller(&self) -> Result<Option<crate::settings::UserSpec>> {
+    pub async fn caller(&self) -> Result<Option<crate::sys::UserSpec>> {
         Ok(match self {
-            EngineHost::Local => crate::settings::UserSpec::caller(),
+            EngineHost::Local => crate::sys::UserSpec::caller(),
             EngineHost::Ssh { .. } => {
-                self.remote_user().await?.map(|u| crate::settings::UserSpec { uid: u.uid, gid: u.gid })
+                self.remote_user().await?.map(|u| crate::sys::UserSpec { uid: u.uid, gid: u.gid })
             }
             EngineHost::Elsewhere => None,
         })
@@ -510,7 +584,7 @@ impl EngineHost {
     pub async fn probe_gpus(&self) -> (Option<crate::gpu::HostGpuState>, Option<String>) {
         use crate::gpu;
         match self {
-            EngineHost::Local => (Some(gpu::probe_host()), gpu::find_on_path(&gpu::CONTAINER_TOOLKIT)),
+            EngineHost::Local => (Some(gpu::probe_host()), crate::sys::find_on_path(&gpu::CONTAINER_TOOLKIT)),
             EngineHost::Ssh { target, .. } => match target.run(&ssh::gpu_probe(), None).await {
                 Ok(text) => {
                     let (smi, proc_version, toolkit) = ssh::split_gpu_probe(&text);
@@ -559,7 +633,7 @@ pub fn connect_error(endpoint: &Endpoint, err: &bollard::errors::Error) -> Error
     use bollard::errors::Error as B;
     use std::io::ErrorKind as K;
     let at = endpoint.described();
-    let unix = endpoint.address.starts_with("unix://");
+    let unix = matches!(endpoint.address, Address::Unix(_));
     let start_docker = if cfg!(target_os = "linux") {
         "start Docker (`sudo systemctl start docker`, or Docker Desktop), or point --host / DOCKER_HOST at a running engine"
     } else {
@@ -602,8 +676,7 @@ fn tls_failed(at: &str, err: &bollard::errors::Error) -> Error {
 fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(e) = next {
-        let text = e.to_string().to_lowercase();
-        if ["tls", "certificate", "handshake", "corrupt message"].iter().any(|w| text.contains(w)) {
+        if crate::error::EngineSays::of(&e.to_string()) == crate::error::EngineSays::Tls {
             return true;
         }
         next = e.source();
@@ -642,7 +715,10 @@ mod tests {
         let dir = docker_dir_with_context("remote", "tcp://10.0.0.9:2376", true);
         let ep = resolve(Some("unix:///tmp/x.sock"), &env_of(&[("DOCKER_HOST", "tcp://h:1")]), dir.path())
             .unwrap();
-        assert_eq!((ep.address.as_str(), ep.source.as_str()), ("unix:///tmp/x.sock", "--host"));
+        assert_eq!(
+            (ep.address.to_string().as_str(), ep.source.to_string().as_str()),
+            ("unix:///tmp/x.sock", "--host")
+        );
     }
 
     #[test]
@@ -657,8 +733,8 @@ mod tests {
             Path::new("/nonexistent"),
         )
         .unwrap();
-        assert_eq!(ep.address, "tcp://h:2376");
-        assert_eq!(ep.source, "DOCKER_HOST");
+        assert_eq!(ep.address.to_string(), "tcp://h:2376");
+        assert_eq!(ep.source.to_string(), "DOCKER_HOST");
         assert_eq!(ep.tls_dir, Some(PathBuf::from("/certs")));
         let plain = resolve(
             None,
@@ -673,19 +749,22 @@ mod tests {
     fn current_context_from_config_json() {
         let dir = docker_dir_with_context("colima", "unix:///home/u/.colima/docker.sock", true);
         let ep = resolve(None, &env_of(&[]), dir.path()).unwrap();
-        assert_eq!(ep.address, "unix:///home/u/.colima/docker.sock");
-        assert_eq!(ep.source, "context colima");
+        assert_eq!(ep.address.to_string(), "unix:///home/u/.colima/docker.sock");
+        assert_eq!(ep.source.to_string(), "context colima");
     }
 
     #[test]
     fn docker_context_env_picks_a_context_and_default_means_platform_default() {
         let dir = docker_dir_with_context("colima", "unix:///c.sock", false);
         assert_eq!(
-            resolve(None, &env_of(&[("DOCKER_CONTEXT", "colima")]), dir.path()).unwrap().address,
+            resolve(None, &env_of(&[("DOCKER_CONTEXT", "colima")]), dir.path()).unwrap().address.to_string(),
             "unix:///c.sock"
         );
         let ep = resolve(None, &env_of(&[("DOCKER_CONTEXT", "default")]), dir.path()).unwrap();
-        assert_eq!((ep.address.as_str(), ep.source.as_str()), (platform_default(), "default"));
+        assert_eq!(
+            (ep.address.to_string().as_str(), ep.source.to_string().as_str()),
+            (platform_default().to_string().as_str(), "default")
+        );
     }
 
     #[test]
@@ -696,7 +775,7 @@ mod tests {
         let err = resolve(Some("docker.example:2375"), &env_of(&[]), dir.path()).unwrap_err();
         assert_eq!(err.kind, Kind::Usage);
         let ssh = resolve(Some("ssh://me@box:2222/"), &env_of(&[]), dir.path()).unwrap();
-        assert_eq!((ssh.address.as_str(), ssh.is_local()), ("ssh://me@box:2222", false));
+        assert_eq!((ssh.address.to_string().as_str(), ssh.is_local()), ("ssh://me@box:2222", false));
         let err = resolve(Some("ssh://me:secret@box"), &env_of(&[]), dir.path()).unwrap_err();
         assert!(err.message.contains("password") && err.hint.is_some(), "{err:?}");
     }
@@ -705,7 +784,10 @@ mod tests {
     fn an_ssh_context_is_an_ssh_engine() {
         let dir = docker_dir_with_context("box", "ssh://ana@gpu-box", true);
         let ep = resolve(None, &env_of(&[]), dir.path()).unwrap();
-        assert_eq!((ep.address.as_str(), ep.source.as_str()), ("ssh://ana@gpu-box", "context box"));
+        assert_eq!(
+            (ep.address.to_string().as_str(), ep.source.to_string().as_str()),
+            ("ssh://ana@gpu-box", "context box")
+        );
         assert!(!ep.is_local());
     }
 
@@ -732,7 +814,7 @@ mod tests {
                 let p = std::env::temp_dir().join(format!(
                     "dtu-test-{}-{}",
                     std::process::id(),
-                    crate::token::random_hex(8)
+                    crate::state::random_hex(8)
                 ));
                 std::fs::create_dir_all(&p).unwrap();
                 TempDir(p)

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::settings::UserSpec;
+use crate::sys::UserSpec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

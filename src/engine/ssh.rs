@@ -328,7 +328,23 @@ pub struct SshStream {
     pub stderr: Arc<Mutex<String>>,
 }
 
+/// What is left of a dial-stdio connection once its stream is handed to an HTTP client: the
+/// ssh process and what it said, to word a failure.
+pub struct SshProcess {
+    child: tokio::process::Child,
+    stderr: Arc<Mutex<String>>,
+}
+
 impl SshStream {
+    /// The stream, and the ssh process behind it.
+    pub fn split(
+        self,
+    ) -> (tokio::io::Join<tokio::process::ChildStdout, tokio::process::ChildStdin>, SshProcess) {
+        (self.io, SshProcess { child: self.child, stderr: self.stderr })
+    }
+}
+
+impl SshProcess {
     /// Why the connection failed, once ssh has exited: its exit code and what it said.
     pub async fn failure(mut self, target: &SshTarget) -> Error {
         let code = tokio::time::timeout(Duration::from_secs(5), self.child.wait())
@@ -495,9 +511,9 @@ pub struct RemoteFolders<'a> {
     pub known: Vec<PathBuf>,
 }
 
-impl crate::settings::Folders for RemoteFolders<'_> {
-    fn check(&self, path: &Path) -> crate::settings::FolderCheck {
-        use crate::settings::FolderCheck;
+impl crate::sys::Folders for RemoteFolders<'_> {
+    fn check(&self, path: &Path) -> crate::sys::FolderCheck {
+        use crate::sys::FolderCheck;
         if self.known.iter().any(|k| k == path) {
             return FolderCheck::Folder(path.to_path_buf());
         }
@@ -532,7 +548,7 @@ pub fn default_remote_folder(home: &Path, local: &Path) -> PathBuf {
 const DEFAULT_FOLDERS: &str = "dimtensor-up";
 
 fn default_folder_name(local: &Path) -> String {
-    crate::settings::container_name_for(local).trim_start_matches("dimtensor-up-").to_string()
+    crate::naming::container_name_for(local).trim_start_matches("dimtensor-up-").to_string()
 }
 
 /// One remote command: who the remote user is (WHO_AM_I), and the folder that stands for

@@ -28,7 +28,7 @@ LAB = ["jupyter", "--variant", "base", "--detach", "--no-browser", "--pull", "ne
 
 
 def laptop(root):
-    """An ssh set-up for the laptop user in `root`, as tests/cli.rs makes it."""
+    """An ssh set-up for the laptop user in `root`, as tests/cli/support.rs makes it."""
     ssh = os.path.join(root, ".ssh")
     os.makedirs(ssh)
     shutil.copy(os.path.join(KEYS, "client"), os.path.join(ssh, "client"))

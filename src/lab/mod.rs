@@ -1,4 +1,9 @@
-//! Running JupyterLab servers: finding them by label, their tokens, readiness, logs, removal.
+//! Running JupyterLab servers: finding them by label, their tokens, readiness, logs, removal;
+//! starting one (start.rs) and holding it in the foreground (serve.rs).
+
+pub mod serve;
+pub mod start;
+pub mod token;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -8,17 +13,21 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde::Serialize;
 
+use crate::config::Config;
 use crate::engine::model::CreateApi;
+use crate::engine::ssh::RemoteFolders;
 use crate::engine::Engine;
-use crate::error::{api_status, Error, Kind, Result};
+use crate::error::{api_status, EngineSays, Error, Kind, Result};
+use crate::naming::{labels, TOKEN_MOUNT};
+use crate::plan::{LaunchPlan, Role};
+use crate::ports::{connect_host, lab_url};
 use crate::ready::{http_status, POLL_INTERVAL};
-use crate::settings::{connect_host, lab_url, labels, LaunchPlan, Role, TOKEN_MOUNT};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Server {
     pub name: String,
     pub id: String,
-    pub state: String,
+    pub state: ContainerState,
     pub image: String,
     /// The image the container runs (`image` may have moved to a newer one since).
     pub image_id: String,
@@ -33,9 +42,65 @@ pub struct Server {
     pub compose_project: Option<String>,
 }
 
+/// A container's state, as the engines name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+    /// Podman's extra states (stopped, configured, …), or none given.
+    Other,
+}
+
+impl ContainerState {
+    pub fn parse(text: &str) -> ContainerState {
+        match text.to_ascii_lowercase().as_str() {
+            "created" => ContainerState::Created,
+            "running" => ContainerState::Running,
+            "paused" => ContainerState::Paused,
+            "restarting" => ContainerState::Restarting,
+            "removing" => ContainerState::Removing,
+            "exited" | "stopped" => ContainerState::Exited,
+            "dead" => ContainerState::Dead,
+            _ => ContainerState::Other,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            ContainerState::Created => "created",
+            ContainerState::Running => "running",
+            ContainerState::Paused => "paused",
+            ContainerState::Restarting => "restarting",
+            ContainerState::Removing => "removing",
+            ContainerState::Exited => "exited",
+            ContainerState::Dead => "dead",
+            ContainerState::Other => "unknown",
+        }
+    }
+    /// Another start is bringing it up.
+    pub fn is_starting(self) -> bool {
+        matches!(self, ContainerState::Created | ContainerState::Restarting)
+    }
+    /// It will not run again by itself.
+    pub fn has_ended(self) -> bool {
+        matches!(self, ContainerState::Exited | ContainerState::Dead)
+    }
+}
+
+impl std::fmt::Display for ContainerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl Server {
     pub fn running(&self) -> bool {
-        self.state == "running"
+        self.state == ContainerState::Running
     }
     pub fn listen_ip(&self) -> IpAddr {
         self.listen.parse().unwrap_or(IpAddr::from([127, 0, 0, 1]))
@@ -45,7 +110,7 @@ impl Server {
 fn from_labels(
     name: String,
     id: String,
-    state: String,
+    state: ContainerState,
     (image, image_id): (String, String),
     l: &HashMap<String, String>,
 ) -> Server {
@@ -89,7 +154,7 @@ pub async fn list(engine: &Engine) -> Result<Vec<Server>> {
                 .first()
                 .map(|n| n.trim_start_matches('/').to_string())
                 .unwrap_or_default();
-            let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+            let state = ContainerState::parse(&c.state.map(|s| s.to_string()).unwrap_or_default());
             from_labels(
                 name,
                 c.id.unwrap_or_default(),
@@ -112,7 +177,9 @@ pub async fn by_name(engine: &Engine, name: &str) -> Result<Option<Server>> {
             if l.get(labels::MANAGED).map(String::as_str) != Some("true") {
                 return Ok(None);
             }
-            let state = c.state.and_then(|s| s.status).map(|s| s.to_string()).unwrap_or_default();
+            let state = ContainerState::parse(
+                &c.state.and_then(|s| s.status).map(|s| s.to_string()).unwrap_or_default(),
+            );
             Ok(Some(from_labels(
                 name.to_string(),
                 c.id.unwrap_or_default(),
@@ -149,7 +216,7 @@ pub async fn for_workdir(engine: &Engine, workdir: &Path) -> Result<Option<Serve
 pub async fn token(engine: &Engine, server: &Server) -> Result<String> {
     // Over ssh the label names the remote's file: the container's own copy is read instead.
     let local_file = server.token_file.as_deref().filter(|_| engine.host.ssh().is_none());
-    if let Some(t) = local_file.and_then(crate::token::read_token_file) {
+    if let Some(t) = local_file.and_then(token::read_token_file) {
         return Ok(t);
     }
     let out = exec_output(engine, &server.id, vec!["cat".into(), TOKEN_MOUNT.into()]).await?;
@@ -329,7 +396,9 @@ pub async fn create(
             match engine.libpod_json("POST", "/libpod/containers/create", Some(&plan.libpod_body(role))).await
             {
                 Ok(Ok(answer)) => Ok(answer["Id"].as_str().unwrap_or_default().to_string()),
-                Ok(Err((_, message))) if message.contains("already in use") => Err(CreateFailure::NameTaken),
+                Ok(Err((_, message))) if EngineSays::of(&message) == EngineSays::NameInUse => {
+                    Err(CreateFailure::NameTaken)
+                }
                 Ok(Err((_, message))) => Err(CreateFailure::Refused(message)),
                 Err(e) => Err(CreateFailure::Failed(e)),
             }
@@ -337,7 +406,6 @@ pub async fn create(
     }
 }
 
-/// Stops and removes a container and its token file; host files and volumes are never touched.
 /// The labs the hub of `hub_dir` spawned for its users (their homes are volumes and stay).
 pub async fn hub_labs(engine: &Engine, hub_dir: &str) -> Result<Vec<String>> {
     Ok(labelled(engine, labels::HUB, hub_dir).await?.into_iter().filter_map(|c| c.id).collect())
@@ -356,6 +424,7 @@ pub async fn remove_unused_network(engine: &Engine, name: &str) -> Result<()> {
     }
 }
 
+/// Stops and removes a container and its token file; host files and volumes are never touched.
 pub async fn remove(engine: &Engine, server_id: &str, token_file: Option<&Path>) -> Result<()> {
     use bollard::query_parameters::{RemoveContainerOptionsBuilder, StopContainerOptionsBuilder};
     let _ = engine
@@ -374,14 +443,50 @@ pub async fn remove(engine: &Engine, server_id: &str, token_file: Option<&Path>)
         Err(e) if crate::error::api_status(&e).is_some_and(|(c, _)| c == 404 || c == 409) => {}
         Err(e) => return Err(engine.fail("removing the container", e)),
     }
-    match (token_file, engine.host.ssh()) {
-        (Some(path), Some(target)) => crate::token::remove_remote(target, path),
-        (Some(path), None) => {
-            let _ = std::fs::remove_file(path);
-        }
-        (None, _) => {}
+    if let Some(path) = token_file {
+        token::remove(path, engine.host.ssh());
     }
     Ok(())
+}
+
+/// The server named, or the one for --workdir (default: the current folder).
+pub async fn target(
+    engine: &Engine,
+    name: Option<&str>,
+    workdir: Option<&std::path::Path>,
+) -> Result<Server> {
+    if let Some(name) = name {
+        return by_name(engine, name).await?.ok_or_else(|| {
+            Error::usage(format!("no dimtensor-up server named `{name}`"))
+                .hint("see `dimtensor-up ps` for the names")
+        });
+    }
+    let cwd = crate::sys::current_dir()?;
+    let dir = match (engine.host.ssh(), workdir) {
+        // Over ssh: --workdir on the remote, or the remote folder this one stands for.
+        (Some(target), Some(w)) => {
+            let user = engine.host.remote_user().await?.expect("an ssh engine has a remote user");
+            let folders = RemoteFolders { target, home: user.home.clone(), known: vec![] };
+            let args = crate::cli::LabArgs { workdir: Some(w.to_path_buf()), ..Default::default() };
+            crate::settings::LabSettings::resolve_in(&args, &Config::default(), &user.home, &folders)?.workdir
+        }
+        (Some(_), None) => match engine.host.remote_user_and_folder(&cwd, false).await? {
+            Some((_, Some(folder))) => folder,
+            Some((user, None)) => crate::engine::ssh::default_remote_folder(&user.home, &cwd),
+            None => unreachable!("an ssh engine has a remote user"),
+        },
+        _ => {
+            let dir = workdir.map(|w| cwd.join(w)).unwrap_or(cwd);
+            std::fs::canonicalize(&dir).map_err(|_| {
+                Error::usage(format!("folder {} does not exist", dir.display()))
+                    .hint("give an existing folder with --workdir")
+            })?
+        }
+    };
+    for_workdir(engine, &dir).await?.ok_or_else(|| {
+        Error::usage(format!("no dimtensor-up server for {}", dir.display()))
+            .hint("start one with `dimtensor-up jupyter`, or see `dimtensor-up ps`")
+    })
 }
 
 #[cfg(test)]

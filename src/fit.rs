@@ -1,0 +1,201 @@
+//! The lab that fits a machine: the GPU rules asked of a connected engine (its machine's GPUs
+//! and what the engine needs for them), the GPU outlook, and `--variant auto`'s pure choice over
+//! the variant table. `jupyter`, `compose`, `hub`, `doctor` and the wizard all settle labs here.
+
+use crate::catalog::{Arch, Platforms, Variant};
+use crate::engine::model::GpuForm;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::gpu::{self, EngineGpuState, GpuAttach, GpuDecision, GpuRequest, HostGpuState};
+use crate::reporter::Reporter;
+use crate::settings::LabSettings;
+
+/// Whether the lab may use GPUs on this machine, as the GPU rules decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GpuOutlook {
+    /// GPUs can be attached (or were asked for explicitly).
+    Usable,
+    /// No GPU will be attached; why (for the line that explains the choice).
+    Unusable(String),
+}
+
+impl GpuOutlook {
+    /// The outlook a GPU decision for a lab with CUDA gives.
+    pub fn of(decision: &crate::gpu::GpuDecision) -> GpuOutlook {
+        match decision.why_cpu() {
+            None => GpuOutlook::Usable,
+            Some(why) => GpuOutlook::Unusable(why),
+        }
+    }
+}
+
+/// `--variant auto`: with usable GPUs the largest lab that has CUDA on this platform; without,
+/// the largest lab that carries no CUDA libraries here (arm64: full, its torch is CPU-only;
+/// amd64: base, since PyPI has no CPU-only torch for x86-64).
+pub fn auto_lab(arch: Arch, gpu: &GpuOutlook) -> Variant {
+    let wants_cuda = *gpu == GpuOutlook::Usable;
+    // LABS runs from the smallest to the largest lab; every platform has a lab without CUDA.
+    Variant::LABS
+        .into_iter()
+        .rev()
+        .find(|v| v.lab_image().spec().has_cuda(arch) == wants_cuda)
+        .unwrap_or(Variant::Base)
+}
+
+/// The one line that says which lab `auto` chose, why, and how to pick another.
+pub fn auto_lab_line(arch: Arch, gpu: &GpuOutlook) -> String {
+    let chosen = auto_lab(arch, gpu);
+    let spec = chosen.lab_image().spec();
+    let why = match gpu {
+        GpuOutlook::Usable => "GPUs are usable here".to_string(),
+        GpuOutlook::Unusable(reason) if chosen == Variant::Base => format!(
+            "no usable GPU ({reason}), and torch for {} comes only with CUDA libraries",
+            arch.platform()
+        ),
+        GpuOutlook::Unusable(reason) => format!("no usable GPU ({reason})"),
+    };
+    let others: Vec<String> = Variant::LABS
+        .into_iter()
+        .filter(|v| *v != chosen)
+        .map(|v| {
+            format!("--variant {} ({}, ~{})", v.name(), v.contents(arch), v.lab_image().spec().size_on(arch))
+        })
+        .collect();
+    format!(
+        "lab: {} ({}, ~{} for {}): {why}; or {}",
+        chosen.name(),
+        chosen.contents(arch),
+        spec.size_on(arch),
+        arch.platform(),
+        others.join(", ")
+    )
+}
+
+/// What `decide` looks at on a connected engine: its machine's GPUs (where they can be asked)
+/// and what the engine needs for them. Gathered once for several decisions (`hub`'s profiles).
+pub struct GpuFacts {
+    pub host: Option<HostGpuState>,
+    pub engine: EngineGpuState,
+}
+
+impl GpuFacts {
+    pub async fn of(engine: &Engine) -> Result<GpuFacts> {
+        let model = engine.model().await?;
+        // `docker info` says what Docker's GPU requests need; CDI needs only the spec files.
+        let info = match model.gpu_form() {
+            GpuForm::DeviceRequest => Some(engine.info().await?),
+            GpuForm::Cdi => None,
+        };
+        // The engine's machine decides: over ssh, the remote's driver, not this laptop's.
+        let (host, toolkit) = engine.host.probe_gpus().await;
+        Ok(GpuFacts { host, engine: gpu::engine_state(info, model, toolkit) })
+    }
+    pub fn decide(
+        &self,
+        request: &GpuRequest,
+        variant_gpu_capable: bool,
+        variant: &str,
+    ) -> Result<GpuDecision> {
+        gpu::decide(request, self.host.as_ref(), &self.engine, variant_gpu_capable, variant)
+    }
+}
+
+/// `decide` against a connected engine: its info, and its machine's GPUs where they can be asked.
+pub async fn decide_on(
+    engine: &Engine,
+    request: &GpuRequest,
+    variant_gpu_capable: bool,
+    variant: &str,
+) -> Result<GpuDecision> {
+    // Nothing to look at: the answer does not depend on the machine or the engine.
+    if *request == GpuRequest::None || (*request == GpuRequest::Auto && !variant_gpu_capable) {
+        return gpu::decide(request, None, &EngineGpuState::default(), variant_gpu_capable, variant);
+    }
+    GpuFacts::of(engine).await?.decide(request, variant_gpu_capable, variant)
+}
+
+/// What a machine offers a lab: the platform its images are for and whether GPUs are usable.
+pub struct MachineFit {
+    pub platforms: Platforms,
+    /// The GPU rules' answer for a lab that has CUDA.
+    pub gpu: GpuDecision,
+}
+
+impl MachineFit {
+    pub async fn of(engine: &Engine, settings: &LabSettings) -> Result<MachineFit> {
+        let platforms = Platforms::new(engine.platform().await?, settings.platform);
+        let gpu = decide_on(engine, &settings.gpus, true, "GPU").await?;
+        Ok(MachineFit { platforms, gpu })
+    }
+    pub fn outlook(&self) -> GpuOutlook {
+        GpuOutlook::of(&self.gpu)
+    }
+    /// The lab `--variant auto` takes here.
+    pub fn auto_lab(&self) -> Variant {
+        auto_lab(self.platforms.images, &self.outlook())
+    }
+}
+
+/// Settles the lab on `engine`: `auto` becomes the lab that fits (said in one line), and the
+/// GPU decision for that lab. `jupyter` and `compose` both start here.
+pub async fn settle_lab(
+    engine: &Engine,
+    mut settings: LabSettings,
+    reporter: &Reporter,
+) -> Result<(LabSettings, Platforms, GpuDecision)> {
+    let platforms = Platforms::new(engine.platform().await?, settings.platform);
+    if let Some(note) = platforms.emulation_note() {
+        reporter.note(note);
+    }
+    let arch = platforms.images;
+    let decision = match settings.variant {
+        Variant::Auto => {
+            let fit = MachineFit::of(engine, &settings).await?;
+            reporter.note(auto_lab_line(arch, &fit.outlook()));
+            settings.variant = fit.auto_lab();
+            match fit.gpu.attach {
+                // The lab line said why: no second line about the CPU.
+                GpuAttach::None => GpuDecision::none(),
+                _ => fit.gpu,
+            }
+        }
+        lab => decide_on(engine, &settings.gpus, lab.lab_image().spec().has_cuda(arch), lab.name()).await?,
+    };
+    if let Some(note) = decision.note() {
+        reporter.note(note);
+    }
+    Ok((settings, platforms, decision))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_gpu() -> GpuOutlook {
+        GpuOutlook::Unusable("nvidia-smi not found".into())
+    }
+
+    #[test]
+    fn auto_picks_the_largest_lab_that_fits() {
+        assert_eq!(auto_lab(Arch::Amd64, &no_gpu()), Variant::Base);
+        assert_eq!(auto_lab(Arch::Arm64, &no_gpu()), Variant::Full);
+        assert_eq!(auto_lab(Arch::Amd64, &GpuOutlook::Usable), Variant::Full);
+        // On arm64 only ml carries CUDA (jax's plugin); PyPI's aarch64 torch is CPU-only.
+        assert_eq!(auto_lab(Arch::Arm64, &GpuOutlook::Usable), Variant::Ml);
+    }
+
+    #[test]
+    fn the_auto_line_says_what_why_and_how_else() {
+        let amd = auto_lab_line(Arch::Amd64, &no_gpu());
+        assert!(amd.starts_with("lab: base ("), "{amd}");
+        assert!(amd.contains("nvidia-smi not found"), "{amd}");
+        assert!(amd.contains("comes only with CUDA"), "{amd}");
+        assert!(amd.contains("--variant full (") && amd.contains("--variant ml ("), "{amd}");
+        let arm = auto_lab_line(Arch::Arm64, &no_gpu());
+        assert!(arm.starts_with("lab: full (") && arm.contains("for linux/arm64"), "{arm}");
+        assert!(!arm.contains("comes only with CUDA"), "{arm}");
+        assert!(arm.contains("--variant base ("), "{arm}");
+        let gpu = auto_lab_line(Arch::Amd64, &GpuOutlook::Usable);
+        assert!(gpu.starts_with("lab: full (") && gpu.contains("GPUs are usable"), "{gpu}");
+    }
+}

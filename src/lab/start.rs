@@ -1,0 +1,577 @@
+//! Starting a folder's lab, as a small state machine: each state says what exists (and so what
+//! an interruption or a failure must remove), each step returns the next state. `jupyter` drives
+//! it with the run's one Ctrl-C future.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use super::token::{new_token, TokenFile};
+use super::{by_name, CreateFailure, Server};
+use crate::catalog::{PullPolicy, Variant};
+use crate::config::Config;
+use crate::engine::model::UserMapping;
+use crate::engine::Engine;
+use crate::error::{first_line, Error, Kind, Result};
+use crate::gpu::{self, GpuAttach, GpuDecision, GpuReason};
+use crate::plan::{LaunchPlan, Role};
+use crate::ports::{self, PortLock, FIRST_PORT, PORT_RANGE};
+use crate::reporter::Reporter;
+use crate::settings::LabSettings;
+use crate::tunnel::Tunnel;
+
+/// A lab that answers: started by this run, or found running and reused.
+pub struct Started {
+    pub server: Server,
+    pub token: String,
+    pub url: String,
+    pub reused: bool,
+    /// Over ssh: the laptop's end of the server's port.
+    pub tunnel: Option<Tunnel>,
+}
+
+/// How `jupyter` wants its lab.
+pub struct StartOptions {
+    pub pull: PullPolicy,
+    pub build: bool,
+    /// The lab named with --variant (not `auto`): a reused server of another lab is warned about.
+    pub named: Option<Variant>,
+    pub timeout: Duration,
+}
+
+/// Where a start stands.
+enum State {
+    /// Nothing made yet: is there a server for this folder, else settle the lab, image and token.
+    Look,
+    /// Choosing a port and asking the engine for the container (retries: port clashes and the
+    /// GPU fallback).
+    Create {
+        tries: u32,
+        clashed: Vec<u16>,
+    },
+    /// The container runs: waiting for JupyterLab to answer.
+    Created {
+        id: String,
+        port: u16,
+    },
+    /// Another dimtensor-up holds this folder's name: waiting for its server.
+    OtherStart,
+    Done(Box<Started>),
+}
+
+impl State {
+    /// The container an interruption in this state leaves behind (by name: a create may be in
+    /// flight, its ID not yet known).
+    fn left_on_interrupt<'a>(&self, name: &'a str) -> Option<&'a str> {
+        matches!(self, State::Create { .. } | State::Created { .. }).then_some(name)
+    }
+    /// The container a failure in this state leaves behind (a refused create removes its own).
+    fn left_on_failure<'a>(&self, name: &'a str) -> Option<&'a str> {
+        matches!(self, State::Created { .. }).then_some(name)
+    }
+}
+
+/// What the steps share once the lab is settled.
+struct Prepared {
+    settings: LabSettings,
+    image_ref: String,
+    user: UserMapping,
+    gpu: GpuDecision,
+    token: String,
+    token_file: TokenFile,
+    newer_check: Option<tokio::task::JoinHandle<Option<String>>>,
+}
+
+/// A start of the lab for `settings` on `engine`.
+pub struct LabStart<'a> {
+    engine: &'a Engine,
+    settings: &'a LabSettings,
+    config: &'a Config,
+    options: &'a StartOptions,
+    reporter: &'a Reporter,
+    name: String,
+    prepared: Option<Prepared>,
+    told_about_the_other_start: bool,
+    give_up_waiting: Instant,
+}
+
+const WAITING_FOR_THE_OTHER_START: &str =
+    "another dimtensor-up is starting JupyterLab in this folder; waiting for it";
+
+/// Starts retried after a port clash or a refused GPU request.
+const MAX_RETRIES: u32 = 5;
+
+impl<'a> LabStart<'a> {
+    pub fn new(
+        engine: &'a Engine,
+        settings: &'a LabSettings,
+        config: &'a Config,
+        options: &'a StartOptions,
+        reporter: &'a Reporter,
+    ) -> LabStart<'a> {
+        LabStart {
+            engine,
+            settings,
+            config,
+            options,
+            reporter,
+            name: settings.container_name(),
+            prepared: None,
+            told_about_the_other_start: false,
+            give_up_waiting: Instant::now() + options.timeout,
+        }
+    }
+
+    /// Runs the start to its end. On `stop` (Ctrl-C, SIGTERM) or a failure, what this start made
+    /// is removed: the state says what that is.
+    pub async fn run(mut self, mut stop: Pin<&mut impl Future<Output = ()>>) -> Result<Started> {
+        let mut state = State::Look;
+        loop {
+            if let State::Done(started) = state {
+                return Ok(*started);
+            }
+            let (on_interrupt, on_failure) =
+                (state.left_on_interrupt(&self.name).is_some(), state.left_on_failure(&self.name).is_some());
+            let outcome = tokio::select! {
+                next = self.step(state) => next,
+                _ = &mut stop => Err(Error::interrupted()),
+            };
+            match outcome {
+                Ok(next) => state = next,
+                Err(err) => {
+                    let leaves = match err.kind {
+                        Kind::Interrupted => on_interrupt,
+                        _ => on_failure,
+                    };
+                    if leaves {
+                        self.reporter.note("removing the half-started container");
+                        let _ = super::remove(self.engine, &self.name, None).await;
+                    }
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    async fn step(&mut self, state: State) -> Result<State> {
+        match state {
+            State::Look => self.look().await,
+            State::Create { tries, clashed } => self.create(tries, clashed).await,
+            State::Created { id, port } => self.wait_until_ready(id, port).await,
+            State::OtherStart => self.wait_for_the_other_start().await,
+            State::Done(started) => Ok(State::Done(started)),
+        }
+    }
+
+    /// A server for this folder runs → reuse it; else settle the lab, its image and a token.
+    async fn look(&mut self) -> Result<State> {
+        let (engine, reporter) = (self.engine, self.reporter);
+        if let Some(server) = self.existing_server().await? {
+            return self.reuse(server).await.map(|s| State::Done(Box::new(s)));
+        }
+        // A server for this folder started another way (`dimtensor-up compose --up`) counts too.
+        if let Some(other) = super::for_workdir(engine, &self.settings.workdir).await?.filter(Server::running)
+        {
+            return self.reuse(other).await.map(|s| State::Done(Box::new(s)));
+        }
+        // The lab and its GPUs are settled before any image is fetched: a refusal costs no download.
+        let (settings, platforms, gpu) =
+            crate::fit::settle_lab(engine, self.settings.clone(), reporter).await?;
+        let policy = self.options.pull;
+        let (image_ref, source) = crate::image::ensure(
+            engine,
+            settings.image(),
+            platforms,
+            self.config,
+            policy,
+            self.options.build,
+            reporter,
+        )
+        .await?;
+        reporter.detail(format!("image {image_ref} ({source:?})"));
+        // Beside the start, never in its way: does the registry have a newer image for the tag?
+        let newer_check = (source == crate::image::Source::Local && policy == PullPolicy::Missing)
+            .then(|| tokio::spawn(crate::image::newer_in_registry(engine.docker.clone(), image_ref.clone())));
+        let model = engine.model().await?;
+        let user = model.user_mapping(settings.user, engine.host.caller().await?);
+        let token = new_token();
+        // A token file per start (two starts racing in one folder never share one), removed on
+        // any failure or interruption until the server is handed over.
+        let file_name = format!("{}-{}", self.name, crate::state::random_hex(4));
+        let token_file = TokenFile::write_for(engine, &file_name, &token).await?;
+        self.prepared = Some(Prepared { settings, image_ref, user, gpu, token, token_file, newer_check });
+        Ok(State::Create { tries: 0, clashed: Vec::new() })
+    }
+
+    /// One create-and-start; a refusal decides the next try.
+    async fn create(&mut self, tries: u32, mut clashed: Vec<u16>) -> Result<State> {
+        if tries == MAX_RETRIES {
+            return Err(Error::new(
+                Kind::Container,
+                format!("JupyterLab could not be started in {MAX_RETRIES} tries (ports kept being taken)"),
+            )
+            .hint("run `dimtensor-up ps` to see what runs, then try again"));
+        }
+        let engine = self.engine;
+        let model = engine.model().await?;
+        let p = self.prepared.as_mut().expect("the lab is settled before a container is made");
+        // From choosing a port until the engine has bound it, no other start on this machine
+        // chooses one (an engine elsewhere refuses a taken port, and the next one is tried).
+        let port_lock = match model.local {
+            true => Some(PortLock::acquire().await),
+            false => None,
+        };
+        let port = pick_port(engine, p.settings.port, p.settings.listen, FIRST_PORT, &clashed).await?;
+        let plan = LaunchPlan::new(
+            &p.settings,
+            p.image_ref.clone(),
+            port,
+            p.user,
+            p.gpu.attach.clone(),
+            model.gpu_form(),
+        );
+        let role = Role::Lab { token_file: p.token_file.path() };
+        let refusal = match create_and_start(engine, &plan, role).await {
+            Ok(id) => {
+                drop(port_lock);
+                self.reporter.note(format!(
+                    "starting JupyterLab ({}) on {}:{port}",
+                    p.settings.variant.name(),
+                    p.settings.listen
+                ));
+                return Ok(State::Created { id, port });
+            }
+            Err(Attempt::NameTaken) => {
+                drop(port_lock);
+                return Ok(State::OtherStart);
+            }
+            Err(Attempt::Failed(e)) => return Err(e),
+            Err(Attempt::Refused(message)) => message,
+        };
+        match next_try(&refusal, &p.settings, &p.gpu.attach) {
+            NextTry::OtherPort => {
+                self.reporter.detail(format!("port {port} was taken meanwhile; trying the next one"));
+                clashed.push(port);
+            }
+            NextTry::WithoutGpus => {
+                p.gpu = GpuDecision {
+                    attach: GpuAttach::None,
+                    reason: GpuReason::EngineRefused(first_line(&refusal).to_string()),
+                };
+                if let Some(note) = p.gpu.note() {
+                    self.reporter.note(note);
+                }
+            }
+            NextTry::GiveUp(GiveUp::PortTaken) => {
+                return Err(port_taken_error(engine, p.settings.listen, port).await)
+            }
+            NextTry::GiveUp(GiveUp::Start) => return Err(start_error(&refusal)),
+        }
+        Ok(State::Create { tries: tries + 1, clashed })
+    }
+
+    /// The container runs: the tunnel (over ssh), then JupyterLab's answer with the token.
+    async fn wait_until_ready(&mut self, id: String, port: u16) -> Result<State> {
+        let engine = self.engine;
+        let p = self.prepared.take().expect("the lab is settled before a container is made");
+        let tunnel = super::serve::open_tunnel(engine, port).await?;
+        let (listen, reached_at) = match &tunnel {
+            Some(t) => t.local(),
+            None => (p.settings.listen, port),
+        };
+        let spinner = self.reporter.spinner("waiting for JupyterLab to answer");
+        let ready = super::wait_ready(engine, &id, listen, reached_at, &p.token, self.options.timeout).await;
+        spinner.finish_and_clear();
+        ready?;
+        let server = by_name(engine, &self.name)
+            .await?
+            .ok_or_else(|| Error::new(Kind::Container, "the container disappeared while starting"))?;
+        p.token_file.keep();
+        if let Some(check) = p.newer_check {
+            tell_if_newer(check, &p.image_ref, p.settings.image(), self.reporter).await;
+        }
+        let url = ports::lab_url(listen, reached_at, &p.token);
+        Ok(State::Done(Box::new(Started { url, server, token: p.token, reused: false, tunnel })))
+    }
+
+    /// Another start holds this folder's name: its server once it runs, else a new try.
+    async fn wait_for_the_other_start(&mut self) -> Result<State> {
+        if !std::mem::replace(&mut self.told_about_the_other_start, true) {
+            self.reporter.note(WAITING_FOR_THE_OTHER_START);
+        }
+        match wait_for_named(self.engine, &self.name, self.options.timeout).await? {
+            Some(server) => self.reuse(server).await.map(|s| State::Done(Box::new(s))),
+            // Gone, or not visible yet: the engine reserves the name before the container can be
+            // inspected, so a create still in flight elsewhere looks the same.
+            None if Instant::now() < self.give_up_waiting => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok(State::Create { tries: 0, clashed: Vec::new() })
+            }
+            None => Err(Error::new(
+                Kind::Container,
+                format!("the name {} stayed taken without a container behind it", self.name),
+            )
+            .hint("run `dimtensor-up ps`, then `dimtensor-up stop` and try again")),
+        }
+    }
+
+    /// This folder's container: running → re-use; being started by another dimtensor-up → wait
+    /// for it; stopped (an engine restart, an earlier failure) → removed, so a fresh one is made.
+    async fn existing_server(&mut self) -> Result<Option<Server>> {
+        let engine = self.engine;
+        let Some(existing) = by_name(engine, &self.name).await? else { return Ok(None) };
+        if existing.running() {
+            return Ok(Some(existing));
+        }
+        if existing.state.is_starting() {
+            self.told_about_the_other_start = true;
+            self.reporter.note(WAITING_FOR_THE_OTHER_START);
+            return wait_for_named(engine, &self.name, self.options.timeout).await;
+        }
+        self.reporter
+            .detail(format!("removing the stopped container {} (left by an earlier run)", self.name));
+        super::remove(engine, &existing.id, existing.token_file.as_deref()).await?;
+        Ok(None)
+    }
+
+    async fn reuse(&self, server: Server) -> Result<Started> {
+        let (engine, settings, reporter) = (self.engine, self.settings, self.reporter);
+        let differs = self.options.named.is_some_and(|v| server.variant != v.name())
+            || settings.port.is_some_and(|p| p != server.port)
+            || server.listen_ip() != settings.listen;
+        if differs {
+            reporter.warn(format!(
+                "this folder's server already runs ({} on {}:{}); `dimtensor-up stop` first to start it differently",
+                server.variant, server.listen, server.port
+            ));
+        }
+        if !server.listen_ip().is_loopback() {
+            reporter.warn(format!("this server listens on {}: other machines can reach it", server.listen));
+        }
+        let token = super::token(engine, &server).await?;
+        let tunnel = super::serve::open_tunnel(engine, server.port).await?;
+        let (listen, port) = match &tunnel {
+            Some(t) => t.local(),
+            None => (server.listen_ip(), server.port),
+        };
+        super::wait_ready(engine, &server.id, listen, port, &token, self.options.timeout).await?;
+        reporter.note(format!("JupyterLab already runs for this folder ({})", server.name));
+        Ok(Started { url: ports::lab_url(listen, port, &token), server, token, reused: true, tunnel })
+    }
+}
+
+/// How one create-and-start went.
+enum Attempt {
+    NameTaken,
+    /// The engine refused the container at create or start (it is removed again).
+    Refused(String),
+    Failed(Error),
+}
+
+/// Creates and starts the container; a container the engine would not start is removed.
+async fn create_and_start(
+    engine: &Engine,
+    plan: &LaunchPlan,
+    role: Role<'_>,
+) -> std::result::Result<String, Attempt> {
+    let id = match super::create(engine, plan, role).await {
+        Ok(id) => id,
+        Err(CreateFailure::NameTaken) => return Err(Attempt::NameTaken),
+        Err(CreateFailure::Refused(message)) => return Err(Attempt::Refused(message)),
+        Err(CreateFailure::Failed(e)) => return Err(Attempt::Failed(e)),
+    };
+    if let Err(e) =
+        engine.docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await
+    {
+        let message = crate::error::engine_message(&e);
+        super::remove(engine, &id, None).await.map_err(Attempt::Failed)?;
+        return Err(Attempt::Refused(message));
+    }
+    Ok(id)
+}
+
+/// What the engine's refusal of a container means for the next try.
+#[derive(Debug, PartialEq, Eq)]
+enum NextTry {
+    /// The port we chose was taken meanwhile (by a program outside the port lock's reach).
+    OtherPort,
+    /// `--gpus auto` chose GPUs the engine cannot attach after all: run on the CPU, as auto
+    /// promises; an explicit request never falls back.
+    WithoutGpus,
+    GiveUp(GiveUp),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum GiveUp {
+    /// The user's own --port is taken.
+    PortTaken,
+    Start,
+}
+
+fn next_try(message: &str, settings: &LabSettings, attach: &GpuAttach) -> NextTry {
+    use crate::error::EngineSays;
+    match EngineSays::of(message) {
+        EngineSays::PortTaken => match settings.port {
+            None => NextTry::OtherPort,
+            Some(_) => NextTry::GiveUp(GiveUp::PortTaken),
+        },
+        EngineSays::NoGpuSupport if settings.gpus == gpu::GpuRequest::Auto && *attach != GpuAttach::None => {
+            NextTry::WithoutGpus
+        }
+        _ => NextTry::GiveUp(GiveUp::Start),
+    }
+}
+
+/// Says the registry's newer image in one line when the check finished during the start.
+async fn tell_if_newer(
+    check: tokio::task::JoinHandle<Option<String>>,
+    image_ref: &str,
+    image: crate::catalog::ImageId,
+    reporter: &Reporter,
+) {
+    if !check.is_finished() {
+        check.abort();
+        return;
+    }
+    if let Ok(Some(digest)) = check.await {
+        reporter.note(format!(
+            "the registry has a newer {image_ref} ({}); this start uses the local one, `dimtensor-up pull {}` updates it",
+            crate::registry::short_digest(&digest),
+            image.tag()
+        ));
+    }
+}
+
+/// Why a container did not start, as the user should read it.
+pub fn start_error(message: &str) -> Error {
+    if crate::error::EngineSays::of(message) == crate::error::EngineSays::NoGpuSupport {
+        return gpu::engine_gpu_error(message);
+    }
+    Error::new(Kind::Container, "the container did not start")
+        .cause(first_line(message))
+        .hint("`dimtensor-up doctor` checks the setup")
+}
+
+/// Waits for another start of this folder's container. None: it is gone (that start failed, or
+/// it was a creation abandoned by a killed dimtensor-up), so the caller creates its own.
+async fn wait_for_named(engine: &Engine, name: &str, timeout: Duration) -> Result<Option<Server>> {
+    /// A start takes well under a second from create to running; longer means abandoned.
+    const ABANDONED_AFTER: Duration = Duration::from_secs(10);
+    let start = Instant::now();
+    let found = crate::poll::until_ok(timeout, Duration::from_millis(100), || async {
+        match by_name(engine, name).await? {
+            None => Ok(Some(None)),
+            Some(s) if s.running() => Ok(Some(Some(s))),
+            Some(s) if s.state.has_ended() || start.elapsed() > ABANDONED_AFTER => {
+                super::remove(engine, &s.id, s.token_file.as_deref()).await?;
+                Ok(Some(None))
+            }
+            Some(_) => Ok(None),
+        }
+    })
+    .await?;
+    found.ok_or_else(|| {
+        Error::new(Kind::Container, format!("the other start of {name} did not finish"))
+            .hint("run `dimtensor-up ps`, then `dimtensor-up stop` and try again")
+    })
+}
+
+/// `wanted` (--port), checked; else the first free port from `first` that no running server of
+/// ours holds and that did not just clash (`clashed`: the engine can hold a port the bind probe
+/// cannot see). Labs start from 8888, hubs from 8000.
+pub async fn pick_port(
+    engine: &Engine,
+    wanted: Option<u16>,
+    listen: IpAddr,
+    first: u16,
+    clashed: &[u16],
+) -> Result<u16> {
+    // Only an engine on this machine binds ports this machine can probe; elsewhere the engine
+    // refuses a taken port and the next one is tried.
+    let probe_here = engine.model().await?.local;
+    let is_free = |p: u16| !probe_here || ports::port_is_free(listen, p);
+    if let Some(port) = wanted {
+        if is_free(port) {
+            return Ok(port);
+        }
+        return Err(port_taken_error(engine, listen, port).await);
+    }
+    let servers = super::list(engine).await?;
+    let mut taken: Vec<u16> = servers.iter().filter(|s| s.running()).map(|s| s.port).collect();
+    taken.extend_from_slice(clashed);
+    ports::choose_port(first, &taken, &is_free).ok_or_else(|| {
+        Error::usage(format!("no free port from {first} to {} on {listen}", first + PORT_RANGE - 1))
+            .hint("pass --port N with a free port, or stop servers you no longer need (dimtensor-up ps)")
+    })
+}
+
+async fn port_taken_error(engine: &Engine, listen: IpAddr, port: u16) -> Error {
+    let holder = match super::list(engine).await {
+        Ok(servers) => servers
+            .into_iter()
+            .find(|s| s.running() && s.port == port)
+            .map(|s| format!("dimtensor-up server {} (folder {})", s.name, s.workdir)),
+        Err(_) => None,
+    };
+    let holder =
+        holder.or_else(|| ports::process_holding_port(port)).unwrap_or_else(|| "another program".into());
+    Error::usage(format!("port {port} on {listen} is already in use by {holder}"))
+        .hint("pick another with --port, or leave --port out to take the first free one")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::LabArgs;
+
+    fn settings(port: Option<u16>, gpus: &str) -> LabSettings {
+        let args = LabArgs { port, gpus: Some(gpus.into()), ..Default::default() };
+        LabSettings::resolve(&args, &Config::default(), &std::env::temp_dir()).unwrap()
+    }
+
+    #[test]
+    fn a_taken_port_moves_on_unless_the_user_chose_it() {
+        let clash = "driver failed programming external connectivity: Bind for 127.0.0.1:8888 failed: port is already allocated";
+        assert_eq!(next_try(clash, &settings(None, "auto"), &GpuAttach::None), NextTry::OtherPort);
+        assert_eq!(
+            next_try(clash, &settings(Some(9000), "auto"), &GpuAttach::None),
+            NextTry::GiveUp(GiveUp::PortTaken)
+        );
+        // Podman (rootlessport) words it differently.
+        let podman = "rootlessport listen tcp 127.0.0.1:8888: bind: address already in use";
+        assert_eq!(next_try(podman, &settings(None, "none"), &GpuAttach::None), NextTry::OtherPort);
+    }
+
+    #[test]
+    fn only_auto_falls_back_to_the_cpu() {
+        let no_driver = "could not select device driver \"\" with capabilities: [[gpu]]";
+        assert_eq!(next_try(no_driver, &settings(None, "auto"), &GpuAttach::All), NextTry::WithoutGpus);
+        assert_eq!(
+            next_try(no_driver, &settings(None, "all"), &GpuAttach::All),
+            NextTry::GiveUp(GiveUp::Start)
+        );
+        let cdi = "unresolvable CDI devices nvidia.com/gpu=all";
+        assert_eq!(next_try(cdi, &settings(None, "auto"), &GpuAttach::All), NextTry::WithoutGpus);
+        assert_eq!(
+            next_try("no such image", &settings(None, "auto"), &GpuAttach::All),
+            NextTry::GiveUp(GiveUp::Start)
+        );
+    }
+
+    #[test]
+    fn what_each_state_leaves_behind() {
+        let name = "dimtensor-up-x-1";
+        assert_eq!(State::Look.left_on_interrupt(name), None);
+        assert_eq!(State::OtherStart.left_on_interrupt(name), None);
+        // A create in flight may have made the container: an interruption removes it, a refusal
+        // has removed its own.
+        let create = State::Create { tries: 0, clashed: vec![] };
+        assert_eq!((create.left_on_interrupt(name), create.left_on_failure(name)), (Some(name), None));
+        let created = State::Created { id: "id".into(), port: 8888 };
+        assert_eq!(
+            (created.left_on_interrupt(name), created.left_on_failure(name)),
+            (Some(name), Some(name))
+        );
+    }
+}

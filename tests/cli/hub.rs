@@ -1,0 +1,277 @@
+//! The hub: a JupyterHub on the engine giving each user a lab of their own (and a GPU profile on
+//! the GPU stub engine), and the values for the Kubernetes chart. Needs the Docker engine with the
+//! hub image and the Python test tools (tests/run.sh).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::*;
+
+const GROUP: &str = "the hub tests (hub)";
+
+/// tests/support/hub_client.py against a hub: `args` after the hub's URL.
+fn hub_client(hub: &str, args: &[&str]) -> serde_json::Value {
+    let python = std::env::var("DTU_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/hub_client.py"))
+        .arg(hub)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The Python Jupyter client against a lab at `base` (a hub user's /user/NAME) with `token`.
+fn lab_client(base: &str, token: &str, args: &[&str]) -> serde_json::Value {
+    let python = std::env::var("DTU_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/jupyter_client.py"))
+        .args([base, token])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Removes a hub test's containers, volumes and network when the test ends, passed or not:
+/// `stop` keeps accounts and homes on purpose, and a failed test must not leave a hub running.
+struct HubCleanup {
+    host: Option<String>,
+    project: String,
+}
+
+impl Drop for HubCleanup {
+    fn drop(&mut self) {
+        let on = |args: &[&str]| match &self.host {
+            Some(h) => docker_on(h, args),
+            None => docker(args),
+        };
+        let labs = on(&["ps", "-aq", "--filter", &format!("name={}", self.project)]);
+        for id in labs.lines().filter(|l| !l.is_empty()) {
+            on(&["rm", "-f", id]);
+        }
+        for v in on(&["volume", "ls", "-q", "--filter", &format!("name={}", self.project)]).lines() {
+            on(&["volume", "rm", "-f", v]);
+        }
+        on(&["network", "rm", &self.project]);
+    }
+}
+
+/// The compose project `dimtensor-up hub` wrote into `dir`.
+fn hub_project(dir: &Path) -> String {
+    let yaml = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
+    yaml.lines().find_map(|l| l.strip_prefix("name: ").map(str::to_string)).unwrap()
+}
+
+#[test]
+fn a_hub_gives_each_user_a_lab_of_their_own_that_outlives_the_hub() {
+    if skip_without_engine(GROUP) {
+        return;
+    }
+    let _g = engine_lock();
+    let sb = Sandbox::new("hub");
+    let hub_dir = sb.work.join("dimtensor-hub");
+    let out = sb
+        .run(&[
+            "hub", "--labs", "base", "--gpus", "none", "--up", "--no-browser", "--pull", "never",
+            "--timeout", "300",
+        ])
+        .ok();
+    let url = out.last_line().to_string();
+    assert!(url.starts_with("http://127.0.0.1:80") && url.ends_with("/hub/"), "{url}\n{}", out.stderr);
+    let hub = url.trim_end_matches("/hub/").to_string();
+    let project = hub_project(&hub_dir);
+    let _cleanup = HubCleanup { host: None, project: project.clone() };
+    validate_against_schema(&hub_dir.join("compose.yaml"));
+    let password_file = hub_dir.join("admin-password");
+    let meta = std::fs::metadata(&password_file).unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777, 0o600);
+    let admin_password = std::fs::read_to_string(&password_file).unwrap().trim().to_string();
+    assert!(admin_password.len() >= 32);
+    let inspect = sb.docker(&["inspect", &project]);
+    assert!(!inspect.contains(&admin_password), "the admin password is not in the container's config");
+    assert!(inspect.contains("\"HostIp\": \"127.0.0.1\""), "loopback only");
+
+    // Two users sign up; they can sign in only once the admin authorizes them.
+    for user in ["alice", "bob"] {
+        hub_client(&hub, &["signup", user, &format!("{user}-password-1")]);
+    }
+    assert_eq!(hub_client(&hub, &["token", "alice", "alice-password-1"])["token"], serde_json::Value::Null);
+    for user in ["alice", "bob"] {
+        let authorized = hub_client(&hub, &["authorize", "admin", &admin_password, user]);
+        assert!(authorized["status"].as_u64().unwrap() < 400, "{authorized}");
+    }
+    let token = |user: &str| -> String {
+        let t = hub_client(&hub, &["token", user, &format!("{user}-password-1")]);
+        t["token"].as_str().unwrap_or_else(|| panic!("{user} signs in: {t}")).to_string()
+    };
+    let (alice, bob) = (token("alice"), token("bob"));
+
+    // Each spawns a lab through the hub and reaches it with their own credentials.
+    let alice_lab = hub_client(&hub, &["spawn", "alice", &alice, "base"]);
+    let bob_lab = hub_client(&hub, &["spawn", "bob", &bob, "base"]);
+    let (alice_url, bob_url) = (alice_lab["url"].as_str().unwrap(), bob_lab["url"].as_str().unwrap());
+    eprintln!("spawn to ready: alice {} s, bob {} s", alice_lab["ready_s"], bob_lab["ready_s"]);
+    let check = lab_client(alice_url, &alice, &["check"]);
+    assert_eq!(check["kernel_error"], serde_json::Value::Null, "{check}");
+    assert!(check["kernel_output"].as_str().unwrap().starts_with("[1.5] m/s 5.2.0"), "{check}");
+    assert_eq!(check["contents_put"], 201, "{check}");
+    assert_eq!(check["status_without_token"], 403, "{check}");
+    // Neither reaches the other's lab, files or server.
+    let other = hub_client(&hub, &["get", &bob, "/user/alice/api/contents/work/from-jupyter.txt"]);
+    assert_ne!(other["status"], 200, "bob reads alice's file: {other}");
+    let own = hub_client(&hub, &["get", &bob, "/user/bob/api/contents/work/from-jupyter.txt"]);
+    assert_eq!(own["status"], 404, "bob's folder is his own: {own}");
+    let stop_other = hub_client(&hub, &["stop", "alice", &bob]);
+    assert!(matches!(stop_other["status"].as_u64(), Some(403 | 404)), "bob stops alice's lab: {stop_other}");
+    assert!(bob_url.ends_with("/user/bob"));
+
+    // ps knows the hub; a second start is refused.
+    let ps = sb.run(&["ps", "--json"]).ok();
+    assert!(ps.stdout.contains("\"variant\": \"hub\""), "{}", ps.stdout);
+    let twice = sb.run(&["hub", "--labs", "base", "--gpus", "none", "--up", "--no-browser"]);
+    twice.user_error(2);
+    assert!(twice.stderr.contains("already runs"), "{}", twice.stderr);
+    let port = hub.rsplit(':').next().unwrap();
+    let taken = sb.run(&["hub", "--dir", "other-hub", "--labs", "base", "--gpus", "none", "--port", port]);
+    taken.user_error(2);
+    assert!(taken.stderr.contains("is taken") && !sb.work.join("other-hub").exists(), "{}", taken.stderr);
+    let logs = sb.run(&["logs", &project]).ok();
+    assert!(logs.stdout.contains("JupyterHub") || logs.stderr.contains("JupyterHub"), "the hub's log");
+
+    // Stop: the hub and both labs go, the accounts and homes stay.
+    let stopped = sb.run(&["stop", &project]).ok();
+    stopped.says("and 2 running lab(s)");
+    assert_eq!(sb.docker(&["ps", "-aq", "--filter", "label=org.dimtensor-up.hub"]).trim(), "", "no lab left");
+    let network = sb.docker(&["network", "ls", "-q", "--filter", &format!("name=^{project}$")]);
+    assert!(network.trim().is_empty(), "the hub's network is gone (each takes an address pool)");
+
+    // A hand-edited config is kept unless --force (then saved as .bak).
+    let config = hub_dir.join("jupyterhub_config.py");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("# my own setting\n");
+    std::fs::write(&config, &text).unwrap();
+    let refused = sb.run(&["hub", "--labs", "base", "--gpus", "none"]);
+    refused.user_error(2);
+    assert!(refused.stderr.contains("was edited"), "{}", refused.stderr);
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), text, "the edited file is untouched");
+    sb.run(&["hub", "--labs", "base", "--gpus", "none", "--force"]).ok();
+    assert_eq!(std::fs::read_to_string(hub_dir.join("jupyterhub_config.py.bak")).unwrap(), text);
+
+    // Started again: alice signs in with her password and finds her file.
+    let again =
+        sb.run(&["hub", "--labs", "base", "--gpus", "none", "--up", "--no-browser", "--timeout", "300"]).ok();
+    let hub = again.last_line().trim_end_matches("/hub/").to_string();
+    let alice = token("alice");
+    let lab = hub_client(&hub, &["spawn", "alice", &alice, "base"]);
+    let kept = hub_client(&hub, &["get", &alice, "/user/alice/api/contents/work/from-jupyter.txt"]);
+    assert_eq!(kept["status"], 200, "alice's file outlived the hub: {kept} {lab}");
+    sb.run(&["stop", &project]).ok();
+}
+
+#[test]
+fn kubernetes_values_follow_the_variant_table_and_the_charts_schema() {
+    if skip_without_engine(GROUP) {
+        return;
+    }
+    let sb = Sandbox::new("z2jh");
+    let out = sb.run(&["hub", "--kubernetes", "--dir", "k8s", "--gpus-per-user", "2"]).ok();
+    let path = sb.work.join("k8s/config.yaml");
+    assert_eq!(out.last_line(), path.display().to_string());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains(
+            "# Install: helm upgrade --cleanup-on-fail --install dimtensor-hub jupyterhub/jupyterhub"
+        ),
+        "{text}"
+    );
+    // The chart validates its merged values; these are an override, so the schema's `required`
+    // lists (met by the chart's defaults) are left out, and everything else is checked.
+    let python = std::env::var("DTU_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/z2jh-values.schema.json");
+    let code = r#"
+import json, sys, yaml, jsonschema
+def strip(node):
+    if isinstance(node, dict):
+        node.pop("required", None)
+        for v in node.values(): strip(v)
+    elif isinstance(node, list):
+        for v in node: strip(v)
+schema = json.load(open(sys.argv[2])); strip(schema)
+values = yaml.safe_load(open(sys.argv[1]))
+jsonschema.validate(values, schema)
+print(json.dumps(values))
+"#;
+    let run = Command::new(python).args(["-c", code]).arg(&path).arg(schema).output().unwrap();
+    assert!(
+        run.status.success(),
+        "the values fail the chart's schema: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let values: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let profiles = values["singleuser"]["profileList"].as_array().unwrap();
+    let slugs: Vec<&str> = profiles.iter().map(|p| p["slug"].as_str().unwrap()).collect();
+    assert_eq!(slugs, ["base", "ml", "ml-gpu", "full", "full-gpu"], "CUDA labs get a GPU profile");
+    for p in profiles {
+        let image = p["kubespawner_override"]["image"].as_str().unwrap();
+        assert!(image.ends_with("-5.2.0"), "pinned: {image}");
+    }
+    assert_eq!(profiles[2]["kubespawner_override"]["extra_resource_limits"]["nvidia.com/gpu"], "2");
+    assert_eq!(values["singleuser"]["allowPrivilegeEscalation"], false);
+    assert_eq!(values["proxy"]["service"]["type"], "ClusterIP");
+    // A re-run replaces its own file; an edited one is kept unless --force.
+    sb.run(&["hub", "--kubernetes", "--dir", "k8s"]).ok();
+    std::fs::write(&path, format!("{text}# mine\n")).unwrap();
+    sb.run(&["hub", "--kubernetes", "--dir", "k8s"]).user_error(2);
+    sb.run(&["hub", "--kubernetes", "--dir", "k8s", "--force"]).ok();
+    assert!(std::fs::read_to_string(sb.work.join("k8s/config.yaml.bak")).unwrap().ends_with("# mine\n"));
+    // Bad flags: one line, a hint, nothing written.
+    for bad in [vec!["hub", "--labs", "auto"], vec!["hub", "--gpus", "lots"], vec!["hub", "--port", "0"]] {
+        sb.run(&bad).user_error(2);
+    }
+    assert!(!sb.work.join("dimtensor-hub").exists(), "nothing written for bad flags");
+}
+
+#[test]
+fn a_hub_gpu_profile_reaches_the_engine_as_a_device_request() {
+    if skip_without_engine(GROUP) {
+        return;
+    }
+    let Some(gpu_host) = gpu_engine() else { return };
+    let _g = engine_lock();
+    let sb = Sandbox::new("hub-gpu");
+    // The small lab has no CUDA: `--gpus all` asks for its GPU profile explicitly, as
+    // `jupyter --variant base --gpus all` does (the stub engine attaches, the CPU runs).
+    let out = sb
+        .on_gpu_engine(
+            &gpu_host,
+            &[
+                "hub", "--labs", "base", "--gpus", "all", "--up", "--no-browser", "--pull", "never",
+                "--timeout", "300",
+            ],
+        )
+        .ok();
+    out.says("profiles: base, base-gpu");
+    let hub = out.last_line().trim_end_matches("/hub/").to_string();
+    let hub_dir = sb.work.join("dimtensor-hub");
+    let project = hub_project(&hub_dir);
+    let _cleanup = HubCleanup { host: Some(gpu_host.clone()), project: project.clone() };
+    let admin_password = std::fs::read_to_string(hub_dir.join("admin-password")).unwrap().trim().to_string();
+    hub_client(&hub, &["signup", "carol", "carol-password-1"]);
+    hub_client(&hub, &["authorize", "admin", &admin_password, "carol"]);
+    let token =
+        hub_client(&hub, &["token", "carol", "carol-password-1"])["token"].as_str().unwrap().to_string();
+    let lab = hub_client(&hub, &["spawn", "carol", &token, "base-gpu"]);
+    let url = lab["url"].as_str().unwrap_or_else(|| panic!("the GPU profile starts: {lab}"));
+    let requests = docker_on(
+        &gpu_host,
+        &["inspect", "-f", "{{json .HostConfig.DeviceRequests}}", &format!("{project}-carol")],
+    );
+    assert!(requests.contains("\"Count\":-1") && requests.contains("\"gpu\""), "{requests}");
+    let check = lab_client(url, &token, &["check"]);
+    assert_eq!(check["kernel_error"], serde_json::Value::Null, "{check}");
+    let stopped = Out::from(sb.cmd(&["--host", &gpu_host, "stop", &project]).output().unwrap()).ok();
+    stopped.says("and 1 running lab(s)");
+}
