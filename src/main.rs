@@ -101,7 +101,7 @@ async fn dispatch(cli: Cli) -> error::Result<u8> {
         Command::Stop(args) => commands::stop::run(&global, args).await,
         Command::Doctor(args) => commands::doctor::run(&global, args).await,
         Command::Variants(args) => commands::variants::run(&global, args).await,
-        Command::Config(args) => commands::config::run(args),
+        Command::Config(args) => commands::config::run(&global, args),
         Command::Completions(args) => {
             clap_complete::generate(args.shell, &mut Cli::command(), "dimtensor-up", &mut std::io::stdout());
             Ok(0)

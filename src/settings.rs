@@ -61,17 +61,8 @@ impl LabSettings {
             Some(text) => GpuRequest::parse(text)?,
             None => config.gpus.clone().unwrap_or(GpuRequest::Auto),
         };
-        if args.port == Some(0) {
-            return Err(Error::usage("invalid --port 0")
-                .hint("give a port from 1 to 65535, or leave --port out for the first free one from 8888"));
-        }
-        let listen = match &args.listen {
-            Some(text) => text.trim_matches(['[', ']']).parse::<IpAddr>().map_err(|_| {
-                Error::usage(format!("invalid --listen `{text}`"))
-                    .hint("give an IP address: 127.0.0.1 (default), 0.0.0.0 for every interface")
-            })?,
-            None => config.listen.unwrap_or(IpAddr::from([127, 0, 0, 1])),
-        };
+        check_port(args.port)?;
+        let listen = listen_address(args.listen.as_deref(), config)?;
         let workdir =
             existing_dir(args.workdir.as_deref().unwrap_or(Path::new(".")), base, "--workdir", folders)?;
         let mut mounts =
@@ -115,6 +106,26 @@ impl LabSettings {
     /// same folder finds the first by this name; the engine refuses a duplicate atomically).
     pub fn container_name(&self) -> String {
         crate::naming::container_name_for(&self.workdir)
+    }
+}
+
+/// `--port`: 1 to 65535 (0 would let the engine pick one nobody is told about).
+pub fn check_port(port: Option<u16>) -> Result<()> {
+    match port {
+        Some(0) => Err(Error::usage("invalid --port 0")
+            .hint("give a port from 1 to 65535, or leave --port out for the first free one")),
+        _ => Ok(()),
+    }
+}
+
+/// `--listen` over the setting over loopback.
+pub fn listen_address(flag: Option<&str>, config: &Config) -> Result<IpAddr> {
+    match flag {
+        Some(text) => text.trim_matches(['[', ']']).parse::<IpAddr>().map_err(|_| {
+            Error::usage(format!("invalid --listen `{text}`"))
+                .hint("give an IP address: 127.0.0.1 (default), 0.0.0.0 for every interface")
+        }),
+        None => Ok(config.listen.unwrap_or(IpAddr::from([127, 0, 0, 1]))),
     }
 }
 

@@ -24,10 +24,13 @@ pub async fn run(global: &GlobalArgs, args: BuildArgs) -> Result<u8> {
     let platforms = Platforms::new(engine.platform().await?, requested);
     opts.platform = platforms.explicit().map(str::to_string);
     reporter.note(format!("building for {}", platforms.images.platform()));
+    // One signal future for the whole run: no Ctrl-C falls between two builds.
+    let stop = crate::error::stop_signal();
+    tokio::pin!(stop);
     for id in images {
         tokio::select! {
             r = image::build(&engine, id, config.registry(), &opts, &reporter) => r?,
-            _ = crate::error::stop_signal() => return Err(crate::error::Error::interrupted()),
+            _ = &mut stop => return Err(crate::error::Error::interrupted()),
         }
     }
     Ok(0)

@@ -1,9 +1,9 @@
 //! `dimtensor-up config show|path|set`.
 
-use crate::cli::{ConfigAction, ConfigArgs};
+use crate::cli::{ConfigAction, ConfigArgs, GlobalArgs};
 use crate::error::Result;
 
-pub fn run(args: ConfigArgs) -> Result<u8> {
+pub fn run(global: &GlobalArgs, args: ConfigArgs) -> Result<u8> {
     let (mut config, path) = crate::config::load()?;
     match args.action {
         ConfigAction::Path => println!("{}", path.display()),
@@ -15,7 +15,8 @@ pub fn run(args: ConfigArgs) -> Result<u8> {
         ConfigAction::Set { key, value } => {
             config.set(&key, &value)?;
             config.save(&path)?;
-            eprintln!("set {key} = {value} in {}", path.display());
+            crate::reporter::Reporter::new(global.quiet, global.verbose)
+                .note(format!("set {key} = {value} in {}", path.display()));
         }
     }
     Ok(0)

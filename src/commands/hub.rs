@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::catalog::{Arch, Platforms};
 use crate::catalog::{ImageId, Variant, DIMTENSOR_VERSION};
@@ -34,15 +34,8 @@ fn check_flags(args: &HubArgs, config: &Config, cwd: &Path) -> Result<HubFlags> 
         true => vec![GpuRequest::Auto],
         false => args.gpus.iter().map(|g| GpuRequest::parse(g)).collect::<Result<Vec<_>>>()?,
     };
-    if args.port == Some(0) {
-        return Err(Error::usage("invalid --port 0").hint("give a port from 1 to 65535, or leave --port out"));
-    }
-    let listen = match &args.listen {
-        Some(text) => text.trim_matches(['[', ']']).parse::<IpAddr>().map_err(|_| {
-            Error::usage(format!("invalid --listen `{text}`")).hint("give an IP address: 127.0.0.1 (default)")
-        })?,
-        None => config.listen.unwrap_or(IpAddr::from([127, 0, 0, 1])),
-    };
+    crate::settings::check_port(args.port)?;
+    let listen = crate::settings::listen_address(args.listen.as_deref(), config)?;
     let dir = cwd.join(args.dir.clone().unwrap_or_else(|| PathBuf::from("dimtensor-hub")));
     Ok(HubFlags { dir, labs, gpus, listen })
 }
@@ -96,7 +89,7 @@ pub async fn run(global: &GlobalArgs, args: HubArgs) -> Result<u8> {
         false => GpuForm::DeviceRequest,
     };
     let profiles = hub::profiles(&flags.labs, &gpu_requests, &pinned);
-    let port = pick_port(&engine, args.port, flags.listen).await?;
+    let port = crate::lab::start::pick_port(&engine, args.port, flags.listen, hub::FIRST_PORT, &[]).await?;
     let user = model.user_mapping(None, engine.host.caller().await?);
     let socket_group = match user.user {
         Some(u) if u.uid != 0 && !user.keep_id => crate::sys::file_gid(&socket),
@@ -194,21 +187,6 @@ async fn gpu_profiles(
     Ok(pairs)
 }
 
-/// --port, checked; else the first free port from 8000.
-async fn pick_port(engine: &Engine, wanted: Option<u16>, listen: IpAddr) -> Result<u16> {
-    let taken: Vec<u16> =
-        crate::lab::list(engine).await?.iter().filter(|s| s.running()).map(|s| s.port).collect();
-    let is_free = |p: u16| !taken.contains(&p) && crate::ports::port_is_free(listen, p);
-    match wanted {
-        Some(port) if is_free(port) => Ok(port),
-        Some(port) => Err(Error::usage(format!("port {port} on {listen} is taken"))
-            .hint("choose another with --port, or leave --port out for the first free one from 8000")),
-        None => (hub::FIRST_PORT..hub::FIRST_PORT + 100)
-            .find(|p| is_free(*p))
-            .ok_or_else(|| Error::usage("no free port from 8000 to 8099").hint("choose one with --port")),
-    }
-}
-
 /// Writes `text` to `path` unless the file there was edited since dimtensor-up wrote it (then
 /// only with --force, keeping the edited one as .bak). Nothing is written before all checks pass.
 fn check_writable(path: &Path, force: bool) -> Result<bool> {
@@ -294,20 +272,16 @@ async fn start(
     }
     crate::compose::up(&engine.endpoint, &plan.dir.join(hub::COMPOSE_FILE), reporter)?;
     let spinner = reporter.spinner("waiting for JupyterHub to answer");
-    let deadline = Instant::now() + Duration::from_secs(timeout);
     let host = crate::ports::connect_host(plan.listen);
-    loop {
-        if crate::ready::http_status(&host, plan.port, "/hub/health", None).await == Some(200) {
-            spinner.finish_and_clear();
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            spinner.finish_and_clear();
-            return Err(Error::new(Kind::Container, format!("JupyterHub did not answer within {timeout} s"))
-                .hint("its last log lines are above; a slow machine: --timeout SECS"));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let healthy = crate::poll::until(Duration::from_secs(timeout), Duration::from_millis(200), || async {
+        (crate::ready::http_status(&host, plan.port, "/hub/health", None).await == Some(200)).then_some(())
+    })
+    .await;
+    spinner.finish_and_clear();
+    healthy.ok_or_else(|| {
+        Error::new(Kind::Container, format!("JupyterHub did not answer within {timeout} s"))
+            .hint("its last log lines are above; a slow machine: --timeout SECS")
+    })
 }
 
 fn write_kubernetes(

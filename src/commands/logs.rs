@@ -11,6 +11,9 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<u8> {
     let server = crate::lab::target(&engine, args.name.as_deref(), None).await?;
     let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).follow(args.follow).build();
     let mut stream = engine.docker.logs(&server.id, Some(opts));
+    // One signal future for the whole run: no Ctrl-C falls between two lines.
+    let stop = crate::error::stop_signal();
+    tokio::pin!(stop);
     loop {
         tokio::select! {
             item = stream.next() => match item {
@@ -22,7 +25,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<u8> {
                 Some(Err(e)) => return Err(engine.fail("reading the log", e)),
                 None => return Ok(0),
             },
-            _ = crate::error::stop_signal() => return Err(Error::interrupted()),
+            _ = &mut stop => return Err(Error::interrupted()),
         }
     }
 }

@@ -30,7 +30,8 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
         return Ok(0);
     }
     if servers.is_empty() {
-        eprintln!("no dimtensor-up servers (start one with `dimtensor-up jupyter`)");
+        crate::reporter::Reporter::new(global.quiet, global.verbose)
+            .note("no dimtensor-up servers (start one with `dimtensor-up jupyter`)");
         return Ok(0);
     }
     println!(

@@ -11,11 +11,14 @@ pub async fn run(global: &GlobalArgs, args: PullArgs) -> Result<u8> {
     let requested = config.platform(args.platform.as_deref())?;
     let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
     let arch = Platforms::new(engine.platform().await?, requested).images;
+    // One signal future for the whole run: no Ctrl-C falls between two pulls.
+    let stop = crate::error::stop_signal();
+    tokio::pin!(stop);
     for id in args.images {
         let reference = id.reference(config.registry());
         tokio::select! {
             r = crate::image::pull(&engine, &reference, arch, &reporter) => r?,
-            _ = crate::error::stop_signal() => return Err(Error::interrupted()),
+            _ = &mut stop => return Err(Error::interrupted()),
         }
     }
     Ok(0)

@@ -272,14 +272,14 @@ pub async fn wait_ready(
     timeout: Duration,
 ) -> Result<()> {
     let host = connect_host(listen);
-    let started = Instant::now();
-    let mut last_check = Instant::now();
-    loop {
+    let last_check = std::cell::Cell::new(Instant::now());
+    let ready = crate::poll::until_ok(timeout, POLL_INTERVAL, || async {
         if http_status(&host, port, "/api/status", Some(token)).await == Some(200) {
-            return Ok(());
+            return Ok(Some(()));
         }
-        if last_check.elapsed() >= Duration::from_millis(500) {
-            last_check = Instant::now();
+        // The container is looked at every half second: one that exited fails the wait at once.
+        if last_check.get().elapsed() >= Duration::from_millis(500) {
+            last_check.set(Instant::now());
             let state = engine
                 .docker
                 .inspect_container(id, None)
@@ -299,18 +299,18 @@ pub async fn wait_ready(
                 return Err(err.hint("the container's log is above; `dimtensor-up doctor` checks the setup"));
             }
         }
-        if started.elapsed() >= timeout {
-            let mut err = Error::new(
-                Kind::Container,
-                format!("JupyterLab did not answer within {} s", timeout.as_secs()),
-            );
-            for line in log_tail(engine, id, 12).await {
-                err = err.cause(format!("| {line}"));
-            }
-            return Err(err.hint("raise --timeout on a slow machine; the container's log is above"));
+        Ok(None)
+    })
+    .await?;
+    if ready.is_none() {
+        let mut err =
+            Error::new(Kind::Container, format!("JupyterLab did not answer within {} s", timeout.as_secs()));
+        for line in log_tail(engine, id, 12).await {
+            err = err.cause(format!("| {line}"));
         }
-        tokio::time::sleep(POLL_INTERVAL).await;
+        return Err(err.hint("raise --timeout on a slow machine; the container's log is above"));
     }
+    Ok(())
 }
 
 /// The container's last log lines, with tokens masked.
