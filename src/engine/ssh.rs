@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 use crate::error::{Error, Kind, Result};
+use crate::sys::sh_quote;
 
 /// `ssh://[user@]host[:port]`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -444,17 +445,6 @@ pub fn parse_master_pid(said: &str) -> Option<u32> {
     said[start..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
-/// Quotes a word for the remote's POSIX shell.
-pub fn sh_quote(word: &str) -> String {
-    if !word.is_empty()
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || "/._-~+=:,@".contains(c))
-        && !word.starts_with('~')
-    {
-        return word.to_string();
-    }
-    format!("'{}'", word.replace('\'', "'\\''"))
-}
-
 /// The remote user: numeric IDs and home folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteUser {
@@ -645,8 +635,6 @@ mod tests {
                 && probe.contains("command -v nvidia-container-runtime-hook nvidia-ctk"),
             "{probe}"
         );
-        assert_eq!(sh_quote("/home/a b/it's"), "'/home/a b/it'\\''s'");
-        assert_eq!(sh_quote("/srv/data"), "/srv/data");
         let script = who_am_i_and_folder_for(Path::new("/Users/ana/My Project"), true);
         assert!(
             script.contains("mkdir -p -- \"$HOME\"/dimtensor-up/my-project-")

@@ -137,7 +137,12 @@ fn a_hub_gives_each_user_a_lab_of_their_own_that_outlives_the_hub() {
     let port = hub.rsplit(':').next().unwrap();
     let taken = sb.run(&["hub", "--dir", "other-hub", "--labs", "base", "--gpus", "none", "--port", port]);
     taken.user_error(2);
-    assert!(taken.stderr.contains("is already in use by dimtensor-up server") && !sb.work.join("other-hub").exists(), "{}", taken.stderr);
+    assert!(
+        taken.stderr.contains("is already in use by dimtensor-up server")
+            && !sb.work.join("other-hub").exists(),
+        "{}",
+        taken.stderr
+    );
     let logs = sb.run(&["logs", &project]).ok();
     assert!(logs.stdout.contains("JupyterHub") || logs.stderr.contains("JupyterHub"), "the hub's log");
 
