@@ -6,7 +6,7 @@ use crate::reporter::Reporter;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum BrowserAction {
-    /// Run $BROWSER with the URL.
+    /// Run $BROWSER's commands with the URL, the first that starts.
     Command(String),
     /// The system opener (xdg-open, open, start).
     System,
@@ -88,20 +88,20 @@ pub fn open_url(url: &str, port: u16, reporter: &Reporter) -> HandOff {
         }
     };
     let launched = match action {
-        BrowserAction::Command(cmd) => {
-            // $BROWSER may be "prog --flag" or a colon-separated list (the first entry is used).
-            let first = cmd.split(':').next().unwrap_or(&cmd).to_string();
-            let mut words = first.split_whitespace();
-            match words.next() {
-                Some(program) => std::process::Command::new(program)
-                    .args(words)
-                    .arg(&target)
+        BrowserAction::Command(value) => {
+            let mut failures = Vec::new();
+            let started = browser_commands(&value, &target).into_iter().any(|argv| {
+                let spawned = std::process::Command::new(&argv[0])
+                    .args(&argv[1..])
                     .stdin(std::process::Stdio::null())
                     .stdout(std::process::Stdio::null())
-                    .spawn()
-                    .map(drop)
-                    .map_err(|e| format!("cannot run $BROWSER ({program}): {e}")),
-                None => Err("$BROWSER is empty".to_string()),
+                    .spawn();
+                spawned.map_err(|e| failures.push(format!("{}: {e}", argv[0]))).is_ok()
+            });
+            match started {
+                true => Ok(()),
+                false if failures.is_empty() => Err("$BROWSER is empty".to_string()),
+                false => Err(format!("cannot run $BROWSER ({})", failures.join("; "))),
             }
         }
         BrowserAction::System => {
@@ -119,6 +119,46 @@ pub fn open_url(url: &str, port: u16, reporter: &Reporter) -> HandOff {
             HandOff(None)
         }
     }
+}
+
+/// Pure: $BROWSER as the convention has it: a `:`-separated list of commands, tried in order;
+/// `%s` in a command stands for the URL (`%%` for a `%`), else the URL is its last argument.
+pub fn browser_commands(value: &str, url: &str) -> Vec<Vec<String>> {
+    value
+        .split(':')
+        .filter_map(|command| {
+            let mut substituted = false;
+            let mut argv: Vec<String> = command
+                .split_whitespace()
+                .map(|word| {
+                    let mut out = String::new();
+                    let mut chars = word.chars().peekable();
+                    while let Some(c) = chars.next() {
+                        match (c, chars.peek()) {
+                            ('%', Some('s')) => {
+                                chars.next();
+                                out.push_str(url);
+                                substituted = true;
+                            }
+                            ('%', Some('%')) => {
+                                chars.next();
+                                out.push('%');
+                            }
+                            _ => out.push(c),
+                        }
+                    }
+                    out
+                })
+                .collect();
+            if argv.is_empty() {
+                return None;
+            }
+            if !substituted {
+                argv.push(url.to_string());
+            }
+            Some(argv)
+        })
+        .collect()
 }
 
 fn redirect_page(url: &str, port: u16) -> crate::error::Result<std::path::PathBuf> {
@@ -211,15 +251,12 @@ fn respond(
 }
 
 /// Pure: the UID owning the client end of a loopback connection from `peer_port` to
-/// `our_port`, from /proc/net/tcp (columns: sl, local, remote, st, queues, timer, retrnsmt, uid).
+/// `our_port`, from /proc/net/tcp.
 fn peer_uid(proc_net_tcp: &str, peer_port: u16, our_port: u16) -> Option<u32> {
-    let port_of = |address: &str| address.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
-    proc_net_tcp.lines().skip(1).find_map(|line| {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        let matches =
-            cols.len() > 7 && port_of(cols[1]) == Some(peer_port) && port_of(cols[2]) == Some(our_port);
-        matches.then(|| cols[7].parse().ok()).flatten()
-    })
+    crate::ports::parse_proc_net_tcp(proc_net_tcp)
+        .into_iter()
+        .find(|e| e.local_port == peer_port && e.remote_port == our_port)
+        .map(|e| e.uid)
 }
 
 #[cfg(test)]
@@ -236,6 +273,24 @@ mod tests {
             choose(&env(&[("BROWSER", "firefox"), ("SSH_TTY", "/dev/pts/1")]), true),
             BrowserAction::Command("firefox".into())
         );
+    }
+
+    #[test]
+    fn browser_lists_take_percent_s_and_fall_back_to_the_next() {
+        let url = "http://127.0.0.1:9/open/x";
+        assert_eq!(browser_commands("firefox", url), vec![vec!["firefox".to_string(), url.into()]]);
+        assert_eq!(
+            browser_commands("chromium --new-window %s:lynx", url),
+            vec![
+                vec!["chromium".to_string(), "--new-window".into(), url.into()],
+                vec!["lynx".to_string(), url.into()]
+            ]
+        );
+        assert_eq!(
+            browser_commands("echo 100%% --url=%s", url),
+            vec![vec!["echo".to_string(), "100%".into(), format!("--url={url}")]]
+        );
+        assert!(browser_commands(" : ", url).is_empty());
     }
 
     #[test]

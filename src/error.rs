@@ -2,7 +2,13 @@
 //! prints them, with an exit code per kind so scripts can tell failures apart.
 
 use std::fmt;
-use std::io::IsTerminal;
+
+use anstyle::{AnsiColor, Style};
+
+/// The styles of the words `error`, `Caused by`, `hint` and `warning`.
+pub const ERROR_STYLE: Style = AnsiColor::Red.on_default().bold();
+pub const HINT_STYLE: Style = AnsiColor::Cyan.on_default().bold();
+pub const WARNING_STYLE: Style = AnsiColor::Yellow.on_default().bold();
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -78,33 +84,28 @@ impl Error {
         self
     }
 
-    /// Renders the error for a terminal (colour only when `color`).
-    pub fn render(&self, color: bool) -> String {
-        let paint = |code: &str, text: &str| {
-            if color {
-                format!("\x1b[{code}m{text}\x1b[0m")
-            } else {
-                text.to_string()
-            }
-        };
-        let mut out = format!("{}: {}\n", paint("1;31", "error"), self.message);
+    /// Renders the error with colour codes; `print` strips them where colour is not wanted.
+    pub fn render(&self) -> String {
+        let mut out = format!("{}: {}\n", paint(ERROR_STYLE, "error"), self.message);
         for cause in &self.causes {
-            out.push_str(&format!("  {}: {}\n", paint("1;31", "Caused by"), cause));
+            out.push_str(&format!("  {}: {}\n", paint(ERROR_STYLE, "Caused by"), cause));
         }
         if let Some(hint) = &self.hint {
-            out.push_str(&format!("{}: {}\n", paint("1;36", "hint"), hint));
+            out.push_str(&format!("{}: {}\n", paint(HINT_STYLE, "hint"), hint));
         }
         out
     }
 
+    /// On stderr, in colour only where the conventions allow it (a terminal, no NO_COLOR;
+    /// CLICOLOR_FORCE forces it), through anstream.
     pub fn print(&self) {
-        eprint!("{}", self.render(stderr_color()));
+        anstream::eprint!("{}", self.render());
     }
 }
 
-/// Colour on stderr only for a terminal, and never when NO_COLOR is set (no-color.org).
-pub fn stderr_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+/// `text` in `style`.
+pub fn paint(style: Style, text: &str) -> String {
+    format!("{style}{text}{style:#}")
 }
 
 impl fmt::Display for Error {
@@ -235,11 +236,12 @@ mod tests {
         let err = Error::usage("unknown variant `gpu`")
             .cause("expected one of base, ml, full, jupyter")
             .hint("run `dimtensor-up variants` to list them");
+        let plain = anstream::adapter::strip_str(&err.render()).to_string();
         assert_eq!(
-            err.render(false),
+            plain,
             "error: unknown variant `gpu`\n  Caused by: expected one of base, ml, full, jupyter\nhint: run `dimtensor-up variants` to list them\n"
         );
-        assert!(err.render(true).contains("\x1b[1;31merror\x1b[0m"));
+        assert!(err.render().contains("\x1b[1m\x1b[31merror\x1b[0m"), "{:?}", err.render());
     }
 
     #[test]

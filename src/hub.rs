@@ -356,18 +356,14 @@ const CHECKSUM_PREFIX: &str = "# dimtensor-up checksum: ";
 
 /// The text with a last line that lets a re-run tell an untouched file from an edited one.
 pub fn with_checksum(text: &str) -> String {
-    format!("{text}{CHECKSUM_PREFIX}{:016x}\n", fnv1a64(text.as_bytes()))
+    format!("{text}{CHECKSUM_PREFIX}{:016x}\n", crate::naming::fnv1a(text.as_bytes()))
 }
 
 /// Whether a file is as dimtensor-up wrote it (its checksum line matches what is above it).
 pub fn is_unedited(text: &str) -> bool {
     let Some(body_end) = text.trim_end_matches('\n').rfind('\n').map(|i| i + 1) else { return false };
     let (body, last) = text.split_at(body_end);
-    last.trim_end() == format!("{CHECKSUM_PREFIX}{:016x}", fnv1a64(body.as_bytes()))
-}
-
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+    last.trim_end() == format!("{CHECKSUM_PREFIX}{:016x}", crate::naming::fnv1a(body.as_bytes()))
 }
 
 /// Zero to JupyterHub values (`helm upgrade --install … --values config.yaml`): the same profiles

@@ -257,18 +257,15 @@ mod tests {
     use crate::sys::UserSpec;
     use std::path::PathBuf;
 
-    fn tmp() -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "dtu-plan-{}-{}",
-            std::process::id(),
-            crate::state::random_hex(4)
-        ));
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::canonicalize(d).unwrap()
+    /// A folder removed after the test, and its canonical path.
+    fn tmp() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().canonicalize().unwrap();
+        (dir, path)
     }
 
     fn plan_with(user: UserMapping, gpu: GpuAttach, form: GpuForm) -> (LaunchPlan, PathBuf) {
-        let base = tmp();
+        let (_dir, base) = tmp();
         let s = LabSettings::resolve(
             &LabArgs { variant: Some(Variant::Base), ..Default::default() },
             &Config::default(),

@@ -29,8 +29,8 @@ impl Reporter {
     }
     /// Always shown (even with -q): something the user should act on.
     pub fn warn(&self, text: impl AsRef<str>) {
-        let label = if crate::error::stderr_color() { "\x1b[1;33mwarning\x1b[0m" } else { "warning" };
-        eprintln!("{label}: {}", text.as_ref());
+        let label = crate::error::paint(crate::error::WARNING_STYLE, "warning");
+        anstream::eprintln!("{label}: {}", text.as_ref());
     }
     /// A spinner (terminal) or nothing; `set_message` on it shows the current step.
     pub fn spinner(&self, message: impl Into<String>) -> ProgressBar {

@@ -85,8 +85,8 @@ mod tests {
 
     #[test]
     fn files_are_written_whole_with_their_mode() {
-        let dir = std::env::temp_dir().join(format!("dtu-state-{}", random_hex(6)));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let path = dir.join("f.txt");
         write_atomic(&path, "one", 0o600, Kind::Usage).unwrap();
         write_atomic(&path, "two", 0o600, Kind::Usage).unwrap();
@@ -96,9 +96,8 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file is left");
+        assert_eq!(std::fs::read_dir(dir).unwrap().count(), 1, "no temporary file is left");
         let err = write_atomic(&dir.join("missing/f"), "x", 0o600, Kind::Usage).unwrap_err();
         assert_eq!(err.kind, Kind::Usage);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

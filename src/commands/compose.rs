@@ -109,11 +109,9 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     };
     // Compose speaks the Docker API: the GPU request must be one this engine honours there.
     let gpu_form = match &model {
-        Some(model) if attach != gpu::GpuAttach::None => model.compose_gpu_form().ok_or_else(|| {
-            Error::new(Kind::Gpu, format!("{} cannot take GPUs from a compose file", model.describe()))
-                .cause("Podman before 5.5 drops GPU requests made through its Docker API, which compose uses")
-                .hint("`dimtensor-up jupyter` gives Podman containers GPUs through CDI; or write the file with --gpus none")
-        })?,
+        Some(model) if attach != gpu::GpuAttach::None => {
+            model.docker_api_gpu_form(crate::engine::model::DockerApiClient::Compose)?
+        }
         _ => GpuForm::DeviceRequest,
     };
     // As `jupyter` picks it: --port, else the first free one from 8888 (8888 without an engine).
@@ -142,8 +140,7 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     let existing_env = std::fs::read_to_string(&env_path).unwrap_or_default();
     let token = strong_token_in(&existing_env).unwrap_or_else(crate::lab::token::new_token);
     crate::state::write_secret_file(&env_path, &merge_env_file(&existing_env, &token, user.user), 0o600)?;
-    std::fs::write(&output, yaml)
-        .map_err(|e| Error::new(Kind::Usage, format!("cannot write {}", output.display())).cause(e))?;
+    crate::state::write_atomic(&output, &yaml, 0o644, Kind::Usage)?;
     reporter.note(format!("wrote {} and {} (token inside, mode 600)", output.display(), env_path.display()));
     if !args.up {
         println!("{}", output.display());

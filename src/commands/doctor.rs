@@ -1,33 +1,112 @@
-//! `dimtensor-up doctor`: what a user runs first when something is off.
+//! `dimtensor-up doctor`: what a user runs first when something is off. One typed report,
+//! serialised for `--json` and formatted as text.
 
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 
 use crate::catalog::IMAGES;
 use crate::cli::{GlobalArgs, JsonArgs};
-use crate::engine::{resolve_from_env, Engine};
+use crate::engine::model::{Builder, CreateApi, GpuForm, Product};
+use crate::engine::{discover, resolve_from_env, Address, Engine, Source};
 use crate::error::Result;
 use crate::fit::GpuOutlook;
-use crate::gpu;
+use crate::gpu::{self, EngineGpuState, HostGpuState};
 use crate::ports::{port_is_free, FIRST_PORT};
+
+#[derive(Debug, Serialize)]
+struct Report {
+    dimtensor_up: &'static str,
+    config_file: String,
+    engine: EngineReport,
+    port_8888_free: bool,
+    gpu: GpuReport,
+    /// What `jupyter` would start here with no --variant; None where the engine is unreachable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auto_lab: Option<String>,
+    /// Whether each image is here, by tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    images: Option<BTreeMap<String, bool>>,
+}
+
+#[derive(Debug, Serialize)]
+struct EngineReport {
+    address: Address,
+    chosen_by: Source,
+    reachable: bool,
+    /// Why it did not answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// What discovery tried: the sockets (reachable), or the causes of the failure.
+    tried: Vec<Tried>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    details: Option<EngineDetails>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Tried {
+    Socket(discover::Tried),
+    Cause(String),
+}
+
+#[derive(Debug, Serialize)]
+struct EngineDetails {
+    product: Product,
+    server_version: String,
+    api_version: String,
+    server_api_version: String,
+    os: Option<String>,
+    os_type: Option<String>,
+    arch: Option<String>,
+    rootless: bool,
+    docker_desktop: bool,
+    storage_driver: Option<String>,
+    data_root: String,
+    data_root_free_bytes: Option<u64>,
+    create_api: CreateApi,
+    gpu_form: GpuForm,
+    builder: Builder,
+}
+
+#[derive(Debug, Serialize)]
+struct GpuReport {
+    host: Option<HostGpuState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    engine: Option<EngineGpuState>,
+    usable: bool,
+    verdict: String,
+}
 
 pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
     let (config, config_path) = crate::config::load()?;
     let endpoint = resolve_from_env(global.host.as_deref())?;
-    let port_free = port_is_free([127, 0, 0, 1].into(), FIRST_PORT);
-    let mut report = json!({
-        "dimtensor_up": env!("CARGO_PKG_VERSION"),
-        "config_file": config_path.display().to_string(),
-        "engine": { "address": endpoint.address, "chosen_by": endpoint.source, "reachable": false },
-        "port_8888_free": port_free,
-    });
+    let port_8888_free = port_is_free([127, 0, 0, 1].into(), FIRST_PORT);
     let engine = match Engine::connect(global.host.as_deref()).await {
         Ok(engine) => engine,
         Err(err) => {
-            report["engine"]["error"] = json!(err.message);
-            report["engine"]["tried"] = json!(err.causes);
-            let host_gpu = endpoint.is_local().then(gpu::probe_host);
-            report["gpu"] = json!({ "host": host_gpu, "usable": false, "verdict": "GPU usable: unknown (the engine is unreachable)" });
-            print_report(&report, args.json);
+            let report = Report {
+                dimtensor_up: env!("CARGO_PKG_VERSION"),
+                config_file: config_path.display().to_string(),
+                engine: EngineReport {
+                    address: endpoint.address.clone(),
+                    chosen_by: endpoint.source.clone(),
+                    reachable: false,
+                    error: Some(err.message.clone()),
+                    tried: err.causes.iter().cloned().map(Tried::Cause).collect(),
+                    details: None,
+                },
+                port_8888_free,
+                gpu: GpuReport {
+                    host: endpoint.is_local().then(gpu::probe_host),
+                    engine: None,
+                    usable: false,
+                    verdict: "GPU usable: unknown (the engine is unreachable)".into(),
+                },
+                auto_lab: None,
+                images: None,
+            };
+            print(&report, args.json);
             return Err(err);
         }
     };
@@ -47,7 +126,7 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
     // What `jupyter` would start here with no --variant (the same rule, the same outlook).
     let auto_lab = engine.platform().await.ok().map(|arch| crate::fit::auto_lab_line(arch, &outlook));
     let data_root = info.docker_root_dir.clone().unwrap_or_default();
-    let free_disk = match engine.host.ssh() {
+    let data_root_free_bytes = match engine.host.ssh() {
         // Over ssh, the remote's disk: `df -Pk` prints free KiB in its fourth column.
         Some(target) => target
             .run(&format!("df -Pk {} | tail -n 1", crate::sys::sh_quote(&data_root)), None)
@@ -58,110 +137,228 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         None if model.local => crate::sys::free_bytes(&data_root),
         None => None,
     };
-    let mut images = serde_json::Map::new();
+    let mut images = BTreeMap::new();
     for spec in &IMAGES {
         let reference = spec.id.reference(config.registry());
-        images.insert(spec.tag.to_string(), json!(engine.docker.inspect_image(&reference).await.is_ok()));
+        images.insert(spec.tag.to_string(), engine.docker.inspect_image(&reference).await.is_ok());
     }
     let identity = &engine.identity;
-    report["engine"] = json!({
-        "address": engine.endpoint.address, "chosen_by": engine.endpoint.source, "reachable": true,
-        "tried": engine.tried,
-        "product": model.product, "server_version": identity.version,
-        "api_version": engine.docker.client_version().to_string(),
-        "server_api_version": identity.api_version, "os": info.operating_system, "os_type": info.os_type,
-        "arch": info.architecture, "rootless": model.rootless, "storage_driver": info.driver,
-        "data_root": data_root, "data_root_free_bytes": free_disk,
-        "create_api": model.create_api(), "gpu_form": model.gpu_form(), "builder": model.builder(),
-    });
-    report["gpu"] = json!({ "host": host_gpu, "engine": engine_gpu, "usable": usable, "verdict": format!("GPU usable: {verdict}") });
-    report["engine"]["docker_desktop"] = json!(model.desktop);
-    report["auto_lab"] = json!(auto_lab);
-    report["images"] = Value::Object(images);
-    print_report(&report, args.json);
+    let report = Report {
+        dimtensor_up: env!("CARGO_PKG_VERSION"),
+        config_file: config_path.display().to_string(),
+        engine: EngineReport {
+            address: engine.endpoint.address.clone(),
+            chosen_by: engine.endpoint.source.clone(),
+            reachable: true,
+            error: None,
+            tried: engine.tried.iter().cloned().map(Tried::Socket).collect(),
+            details: Some(EngineDetails {
+                product: model.product,
+                server_version: identity.version.clone(),
+                api_version: engine.docker.client_version().to_string(),
+                server_api_version: identity.api_version.clone(),
+                os: info.operating_system.clone(),
+                os_type: info.os_type.clone(),
+                arch: info.architecture.clone(),
+                rootless: model.rootless,
+                docker_desktop: model.desktop,
+                storage_driver: info.driver.clone(),
+                data_root,
+                data_root_free_bytes,
+                create_api: model.create_api(),
+                gpu_form: model.gpu_form(),
+                builder: model.builder(),
+            }),
+        },
+        port_8888_free,
+        gpu: GpuReport {
+            host: host_gpu,
+            engine: Some(engine_gpu),
+            usable,
+            verdict: format!("GPU usable: {verdict}"),
+        },
+        auto_lab,
+        images: Some(images),
+    };
+    print(&report, args.json);
     Ok(0)
 }
 
-fn print_report(r: &Value, json: bool) {
-    if json {
-        println!("{}", serde_json::to_string_pretty(r).expect("json"));
-        return;
+fn print(report: &Report, json: bool) {
+    match json {
+        true => println!("{}", serde_json::to_string_pretty(report).expect("the report serialises")),
+        false => print!("{}", report.text()),
     }
-    let e = &r["engine"];
-    let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
-    println!("dimtensor-up {}   settings: {}", s(&r["dimtensor_up"]), s(&r["config_file"]));
-    println!("engine        {} (chosen by {})", s(&e["address"]), s(&e["chosen_by"]));
-    // Discovery: what was tried before the engine that answered (or all of it, when none did).
-    for tried in e["tried"].as_array().into_iter().flatten() {
-        match tried.as_object() {
-            Some(t) => println!(
-                "  tried       {} ({}): {}",
-                s(&t["address"]),
-                s(&t["label"]),
-                t["problem"].as_str().unwrap_or("answered")
-            ),
-            None => println!("  tried       {}", s(tried)),
+}
+
+impl Report {
+    /// The report as a person reads it.
+    fn text(&self) -> String {
+        let mut out = Vec::new();
+        let e = &self.engine;
+        out.push(format!("dimtensor-up {}   settings: {}", self.dimtensor_up, self.config_file));
+        out.push(format!("engine        {} (chosen by {})", e.address, e.chosen_by));
+        // Discovery: what was tried before the engine that answered (or all of it, when none did).
+        for tried in &e.tried {
+            out.push(match tried {
+                Tried::Socket(t) => format!(
+                    "  tried       {} ({}): {}",
+                    t.address,
+                    t.label,
+                    t.problem.as_deref().unwrap_or("answered")
+                ),
+                Tried::Cause(cause) => format!("  tried       {cause}"),
+            });
+        }
+        match &e.details {
+            Some(d) => {
+                out.push(format!(
+                    "  version     {} {} (API {}; using {}), {}",
+                    d.product.name(),
+                    d.server_version,
+                    d.server_api_version,
+                    d.api_version,
+                    if d.rootless { "rootless" } else { "rootful" }
+                ));
+                let or_null = |v: &Option<String>| v.clone().unwrap_or_else(|| "null".into());
+                out.push(format!(
+                    "  system      {} {} ({}), storage {}",
+                    or_null(&d.os),
+                    or_null(&d.arch),
+                    or_null(&d.os_type),
+                    or_null(&d.storage_driver)
+                ));
+                if let Some(free) = d.data_root_free_bytes {
+                    out.push(format!("  disk        {:.1} GB free in {}", free as f64 / 1e9, d.data_root));
+                }
+            }
+            None => out.push(format!("  unreachable: {}", e.error.as_deref().unwrap_or("no answer"))),
+        }
+        if let Some(host) = &self.gpu.host {
+            out.push(match &host.driver_version {
+                Some(d) => format!("gpu host      NVIDIA driver {d}, {} GPU(s)", host.gpus.len()),
+                None => format!("gpu host      {}", host.problem.as_deref().unwrap_or("no NVIDIA GPU")),
+            });
+        }
+        if let Some(eg) = &self.gpu.engine {
+            out.push(format!(
+                "gpu engine    nvidia runtime: {}, CDI: {}, toolkit: {}",
+                eg.nvidia_runtime,
+                serde_json::to_string(&eg.cdi_spec_dirs).expect("strings serialise"),
+                eg.toolkit_on_path.as_deref().unwrap_or("not found")
+            ));
+        }
+        out.push(self.gpu.verdict.clone());
+        if let Some(lab) = &self.auto_lab {
+            out.push(lab.clone());
+        }
+        if let Some(images) = &self.images {
+            let line: Vec<String> =
+                images.iter().map(|(k, v)| format!("{k} {}", if *v { "✓" } else { "-" })).collect();
+            out.push(format!("images        {}", line.join("  ")));
+        }
+        out.push(format!(
+            "port 8888     {}",
+            match self.port_8888_free {
+                true => "free on 127.0.0.1",
+                false => "in use on 127.0.0.1 (jupyter picks the next free one)",
+            }
+        ));
+        out.iter().map(|line| format!("{line}\n")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unreachable() -> Report {
+        Report {
+            dimtensor_up: "0.1.0",
+            config_file: "/c/config.toml".into(),
+            engine: EngineReport {
+                address: Address::Unix("/var/run/docker.sock".into()),
+                chosen_by: Source::Default,
+                reachable: false,
+                error: Some("no container engine answers on this machine".into()),
+                tried: vec![Tried::Cause("unix:///var/run/docker.sock (rootful Docker): no socket".into())],
+                details: None,
+            },
+            port_8888_free: true,
+            gpu: GpuReport {
+                host: Some(HostGpuState { problem: Some("no NVIDIA driver".into()), ..Default::default() }),
+                engine: None,
+                usable: false,
+                verdict: "GPU usable: unknown (the engine is unreachable)".into(),
+            },
+            auto_lab: None,
+            images: None,
         }
     }
-    if e["reachable"] == json!(true) {
-        let product = if e["product"] == json!("podman") { "Podman" } else { "Docker" };
-        println!(
-            "  version     {product} {} (API {}; using {}), {}",
-            s(&e["server_version"]),
-            s(&e["server_api_version"]),
-            s(&e["api_version"]),
-            if e["rootless"] == json!(true) { "rootless" } else { "rootful" }
+
+    #[test]
+    fn an_unreachable_engine_reads_the_same_as_text_and_json() {
+        let report = unreachable();
+        assert_eq!(
+            report.text(),
+            "dimtensor-up 0.1.0   settings: /c/config.toml\n\
+             engine        unix:///var/run/docker.sock (chosen by default)\n\
+             \x20 tried       unix:///var/run/docker.sock (rootful Docker): no socket\n\
+             \x20 unreachable: no container engine answers on this machine\n\
+             gpu host      no NVIDIA driver\n\
+             GPU usable: unknown (the engine is unreachable)\n\
+             port 8888     free on 127.0.0.1\n"
         );
-        println!(
-            "  system      {} {} ({}), storage {}",
-            s(&e["os"]),
-            s(&e["arch"]),
-            s(&e["os_type"]),
-            s(&e["storage_driver"]),
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["engine"]["address"], "unix:///var/run/docker.sock");
+        assert_eq!(json["engine"]["chosen_by"], "default");
+        assert_eq!(json["engine"]["reachable"], false);
+        assert_eq!(json["engine"]["tried"][0], "unix:///var/run/docker.sock (rootful Docker): no socket");
+        assert_eq!(json["gpu"]["usable"], false);
+        assert!(json.get("images").is_none() && json["engine"].get("product").is_none());
+    }
+
+    #[test]
+    fn a_reachable_engine_has_its_details_flat_in_the_engine_object() {
+        let mut report = unreachable();
+        report.engine.reachable = true;
+        report.engine.error = None;
+        report.engine.tried = vec![Tried::Socket(discover::Tried {
+            address: "unix:///var/run/docker.sock".into(),
+            label: "rootful Docker".into(),
+            problem: None,
+        })];
+        report.engine.details = Some(EngineDetails {
+            product: Product::Podman,
+            server_version: "4.3.1".into(),
+            api_version: "1.41".into(),
+            server_api_version: "1.41".into(),
+            os: Some("debian".into()),
+            os_type: Some("linux".into()),
+            arch: Some("amd64".into()),
+            rootless: true,
+            docker_desktop: false,
+            storage_driver: Some("overlay".into()),
+            data_root: "/var/lib/containers".into(),
+            data_root_free_bytes: Some(12_300_000_000),
+            create_api: CreateApi::Libpod,
+            gpu_form: GpuForm::Cdi,
+            builder: Builder::Classic,
+        });
+        report.images = Some(BTreeMap::from([("base".to_string(), true), ("ml".to_string(), false)]));
+        let text = report.text();
+        assert!(
+            text.contains("  tried       unix:///var/run/docker.sock (rootful Docker): answered\n"),
+            "{text}"
         );
-        if let Some(free) = e["data_root_free_bytes"].as_u64() {
-            println!("  disk        {:.1} GB free in {}", free as f64 / 1e9, s(&e["data_root"]));
-        }
-    } else {
-        println!("  unreachable: {}", s(&e["error"]));
+        assert!(text.contains("  version     Podman 4.3.1 (API 1.41; using 1.41), rootless\n"), "{text}");
+        assert!(text.contains("  disk        12.3 GB free in /var/lib/containers\n"), "{text}");
+        assert!(text.contains("images        base ✓  ml -\n"), "{text}");
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["engine"]["product"], "podman");
+        assert_eq!(json["engine"]["rootless"], true);
+        assert_eq!(json["engine"]["create_api"], "libpod");
+        assert_eq!(json["engine"]["tried"][0]["label"], "rootful Docker");
+        assert_eq!(json["images"]["base"], true);
     }
-    if let Some(host) = r["gpu"]["host"].as_object() {
-        match host.get("driver_version").and_then(Value::as_str) {
-            Some(d) => println!(
-                "gpu host      NVIDIA driver {d}, {} GPU(s)",
-                host["gpus"].as_array().map(Vec::len).unwrap_or(0)
-            ),
-            None => println!(
-                "gpu host      {}",
-                host.get("problem").and_then(Value::as_str).unwrap_or("no NVIDIA GPU")
-            ),
-        }
-    }
-    if let Some(eg) = r["gpu"]["engine"].as_object() {
-        println!(
-            "gpu engine    nvidia runtime: {}, CDI: {}, toolkit: {}",
-            eg["nvidia_runtime"],
-            eg["cdi_spec_dirs"],
-            eg["toolkit_on_path"].as_str().unwrap_or("not found")
-        );
-    }
-    println!("{}", s(&r["gpu"]["verdict"]));
-    if let Some(lab) = r["auto_lab"].as_str() {
-        println!("{lab}");
-    }
-    if let Some(images) = r["images"].as_object() {
-        let line: Vec<String> = images
-            .iter()
-            .map(|(k, v)| format!("{k} {}", if v == &json!(true) { "✓" } else { "-" }))
-            .collect();
-        println!("images        {}", line.join("  "));
-    }
-    println!(
-        "port 8888     {}",
-        if r["port_8888_free"] == json!(true) {
-            "free on 127.0.0.1"
-        } else {
-            "in use on 127.0.0.1 (jupyter picks the next free one)"
-        }
-    );
 }

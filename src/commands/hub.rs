@@ -75,17 +75,7 @@ pub async fn run(global: &GlobalArgs, args: HubArgs) -> Result<u8> {
     let gpu_requests = gpu_profiles(&engine, &flags, arch, &reporter).await?;
     let gpu_form = match gpu_requests.iter().any(|(_, a)| *a != GpuAttach::None) {
         // DockerSpawner speaks the Docker API: the GPU request must be one the engine honours there.
-        true => model.compose_gpu_form().ok_or_else(|| {
-            Error::new(
-                Kind::Gpu,
-                format!(
-                    "{} cannot take GPUs through its Docker API, which DockerSpawner uses",
-                    model.describe()
-                ),
-            )
-            .cause("Podman before 5.5 drops GPU requests made through its Docker API")
-            .hint("pass --gpus none for CPU profiles only, or use Docker / Podman 5.5+")
-        })?,
+        true => model.docker_api_gpu_form(crate::engine::model::DockerApiClient::DockerSpawner)?,
         false => GpuForm::DeviceRequest,
     };
     let profiles = hub::profiles(&flags.labs, &gpu_requests, &pinned);
@@ -210,7 +200,7 @@ fn write(path: &Path, text: &str, backup: bool) -> Result<()> {
         )
         .map_err(fail)?;
     }
-    std::fs::write(path, text).map_err(fail)
+    crate::state::write_atomic(path, text, 0o644, Kind::Usage)
 }
 
 fn write_files(plan: &HubPlan, force: bool, reporter: &Reporter) -> Result<()> {

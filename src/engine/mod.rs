@@ -695,8 +695,8 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
-    fn docker_dir_with_context(name: &str, host: &str, current: bool) -> tempdir::TempDir {
-        let dir = tempdir::TempDir::new();
+    fn docker_dir_with_context(name: &str, host: &str, current: bool) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
         let meta = dir.path().join("contexts/meta/3f0a9e");
         std::fs::create_dir_all(&meta).unwrap();
         std::fs::write(meta.join("meta.json"), format!(r#"{{"Name":"{name}","Metadata":{{}},"Endpoints":{{"docker":{{"Host":"{host}","SkipTLSVerify":false}}}}}}"#)).unwrap();
@@ -800,33 +800,9 @@ mod tests {
 
     #[test]
     fn malformed_docker_config_names_the_file() {
-        let dir = tempdir::TempDir::new();
+        let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.json"), "{ not json").unwrap();
         let err = resolve(None, &env_of(&[]), dir.path()).unwrap_err();
         assert!(err.message.contains("config.json"), "{}", err.message);
-    }
-
-    /// A throwaway folder for tests, removed on drop.
-    mod tempdir {
-        pub struct TempDir(std::path::PathBuf);
-        impl TempDir {
-            pub fn new() -> Self {
-                let p = std::env::temp_dir().join(format!(
-                    "dtu-test-{}-{}",
-                    std::process::id(),
-                    crate::state::random_hex(8)
-                ));
-                std::fs::create_dir_all(&p).unwrap();
-                TempDir(p)
-            }
-            pub fn path(&self) -> &std::path::Path {
-                &self.0
-            }
-        }
-        impl Drop for TempDir {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
     }
 }

@@ -83,6 +83,13 @@ pub enum Builder {
     Classic,
 }
 
+/// What speaks the engine's Docker API for us where GPUs must go through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DockerApiClient {
+    Compose,
+    DockerSpawner,
+}
+
 /// Who answered: product, version and Engine API version. Read off the `/_ping` answer's headers
 /// (one quick request; Podman's `/version` takes over half a second), else off `/version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -230,6 +237,26 @@ impl EngineModel {
             Product::Podman if version_at_least(&self.version, (5, 5)) => Some(GpuForm::Cdi),
             Product::Podman => None,
         }
+    }
+
+    /// `compose_gpu_form`, or the error that says why GPUs cannot go through the Docker API here.
+    pub fn docker_api_gpu_form(&self, through: DockerApiClient) -> crate::error::Result<GpuForm> {
+        use crate::error::{Error, Kind};
+        self.compose_gpu_form().ok_or_else(|| {
+            let (what, hint) = match through {
+                DockerApiClient::Compose => (
+                    "from a compose file",
+                    "`dimtensor-up jupyter` gives Podman containers GPUs through CDI; or write the file with --gpus none",
+                ),
+                DockerApiClient::DockerSpawner => (
+                    "through its Docker API, which DockerSpawner uses",
+                    "pass --gpus none for CPU profiles only, or use Docker / Podman 5.5+",
+                ),
+            };
+            Error::new(Kind::Gpu, format!("{} cannot take GPUs {what}", self.describe()))
+                .cause("Podman before 5.5 drops GPU requests made through its Docker API")
+                .hint(hint)
+        })
     }
 
     /// The hint for starting this kind of engine's API socket.
