@@ -1,22 +1,68 @@
-//! `dimtensor-up compose`: the `jupyter` launch plan written as compose.yaml + .env.
+//! `dimtensor-up compose`: the `jupyter` launch plan written as compose.yaml + .env (the file
+//! it plans, `plan_file`), and with `--up` brought up and answering (`bring_up`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::catalog::Arch;
-use crate::catalog::Variant;
+use crate::catalog::{Arch, Variant};
 use crate::cli::{ComposeArgs, GlobalArgs};
 use crate::compose::{default_output, merge_env_file, render, strong_token_in};
+use crate::config::Config;
 use crate::engine::model::{GpuForm, UserMapping};
+use crate::engine::Engine;
 use crate::error::{Error, Kind, Result};
 use crate::gpu;
 use crate::plan::LaunchPlan;
 use crate::reporter::Reporter;
 use crate::settings::LabSettings;
 
+/// Where the files go: `-o` (or ./compose.yaml), its folder (which must exist), and `.env`
+/// beside it.
+struct Paths {
+    output: PathBuf,
+    compose_dir: PathBuf,
+    env: PathBuf,
+}
+
+fn paths(cwd: &Path, output: Option<&Path>) -> Result<Paths> {
+    let output = output.map(|o| cwd.join(o)).unwrap_or_else(|| default_output(cwd));
+    let compose_dir = output.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.to_path_buf());
+    let compose_dir = std::fs::canonicalize(&compose_dir).map_err(|_| {
+        Error::usage(format!("folder {} does not exist", compose_dir.display()))
+            .hint("create it, or choose another -o")
+    })?;
+    let output = compose_dir.join(output.file_name().ok_or_else(|| Error::usage("-o needs a file name"))?);
+    let env = compose_dir.join(".env");
+    Ok(Paths { output, compose_dir, env })
+}
+
+/// Pure: whether the file depends on the engine: `auto` (lab, GPUs, user), --up, the wizard,
+/// or over ssh (the file's paths are the remote's, checked there). Otherwise the file is
+/// written without asking one.
+fn needs_engine(args: &ComposeArgs, config: &Config, remote: bool, wizard: bool) -> bool {
+    let gpus_explicit = match (&args.lab.gpus, &config.gpus) {
+        (Some(flag), _) => flag != "auto",
+        (None, Some(setting)) => *setting != gpu::GpuRequest::Auto,
+        (None, None) => false,
+    };
+    remote
+        || args.up
+        || wizard
+        || args.lab.variant.or(config.variant).unwrap_or(Variant::Auto) == Variant::Auto
+        || !gpus_explicit
+        || args.lab.user.is_none()
+}
+
+/// The file planned: the launch plan it writes down and what `--up` needs of it.
+struct Planned {
+    plan: LaunchPlan,
+    settings: LabSettings,
+    user: UserMapping,
+}
+
 pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     if let Some(variant) = args.example {
-        if variant == crate::catalog::Variant::Auto {
+        if variant == Variant::Auto {
             return Err(Error::usage("--example needs a lab").hint("one of base, ml, full"));
         }
         print!("{}", crate::compose::example(variant));
@@ -25,38 +71,51 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
     let (config, _) = crate::config::load()?;
     let cwd = crate::sys::current_dir()?;
-    let output = args.output.clone().map(|o| cwd.join(o)).unwrap_or_else(|| default_output(&cwd));
-    let compose_dir = output.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.clone());
-    let compose_dir = std::fs::canonicalize(&compose_dir).map_err(|_| {
-        Error::usage(format!("folder {} does not exist", compose_dir.display()))
-            .hint("create it, or choose another -o")
-    })?;
-    let output = compose_dir.join(output.file_name().ok_or_else(|| Error::usage("-o needs a file name"))?);
-    let env_path = compose_dir.join(".env");
-    // The engine is asked only where the file depends on it: `auto` (lab, GPUs, user), --up,
-    // or over ssh (the file's paths are the remote's, checked there).
+    let paths = paths(&cwd, args.output.as_deref())?;
     let remote = crate::engine::is_remote(global.host.as_deref())?;
     let wizard = crate::wizard::wanted(&args.lab, &config);
-    let gpus_explicit = match (&args.lab.gpus, &config.gpus) {
-        (Some(flag), _) => flag != "auto",
-        (None, Some(setting)) => *setting != gpu::GpuRequest::Auto,
-        (None, None) => false,
-    };
-    let needs_engine = remote
-        || args.up
-        || wizard
-        || args.lab.variant.or(config.variant).unwrap_or(Variant::Auto) == Variant::Auto
-        || !gpus_explicit
-        || args.lab.user.is_none();
     // Flags are checked before anything is touched or asked.
-    crate::settings::precheck(global.host.as_deref(), &args.lab, &config, &compose_dir)?;
-    let engine = match needs_engine {
-        true => Some(crate::engine::Engine::connect(global.host.as_deref()).await?),
+    crate::settings::precheck(global.host.as_deref(), &args.lab, &config, &paths.compose_dir)?;
+    let engine = match needs_engine(&args, &config, remote, wizard) {
+        true => Some(Engine::connect(global.host.as_deref()).await?),
         false => None,
     };
+    let planned = plan_file(engine.as_ref(), &args, &config, &paths, remote, wizard, &reporter).await?;
+    let yaml = render(&planned.plan, &paths.compose_dir, &header(&planned.plan));
+    // Keep an existing token when overwriting with --force: open browsers keep working.
+    let existing_env = std::fs::read_to_string(&paths.env).unwrap_or_default();
+    let token = strong_token_in(&existing_env).unwrap_or_else(crate::lab::token::new_token);
+    let env = merge_env_file(&existing_env, &token, planned.user.user);
+    crate::state::write_secret_file(&paths.env, &env, 0o600)?;
+    crate::state::write_atomic(&paths.output, &yaml, 0o644, Kind::Usage)?;
+    reporter.note(format!(
+        "wrote {} and {} (token inside, mode 600)",
+        paths.output.display(),
+        paths.env.display()
+    ));
+    match (args.up, engine) {
+        (true, Some(engine)) => bring_up(&engine, &planned, &paths.output, &token, &args, &reporter).await,
+        _ => {
+            println!("{}", paths.output.display());
+            Ok(0)
+        }
+    }
+}
+
+/// The settings, settled on the engine where one is asked, into the plan the file writes down.
+async fn plan_file(
+    engine: Option<&Engine>,
+    args: &ComposeArgs,
+    config: &Config,
+    paths: &Paths,
+    remote: bool,
+    wizard: bool,
+    reporter: &Reporter,
+) -> Result<Planned> {
+    let compose_dir = &paths.compose_dir;
     // Relative --workdir/--data/-v are taken from the compose file's folder, like compose does.
-    let mut lab = match (wizard, &engine) {
-        (true, Some(engine)) => crate::wizard::ask(&args.lab, &config, engine, &compose_dir).await?,
+    let mut lab = match (wizard, engine) {
+        (true, Some(engine)) => crate::wizard::ask(&args.lab, config, engine, compose_dir).await?,
         _ => args.lab.clone(),
     };
     // Over ssh the file's paths are the remote's (checked there, the work folder by default the
@@ -64,96 +123,83 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     if lab.workdir.is_none() && !remote {
         lab.workdir = Some(compose_dir.clone());
     }
-    let settings = match (&engine, remote) {
+    let settings = match (engine, remote) {
         (Some(engine), true) => {
-            crate::settings::on_engine(engine, &lab, &config, &compose_dir, &reporter).await?
+            crate::settings::on_engine(engine, &lab, config, compose_dir, reporter).await?
         }
-        _ => LabSettings::resolve(&lab, &config, &compose_dir)?,
+        _ => LabSettings::resolve(&lab, config, compose_dir)?,
     };
     if let Some(warning) = settings.exposure_warning() {
         reporter.warn(warning);
     }
-    for path in [&output, &env_path] {
+    for path in [&paths.output, &paths.env] {
         if path.exists() && !args.force {
             return Err(Error::usage(format!("{} exists", path.display()))
                 .hint("pass --force to overwrite it, or -o to write elsewhere"));
         }
     }
-
-    let (settings, platform, decision) = match &engine {
-        Some(engine) => {
-            let (settings, platforms, decision) = crate::fit::settle_lab(engine, settings, &reporter).await?;
-            (settings, platforms.explicit(), decision)
-        }
+    let Some(engine) = engine else {
         // Explicit lab, GPUs and user: written down without asking an engine.
-        None => {
-            let lab = settings.variant;
-            let cuda = lab.lab_image().spec().has_cuda(settings.platform.unwrap_or(Arch::Amd64));
-            let decision = gpu::decide(&settings.gpus, None, &Default::default(), cuda, lab.name())?;
-            if let Some(note) = decision.note() {
-                reporter.note(note);
-            }
-            let platform = settings.platform.map(Arch::platform);
-            (settings, platform, decision)
+        let lab = settings.variant;
+        let cuda = lab.lab_image().spec().has_cuda(settings.platform.unwrap_or(Arch::Amd64));
+        let decision = gpu::decide(&settings.gpus, None, &Default::default(), cuda, lab.name())?;
+        if let Some(note) = decision.note() {
+            reporter.note(note);
         }
+        let user = UserMapping { user: settings.user, keep_id: false };
+        let port = settings.port.unwrap_or(crate::ports::FIRST_PORT);
+        let image_ref = settings.image().reference(config.registry());
+        let mut plan =
+            LaunchPlan::new(&settings, image_ref, port, user, decision.attach, GpuForm::DeviceRequest);
+        plan.platform = settings.platform.map(Arch::platform);
+        return Ok(Planned { plan, settings, user });
     };
-    let variant = settings.variant;
-    let attach = decision.attach;
-    let model = match &engine {
-        Some(engine) => Some(engine.model().await?.clone()),
-        None => None,
-    };
-    let user = match (&model, &engine) {
-        (Some(model), Some(engine)) => model.user_mapping(settings.user, engine.host.caller().await?),
-        _ => UserMapping { user: settings.user, keep_id: false },
-    };
+    let (settings, platforms, decision) = crate::fit::settle_lab(engine, settings, reporter).await?;
+    let model = engine.model().await?;
+    let user = model.user_mapping(settings.user, engine.host.caller().await?);
     // Compose speaks the Docker API: the GPU request must be one this engine honours there.
-    let gpu_form = match &model {
-        Some(model) if attach != gpu::GpuAttach::None => {
-            model.docker_api_gpu_form(crate::engine::model::DockerApiClient::Compose)?
-        }
-        _ => GpuForm::DeviceRequest,
+    let gpu_form = match decision.attach {
+        gpu::GpuAttach::None => GpuForm::DeviceRequest,
+        _ => model.docker_api_gpu_form(crate::engine::model::DockerApiClient::Compose)?,
     };
-    // As `jupyter` picks it: --port, else the first free one from 8888 (8888 without an engine).
-    let port = match &engine {
-        Some(engine) => {
-            crate::lab::start::pick_port(
-                engine,
-                settings.port,
-                settings.listen,
-                crate::ports::FIRST_PORT,
-                &[],
-            )
-            .await?
-        }
-        None => settings.port.unwrap_or(crate::ports::FIRST_PORT),
-    };
+    // As `jupyter` picks it: --port, else the first free one from 8888.
+    let port =
+        crate::lab::start::pick_port(engine, settings.port, settings.listen, crate::ports::FIRST_PORT, &[])
+            .await?;
     let image_ref = settings.image().reference(config.registry());
-    let mut plan = LaunchPlan::new(&settings, image_ref, port, user, attach, gpu_form);
-    plan.platform = platform;
-    let header = format!(
-        "JupyterLab with dimtensor ({} variant), written by dimtensor-up {}.\nStart: docker compose up -d   Stop: docker compose down (your files and the `jupyter-settings` volume stay)\nURL:   http://{}:{port}/lab?token=<JUPYTER_TOKEN from .env>\nThe token is in .env beside this file (mode 600): keep .env out of version control.",
-        variant.name(), env!("CARGO_PKG_VERSION"), crate::ports::connect_host(settings.listen)
-    );
-    let yaml = render(&plan, &compose_dir, &header);
-    // Keep an existing token when overwriting with --force: open browsers keep working.
-    let existing_env = std::fs::read_to_string(&env_path).unwrap_or_default();
-    let token = strong_token_in(&existing_env).unwrap_or_else(crate::lab::token::new_token);
-    crate::state::write_secret_file(&env_path, &merge_env_file(&existing_env, &token, user.user), 0o600)?;
-    crate::state::write_atomic(&output, &yaml, 0o644, Kind::Usage)?;
-    reporter.note(format!("wrote {} and {} (token inside, mode 600)", output.display(), env_path.display()));
-    if !args.up {
-        println!("{}", output.display());
-        return Ok(0);
-    }
-    let engine = engine.expect("--up connects");
-    crate::compose::up(&engine.endpoint, &output, &reporter)?;
-    let server = wait_for_service(&engine, &settings.workdir, Duration::from_secs(args.timeout)).await?;
+    let mut plan = LaunchPlan::new(&settings, image_ref, port, user, decision.attach, gpu_form);
+    plan.platform = platforms.explicit();
+    Ok(Planned { plan, settings, user })
+}
+
+/// The comment at the top of the file: what it is, how to start and stop it, its URL.
+fn header(plan: &LaunchPlan) -> String {
+    format!(
+        "JupyterLab with dimtensor ({} variant), written by dimtensor-up {}.\nStart: docker compose up -d   Stop: docker compose down (your files and the `jupyter-settings` volume stay)\nURL:   http://{}:{}/lab?token=<JUPYTER_TOKEN from .env>\nThe token is in .env beside this file (mode 600): keep .env out of version control.",
+        plan.variant.name(),
+        env!("CARGO_PKG_VERSION"),
+        crate::ports::connect_host(plan.listen),
+        plan.host_port
+    )
+}
+
+/// `--up`: `docker compose up -d`, then the service's JupyterLab answering, then the URL.
+async fn bring_up(
+    engine: &Engine,
+    planned: &Planned,
+    file: &Path,
+    token: &str,
+    args: &ComposeArgs,
+    reporter: &Reporter,
+) -> Result<u8> {
+    let port = planned.plan.host_port;
     let timeout = Duration::from_secs(args.timeout);
-    if let Some(tunnel) = crate::lab::serve::open_tunnel(&engine, port).await? {
+    crate::compose::up(&engine.endpoint, file, reporter)?;
+    let server = wait_for_service(engine, &planned.settings.workdir, timeout).await?;
+    if let Some(tunnel) = crate::lab::serve::open_tunnel(engine, port).await? {
         // Ready, seen through a tunnel that ends with this process: `open` forwards it again.
         let (local, local_port) = tunnel.local();
-        crate::lab::wait_ready(&engine, &server.id, local, local_port, &token, timeout).await?;
+        crate::lab::wait_ready(engine, &server.id, local, local_port, token, timeout).await?;
         reporter.note(format!(
             "JupyterLab runs on {} (its 127.0.0.1:{port}); open it here with: dimtensor-up open --host {}",
             tunnel.host(),
@@ -161,11 +207,11 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
         ));
         return Ok(0);
     }
-    crate::lab::wait_ready(&engine, &server.id, settings.listen, port, &token, timeout).await?;
-    let url = plan.url(&token);
+    crate::lab::wait_ready(engine, &server.id, planned.settings.listen, port, token, timeout).await?;
+    let url = planned.plan.url(token);
     println!("{url}");
     if !args.no_browser {
-        crate::browser::open_url(&url, port, &reporter).settled().await;
+        crate::browser::open_url(&url, port, reporter).settled().await;
     }
     Ok(0)
 }
@@ -182,4 +228,55 @@ async fn wait_for_service(
     running.ok_or_else(|| {
         Error::new(Kind::Container, "the compose service did not start").hint("see `docker compose logs`")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn compose_args(flags: &[&str]) -> ComposeArgs {
+        let argv = [&["dimtensor-up", "compose"], flags].concat();
+        match crate::cli::Cli::parse_from(argv).command {
+            crate::cli::Command::Compose(args) => args,
+            _ => unreachable!("a compose command line"),
+        }
+    }
+
+    #[test]
+    fn the_engine_is_asked_only_where_the_file_depends_on_it() {
+        let explicit = compose_args(&["--variant", "base", "--gpus", "none", "--user", "1000:1000"]);
+        let none = Config::default();
+        assert!(!needs_engine(&explicit, &none, false, false), "everything named: no engine");
+        assert!(needs_engine(&explicit, &none, true, false), "over ssh the paths are the remote's");
+        assert!(needs_engine(&explicit, &none, false, true), "the wizard asks the engine");
+        let up = compose_args(&["--variant", "base", "--gpus", "none", "--user", "1000:1000", "--up"]);
+        assert!(needs_engine(&up, &none, false, false));
+        for missing in [
+            compose_args(&["--gpus", "none", "--user", "1000:1000"]),
+            compose_args(&["--variant", "base", "--user", "1000:1000"]),
+            compose_args(&["--variant", "base", "--gpus", "auto", "--user", "1000:1000"]),
+            compose_args(&["--variant", "base", "--gpus", "none"]),
+        ] {
+            assert!(needs_engine(&missing, &none, false, false), "{missing:?}");
+        }
+        // The settings file counts as naming them.
+        let settings =
+            Config { variant: Some(Variant::Ml), gpus: Some(gpu::GpuRequest::All), ..Default::default() };
+        assert!(!needs_engine(&compose_args(&["--user", "1:1"]), &settings, false, false));
+        assert!(needs_engine(&compose_args(&["--user", "1:1", "--gpus", "auto"]), &settings, false, false));
+    }
+
+    #[test]
+    fn the_file_goes_where_o_says_and_env_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = dir.path().canonicalize().unwrap();
+        let p = paths(&cwd, None).unwrap();
+        assert_eq!((p.output.clone(), p.env.clone()), (cwd.join("compose.yaml"), cwd.join(".env")));
+        std::fs::create_dir(cwd.join("lab")).unwrap();
+        let p = paths(&cwd, Some(Path::new("lab/x.yaml"))).unwrap();
+        assert_eq!((p.output, p.compose_dir.clone()), (cwd.join("lab/x.yaml"), cwd.join("lab")));
+        let err = paths(&cwd, Some(Path::new("missing/x.yaml"))).err().unwrap();
+        assert!(err.message.contains("does not exist") && err.hint.is_some(), "{err:?}");
+    }
 }

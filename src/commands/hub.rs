@@ -45,11 +45,29 @@ pub async fn run(global: &GlobalArgs, args: HubArgs) -> Result<u8> {
     let (config, _) = crate::config::load()?;
     let cwd = crate::sys::current_dir()?;
     let flags = check_flags(&args, &config, &cwd)?;
-    let pinned = |lab: Variant| lab.lab_image().versioned_reference(config.registry(), DIMTENSOR_VERSION);
     if args.kubernetes {
+        let pinned = |lab: Variant| lab.lab_image().versioned_reference(config.registry(), DIMTENSOR_VERSION);
         return write_kubernetes(&args, &flags, &pinned, &reporter);
     }
     let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
+    let plan = plan_hub(&engine, &flags, &config, &args, &reporter).await?;
+    write_files(&plan, args.force, &reporter)?;
+    if !args.up {
+        println!("{}", plan.dir.join(hub::COMPOSE_FILE).display());
+        return Ok(0);
+    }
+    bring_up(&engine, &plan, &config, &args, &reporter).await
+}
+
+/// The hub this machine gets: its profiles (labs × GPUs that can start here), port, the
+/// engine's socket and the user the spawner runs labs as.
+async fn plan_hub(
+    engine: &Engine,
+    flags: &HubFlags,
+    config: &Config,
+    args: &HubArgs,
+    reporter: &Reporter,
+) -> Result<HubPlan> {
     let crate::engine::Address::Unix(socket) = engine.endpoint.address.clone() else {
         return Err(Error::usage(format!(
             "the hub mounts its engine's socket; {} is not a socket on this machine",
@@ -57,9 +75,9 @@ pub async fn run(global: &GlobalArgs, args: HubArgs) -> Result<u8> {
         ))
         .hint("run `dimtensor-up hub` on the machine that runs the engine (over ssh: ssh there first)"));
     };
-    let model = engine.model().await?.clone();
+    let model = engine.model().await?;
     let arch = Platforms::new(engine.platform().await?, None).images;
-    if let Some(running) = crate::lab::for_workdir(&engine, &flags.dir).await?.filter(|s| s.running()) {
+    if let Some(running) = crate::lab::for_workdir(engine, &flags.dir).await?.filter(|s| s.running()) {
         return Err(Error::usage(format!(
             "the hub for {} already runs ({} on {}:{})",
             flags.dir.display(),
@@ -72,14 +90,15 @@ pub async fn run(global: &GlobalArgs, args: HubArgs) -> Result<u8> {
             running.listen, running.port, running.name
         )));
     }
-    let gpu_requests = gpu_profiles(&engine, &flags, arch, &reporter).await?;
+    let gpu_requests = gpu_profiles(engine, flags, arch, reporter).await?;
     let gpu_form = match gpu_requests.iter().any(|(_, a)| *a != GpuAttach::None) {
         // DockerSpawner speaks the Docker API: the GPU request must be one the engine honours there.
         true => model.docker_api_gpu_form(crate::engine::model::DockerApiClient::DockerSpawner)?,
         false => GpuForm::DeviceRequest,
     };
+    let pinned = |lab: Variant| lab.lab_image().versioned_reference(config.registry(), DIMTENSOR_VERSION);
     let profiles = hub::profiles(&flags.labs, &gpu_requests, &pinned);
-    let port = crate::lab::start::pick_port(&engine, args.port, flags.listen, hub::FIRST_PORT, &[]).await?;
+    let port = crate::lab::start::pick_port(engine, args.port, flags.listen, hub::FIRST_PORT, &[]).await?;
     let user = model.user_mapping(None, engine.host.caller().await?);
     let socket_group = match user.user {
         Some(u) if u.uid != 0 && !user.keep_id => crate::sys::file_gid(&socket),
@@ -103,28 +122,34 @@ pub async fn run(global: &GlobalArgs, args: HubArgs) -> Result<u8> {
             flags.listen
         ));
     }
-    write_files(&plan, args.force, &reporter)?;
-    if !args.up {
-        println!("{}", plan.dir.join(hub::COMPOSE_FILE).display());
-        return Ok(0);
-    }
+    Ok(plan)
+}
+
+/// `--up`: the images, `docker compose up -d`, the hub answering; on Ctrl-C or a failure the
+/// half-started hub container goes (its volumes and the files stay).
+async fn bring_up(
+    engine: &Engine,
+    plan: &HubPlan,
+    config: &Config,
+    args: &HubArgs,
+    reporter: &Reporter,
+) -> Result<u8> {
     let stop = crate::error::stop_signal();
     tokio::pin!(stop);
     let started = tokio::select! {
-        r = start(&engine, &plan, &config, &args, &reporter) => r,
+        r = start(engine, plan, config, args, reporter) => r,
         _ = &mut stop => Err(Error::interrupted()),
     };
     if let Err(mut err) = started {
-        // Nothing half-started stays: the hub container goes (its volumes and the files stay),
-        // after its last log lines are kept in the error.
-        if let Some(hub) = crate::lab::by_name(&engine, &plan.project).await? {
+        // The last log lines are kept in the error before the container goes.
+        if let Some(hub) = crate::lab::by_name(engine, &plan.project).await? {
             if err.kind != Kind::Interrupted {
-                for line in crate::lab::log_tail(&engine, &hub.id, 8).await {
+                for line in crate::lab::log_tail(engine, &hub.id, 8).await {
                     err = err.cause(format!("| {line}"));
                 }
             }
             reporter.note("removing the half-started hub");
-            crate::lab::remove(&engine, &hub.id, None).await?;
+            crate::lab::remove(engine, &hub.id, None).await?;
         }
         return Err(err);
     }
@@ -136,7 +161,7 @@ pub async fn run(global: &GlobalArgs, args: HubArgs) -> Result<u8> {
         plan.dir.join(hub::ADMIN_PASSWORD_FILE).display()
     ));
     if !args.no_browser {
-        crate::browser::open_url(&url, port, &reporter).settled().await;
+        crate::browser::open_url(&url, plan.port, reporter).settled().await;
     }
     Ok(0)
 }
@@ -274,14 +299,9 @@ async fn start(
     })
 }
 
-fn write_kubernetes(
-    args: &HubArgs,
-    flags: &HubFlags,
-    pinned: &dyn Fn(Variant) -> String,
-    reporter: &Reporter,
-) -> Result<u8> {
-    // Cluster GPU nodes are amd64 with the NVIDIA device plugin: `auto` gives the CUDA labs a GPU
-    // profile; an explicit request gives every lab one.
+/// Pure: the GPU profiles of a cluster. Its GPU nodes are amd64 with the NVIDIA device plugin:
+/// `auto` gives the CUDA labs a GPU profile; an explicit request gives every lab one.
+fn kubernetes_gpu_pairs(flags: &HubFlags) -> Vec<(Variant, GpuAttach)> {
     let mut pairs = Vec::new();
     for request in &flags.gpus {
         for &lab in &flags.labs {
@@ -294,7 +314,16 @@ fn write_kubernetes(
         }
     }
     pairs.dedup();
-    let profiles: Vec<Profile> = hub::profiles(&flags.labs, &pairs, pinned);
+    pairs
+}
+
+fn write_kubernetes(
+    args: &HubArgs,
+    flags: &HubFlags,
+    pinned: &dyn Fn(Variant) -> String,
+    reporter: &Reporter,
+) -> Result<u8> {
+    let profiles: Vec<Profile> = hub::profiles(&flags.labs, &kubernetes_gpu_pairs(flags), pinned);
     let path = flags.dir.join(hub::K8S_VALUES_FILE);
     let backup = check_writable(&path, args.force)?;
     std::fs::create_dir_all(&flags.dir)
@@ -309,4 +338,67 @@ fn write_kubernetes(
     reporter.note(format!("wrote {} ({} profiles)", path.display(), profiles.len()));
     println!("{}", path.display());
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn hub_args(flags: &[&str]) -> HubArgs {
+        let argv = [&["dimtensor-up", "hub"], flags].concat();
+        match crate::cli::Cli::parse_from(argv).command {
+            crate::cli::Command::Hub(args) => args,
+            _ => unreachable!("a hub command line"),
+        }
+    }
+
+    fn flags(args: &[&str]) -> Result<HubFlags> {
+        check_flags(&hub_args(args), &Config::default(), Path::new("/work"))
+    }
+
+    #[test]
+    fn flags_are_checked_before_anything_is_touched() {
+        let all = flags(&[]).unwrap();
+        assert_eq!(all.labs, Variant::LABS.to_vec());
+        assert_eq!((all.gpus, all.dir), (vec![GpuRequest::Auto], PathBuf::from("/work/dimtensor-hub")));
+        assert!(all.listen.is_loopback());
+        let some = flags(&["--labs", "base", "--labs", "base", "--gpus", "none", "--dir", "h"]).unwrap();
+        assert_eq!((some.labs, some.dir), (vec![Variant::Base], PathBuf::from("/work/h")));
+        for bad in
+            [&["--labs", "auto"][..], &["--gpus", "lots"], &["--port", "0"], &["--listen", "localhost"]]
+        {
+            let err = flags(bad).err().unwrap();
+            assert_eq!(err.kind, Kind::Usage, "{bad:?}");
+            assert!(err.hint.is_some(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_cluster_gets_gpu_profiles_for_cuda_labs_or_every_lab_when_asked() {
+        let auto = flags(&[]).unwrap();
+        let cuda: Vec<Variant> = kubernetes_gpu_pairs(&auto).into_iter().map(|(lab, _)| lab).collect();
+        assert_eq!(cuda, vec![Variant::Ml, Variant::Full], "amd64: base has no CUDA");
+        let all = flags(&["--gpus", "all"]).unwrap();
+        assert_eq!(kubernetes_gpu_pairs(&all).len(), 3);
+        assert!(kubernetes_gpu_pairs(&flags(&["--gpus", "none"]).unwrap()).is_empty());
+    }
+
+    #[test]
+    fn an_edited_file_is_replaced_only_with_force_and_kept_as_bak() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(hub::COMPOSE_FILE);
+        assert!(!check_writable(&path, false).unwrap(), "absent: written, no backup");
+        std::fs::write(&path, hub::with_checksum("services: {}\n")).unwrap();
+        assert!(!check_writable(&path, false).unwrap(), "as written: replaced, no backup");
+        std::fs::write(&path, "services: {}\n# mine\n").unwrap();
+        let err = check_writable(&path, false).unwrap_err();
+        assert!(err.message.contains("was edited") && err.hint.unwrap().contains("--force"));
+        assert!(check_writable(&path, true).unwrap(), "with --force: backed up");
+        write(&path, "new\n", true).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("compose.yaml.bak")).unwrap(),
+            "services: {}\n# mine\n"
+        );
+    }
 }
