@@ -26,20 +26,13 @@ impl Answer {
     }
 }
 
-/// One request on `stream`, its answer read to the end. `body` is sent as JSON.
-pub async fn exchange(
-    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+/// A request with a JSON `body` (empty when None).
+pub fn request(
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: Option<&serde_json::Value>,
-) -> std::io::Result<Answer> {
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(io_error)?;
-    // The connection runs beside the request; it ends with the stream.
-    let driver = tokio::spawn(async move {
-        let _ = connection.await;
-    });
+) -> std::io::Result<hyper::Request<Full<Bytes>>> {
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
     let mut request = hyper::Request::builder()
         .method(method)
@@ -49,19 +42,38 @@ pub async fn exchange(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let request = request.body(Full::new(Bytes::from(payload))).map_err(io_error)?;
-    let response = sender.send_request(request).await.map_err(io_error);
-    let answer = match response {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let body = response.into_body().collect().await.map_err(io_error)?.to_bytes().to_vec();
-            Ok(Answer { status, headers, body })
-        }
-        Err(e) => Err(e),
+    request.body(Full::new(Bytes::from(payload))).map_err(io_error)
+}
+
+/// The whole answer: a body shorter than it said is an error.
+pub async fn answer(response: hyper::Response<hyper::body::Incoming>) -> std::io::Result<Answer> {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.map_err(io_error)?.to_bytes().to_vec();
+    Ok(Answer { status, headers, body })
+}
+
+/// One request on `stream`, its answer read to the end. `body` is sent as JSON.
+pub async fn exchange(
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&serde_json::Value>,
+) -> std::io::Result<Answer> {
+    let request = request(method, path, headers, body)?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(io_error)?;
+    // The connection runs beside the request; it ends with the stream.
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let answered = match sender.send_request(request).await {
+        Ok(response) => answer(response).await,
+        Err(e) => Err(io_error(e)),
     };
     driver.abort();
-    answer
+    answered
 }
 
 fn io_error(e: impl std::error::Error + Send + Sync + 'static) -> std::io::Error {

@@ -167,32 +167,22 @@ pub async fn presence(engine: &Engine, reference: &str, arch: Arch) -> Result<Pr
     }
 }
 
-/// Builds `image` (and, through the same build, tags `<ref>` and `<ref>-<dimtensor version>`).
-pub async fn build(
-    engine: &Engine,
+/// The build request for `image`: the embedded Dockerfile's stage, its build args, and the
+/// builder the engine model names.
+fn build_options(
     image: ImageId,
-    registry: &str,
+    reference: &str,
     opts: &BuildOptions,
-    reporter: &Reporter,
-) -> Result<()> {
+    builder: Builder,
+) -> bollard::query_parameters::BuildImageOptions {
     use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
-    let reference = image.reference(registry);
-    let ca = match &opts.ca_cert {
-        Some(path) => Some(
-            std::fs::read(path)
-                .map_err(|e| Error::usage(format!("cannot read CA bundle {}", path.display())).cause(e))?,
-        ),
-        None => None,
-    };
-    let context = context_tar(ca.as_deref())?;
     let mut options = BuildImageOptionsBuilder::default()
         .dockerfile("docker/Dockerfile")
-        .t(&reference)
+        .t(reference)
         .target(image.spec().target)
         .buildargs(&build_args(image, opts))
         .nocache(opts.no_cache)
         .rm(true);
-    let builder = engine.model().await?.builder();
     options = match builder {
         Builder::BuildKit => options
             .version(BuilderVersion::BuilderBuildKit)
@@ -203,53 +193,61 @@ pub async fn build(
     if let Some(p) = &opts.platform {
         options = options.platform(p);
     }
+    options.build()
+}
+
+/// Builds `image` (and, through the same build, tags `<ref>` and `<ref>-<dimtensor version>`).
+pub async fn build(
+    engine: &Engine,
+    image: ImageId,
+    registry: &str,
+    opts: &BuildOptions,
+    reporter: &Reporter,
+) -> Result<()> {
+    let reference = image.reference(registry);
+    let ca = match &opts.ca_cert {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| Error::usage(format!("cannot read CA bundle {}", path.display())).cause(e))?,
+        ),
+        None => None,
+    };
+    let context = context_tar(ca.as_deref())?;
+    let options = build_options(image, &reference, opts, engine.model().await?.builder());
     reporter.note(format!(
         "building {reference} (target {}{})",
         image.spec().target,
         image.spec().jupyter_on.map(|o| format!(" on {o}")).unwrap_or_default()
     ));
     let spinner = reporter.spinner(format!("building {}", image.tag()));
+    let show = |lines: Vec<String>| {
+        for line in lines {
+            match reporter.is_tty() {
+                true => spinner.set_message(line),
+                false => reporter.note(format!("  {line}")),
+            }
+        }
+    };
     let mut progress = BuildProgress::default();
-    let mut stream =
-        engine.docker.build_image(options.build(), None, Some(bollard::body_full(context.into())));
+    let mut stream = engine.docker.build_image(options, None, Some(bollard::body_full(context.into())));
     while let Some(item) = stream.next().await {
         match item {
             Ok(info) => {
                 // The classic builder streams its output as text: each step, then its log.
                 if let Some(text) = info.stream.as_deref() {
-                    for line in progress.classic_text(text) {
-                        if reporter.is_tty() {
-                            spinner.set_message(line);
-                        } else {
-                            reporter.note(format!("  {line}"));
-                        }
-                    }
+                    show(progress.classic_text(text));
                 }
                 if let Some(bollard::models::BuildInfoAux::BuildKit(status)) = info.aux {
-                    for line in progress.update(&status) {
-                        if reporter.is_tty() {
-                            spinner.set_message(line);
-                        } else {
-                            reporter.note(format!("  {line}"));
-                        }
-                    }
+                    show(progress.update(&status));
                 }
             }
-            Err(e) => {
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
                 spinner.finish_and_clear();
-                let message = match e {
-                    bollard::errors::Error::DockerStreamError { error } => error,
-                    other => return Err(engine.fail(&format!("building {reference}"), other)),
-                };
-                let mut err = Error::new(Kind::Image, format!("building {reference} failed"));
-                if let Some(step) = &progress.failed_step {
-                    err = err.cause(format!("step: {step}"));
-                }
-                err = err.cause(first_line(&message));
-                for line in progress.failed_log_tail() {
-                    err = err.cause(format!("| {line}"));
-                }
-                return Err(err.hint("the step's log is above; offline? pip needs PyPI (behind a proxy: --ca-cert FILE, HTTPS_PROXY)"));
+                return Err(progress.failure(&reference, &error));
+            }
+            Err(other) => {
+                spinner.finish_and_clear();
+                return Err(engine.fail(&format!("building {reference}"), other));
             }
         }
     }
@@ -324,6 +322,21 @@ impl BuildProgress {
         }
         lines
     }
+    /// The error of a failed build: the step, the builder's message, the step's last log lines.
+    fn failure(&self, reference: &str, message: &str) -> Error {
+        let mut err = Error::new(Kind::Image, format!("building {reference} failed"));
+        if let Some(step) = &self.failed_step {
+            err = err.cause(format!("step: {step}"));
+        }
+        err = err.cause(first_line(message));
+        for line in self.failed_log_tail() {
+            err = err.cause(format!("| {line}"));
+        }
+        err.hint(
+            "the step's log is above; offline? pip needs PyPI (behind a proxy: --ca-cert FILE, HTTPS_PROXY)",
+        )
+    }
+
     fn failed_log_tail(&self) -> Vec<String> {
         self.failed_digest.as_ref().and_then(|d| self.logs.get(d)).cloned().unwrap_or_default()
     }

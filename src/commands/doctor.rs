@@ -81,39 +81,53 @@ struct GpuReport {
 pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
     let (config, config_path) = crate::config::load()?;
     let endpoint = resolve_from_env(global.host.as_deref())?;
-    let port_8888_free = port_is_free([127, 0, 0, 1].into(), FIRST_PORT);
+    let report = |engine, gpu, auto_lab, images| Report {
+        dimtensor_up: env!("CARGO_PKG_VERSION"),
+        config_file: config_path.display().to_string(),
+        engine,
+        port_8888_free: port_is_free([127, 0, 0, 1].into(), FIRST_PORT),
+        gpu,
+        auto_lab,
+        images,
+    };
     let engine = match Engine::connect(global.host.as_deref()).await {
         Ok(engine) => engine,
         Err(err) => {
-            let report = Report {
-                dimtensor_up: env!("CARGO_PKG_VERSION"),
-                config_file: config_path.display().to_string(),
-                engine: EngineReport {
-                    address: endpoint.address.clone(),
-                    chosen_by: endpoint.source.clone(),
-                    reachable: false,
-                    error: Some(err.message.clone()),
-                    tried: err.causes.iter().cloned().map(Tried::Cause).collect(),
-                    details: None,
-                },
-                port_8888_free,
-                gpu: GpuReport {
-                    host: endpoint.is_local().then(gpu::probe_host),
-                    engine: None,
-                    usable: false,
-                    verdict: "GPU usable: unknown (the engine is unreachable)".into(),
-                },
-                auto_lab: None,
-                images: None,
+            let engine_report = EngineReport {
+                address: endpoint.address.clone(),
+                chosen_by: endpoint.source.clone(),
+                reachable: false,
+                error: Some(err.message.clone()),
+                tried: err.causes.iter().cloned().map(Tried::Cause).collect(),
+                details: None,
             };
-            print(&report, args.json);
+            let gpu = GpuReport {
+                host: endpoint.is_local().then(gpu::probe_host),
+                engine: None,
+                usable: false,
+                verdict: "GPU usable: unknown (the engine is unreachable)".into(),
+            };
+            print(&report(engine_report, gpu, None, None), args.json);
             return Err(err);
         }
     };
-    let info = engine.info().await?;
-    let model = engine.model().await?;
+    let (gpu, outlook) = gpu_report(&engine).await?;
+    // What `jupyter` would start here with no --variant (the same rule, the same outlook).
+    let auto_lab = engine.platform().await.ok().map(|arch| crate::fit::auto_lab_line(arch, &outlook));
+    let mut images = BTreeMap::new();
+    for spec in &IMAGES {
+        let reference = spec.id.reference(config.registry());
+        images.insert(spec.tag.to_string(), engine.docker.inspect_image(&reference).await.is_ok());
+    }
+    let engine_report = engine_report(&engine).await?;
+    print(&report(engine_report, gpu, auto_lab, Some(images)), args.json);
+    Ok(0)
+}
+
+/// The GPU rules' verdict for a lab with CUDA on this engine, and the outlook `auto` uses.
+async fn gpu_report(engine: &Engine) -> Result<(GpuReport, GpuOutlook)> {
     let (host_gpu, toolkit) = engine.host.probe_gpus().await;
-    let engine_gpu = gpu::engine_state(Some(info), model, toolkit);
+    let engine_gpu = gpu::engine_state(Some(engine.info().await?), engine.model().await?, toolkit);
     let decision = gpu::decide(&gpu::GpuRequest::Auto, host_gpu.as_ref(), &engine_gpu, true, "ml");
     let outlook = match &decision {
         Ok(d) => GpuOutlook::of(d),
@@ -123,8 +137,14 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         GpuOutlook::Usable => (true, "yes: the labs with CUDA get all GPUs with --gpus auto".to_string()),
         GpuOutlook::Unusable(why) => (false, format!("no because {why}")),
     };
-    // What `jupyter` would start here with no --variant (the same rule, the same outlook).
-    let auto_lab = engine.platform().await.ok().map(|arch| crate::fit::auto_lab_line(arch, &outlook));
+    let verdict = format!("GPU usable: {verdict}");
+    Ok((GpuReport { host: host_gpu, engine: Some(engine_gpu), usable, verdict }, outlook))
+}
+
+/// Who answered, and what follows from it.
+async fn engine_report(engine: &Engine) -> Result<EngineReport> {
+    let info = engine.info().await?;
+    let model = engine.model().await?;
     let data_root = info.docker_root_dir.clone().unwrap_or_default();
     let data_root_free_bytes = match engine.host.ssh() {
         // Over ssh, the remote's disk: `df -Pk` prints free KiB in its fourth column.
@@ -137,51 +157,30 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         None if model.local => crate::sys::free_bytes(&data_root),
         None => None,
     };
-    let mut images = BTreeMap::new();
-    for spec in &IMAGES {
-        let reference = spec.id.reference(config.registry());
-        images.insert(spec.tag.to_string(), engine.docker.inspect_image(&reference).await.is_ok());
-    }
-    let identity = &engine.identity;
-    let report = Report {
-        dimtensor_up: env!("CARGO_PKG_VERSION"),
-        config_file: config_path.display().to_string(),
-        engine: EngineReport {
-            address: engine.endpoint.address.clone(),
-            chosen_by: engine.endpoint.source.clone(),
-            reachable: true,
-            error: None,
-            tried: engine.tried.iter().cloned().map(Tried::Socket).collect(),
-            details: Some(EngineDetails {
-                product: model.product,
-                server_version: identity.version.clone(),
-                api_version: engine.docker.client_version().to_string(),
-                server_api_version: identity.api_version.clone(),
-                os: info.operating_system.clone(),
-                os_type: info.os_type.clone(),
-                arch: info.architecture.clone(),
-                rootless: model.rootless,
-                docker_desktop: model.desktop,
-                storage_driver: info.driver.clone(),
-                data_root,
-                data_root_free_bytes,
-                create_api: model.create_api(),
-                gpu_form: model.gpu_form(),
-                builder: model.builder(),
-            }),
-        },
-        port_8888_free,
-        gpu: GpuReport {
-            host: host_gpu,
-            engine: Some(engine_gpu),
-            usable,
-            verdict: format!("GPU usable: {verdict}"),
-        },
-        auto_lab,
-        images: Some(images),
-    };
-    print(&report, args.json);
-    Ok(0)
+    Ok(EngineReport {
+        address: engine.endpoint.address.clone(),
+        chosen_by: engine.endpoint.source.clone(),
+        reachable: true,
+        error: None,
+        tried: engine.tried.iter().cloned().map(Tried::Socket).collect(),
+        details: Some(EngineDetails {
+            product: model.product,
+            server_version: engine.identity.version.clone(),
+            api_version: engine.docker.client_version().to_string(),
+            server_api_version: engine.identity.api_version.clone(),
+            os: info.operating_system.clone(),
+            os_type: info.os_type.clone(),
+            arch: info.architecture.clone(),
+            rootless: model.rootless,
+            docker_desktop: model.desktop,
+            storage_driver: info.driver.clone(),
+            data_root,
+            data_root_free_bytes,
+            create_api: model.create_api(),
+            gpu_form: model.gpu_form(),
+            builder: model.builder(),
+        }),
+    })
 }
 
 fn print(report: &Report, json: bool) {

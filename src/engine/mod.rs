@@ -368,7 +368,11 @@ impl Engine {
             }
         };
         let host = match ssh {
-            Some(target) => EngineHost::Ssh { target, user: tokio::sync::OnceCell::new() },
+            Some(target) => EngineHost::Ssh {
+                http: ssh::SshHttp::new(target.clone()),
+                target,
+                user: tokio::sync::OnceCell::new(),
+            },
             None if endpoint.is_local() => EngineHost::Local,
             None => EngineHost::Elsewhere,
         };
@@ -444,16 +448,17 @@ impl Engine {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<std::result::Result<serde_json::Value, (u16, String)>> {
-        let answer = raw::request(&self.endpoint, self.host.ssh(), method, &format!("/v4.0.0{path}"), body)
-            .await
-            .map_err(|e| {
-                Error::new(
-                    Kind::Engine,
-                    format!("cannot reach Podman's API at {}", self.endpoint.described()),
-                )
-                .cause(e)
-                .hint("check that the Podman service still runs")
-            })?;
+        let answer =
+            raw::request(&self.endpoint, self.host.ssh_http(), method, &format!("/v4.0.0{path}"), body)
+                .await
+                .map_err(|e| {
+                    Error::new(
+                        Kind::Engine,
+                        format!("cannot reach Podman's API at {}", self.endpoint.described()),
+                    )
+                    .cause(e)
+                    .hint("check that the Podman service still runs")
+                })?;
         let value: serde_json::Value =
             serde_json::from_slice(&answer.body).unwrap_or(serde_json::Value::Null);
         if answer.status >= 400 {
@@ -527,8 +532,8 @@ async fn preflight(target: &ssh::SshTarget) -> Result<String> {
 pub enum EngineHost {
     /// This machine.
     Local,
-    /// Another machine, reached through the user's ssh.
-    Ssh { target: ssh::SshTarget, user: tokio::sync::OnceCell<ssh::RemoteUser> },
+    /// Another machine, reached through the user's ssh (requests of our own pooled in `http`).
+    Ssh { target: ssh::SshTarget, http: ssh::SshHttp, user: tokio::sync::OnceCell<ssh::RemoteUser> },
     /// A tcp:// engine: nothing is known beyond its API.
     Elsewhere,
 }
@@ -541,6 +546,13 @@ impl EngineHost {
         }
     }
 
+    fn ssh_http(&self) -> Option<&ssh::SshHttp> {
+        match self {
+            EngineHost::Ssh { http, .. } => Some(http),
+            _ => None,
+        }
+    }
+
     /// The remote user's IDs and home, with the folder that stands for `local` there as it
     /// resolves (created first if `create`; None when it does not exist): one round trip, and
     /// the user is then known for the rest of the run.
@@ -549,7 +561,7 @@ impl EngineHost {
         local: &std::path::Path,
         create: bool,
     ) -> Result<Option<(&ssh::RemoteUser, Option<PathBuf>)>> {
-        let EngineHost::Ssh { target, user } = self else { return Ok(None) };
+        let EngineHost::Ssh { target, user, .. } = self else { return Ok(None) };
         let text = target.run(&ssh::who_am_i_and_folder_for(local, create), None).await?;
         let who = ssh::remote_user_in(target, &text)?;
         let folder = text.lines().nth(3).map(str::trim).filter(|l| l.starts_with('/')).map(PathBuf::from);
@@ -559,7 +571,7 @@ impl EngineHost {
 
     /// The remote user (IDs and home), asked once.
     pub async fn remote_user(&self) -> Result<Option<&ssh::RemoteUser>> {
-        let EngineHost::Ssh { target, user } = self else { return Ok(None) };
+        let EngineHost::Ssh { target, user, .. } = self else { return Ok(None) };
         let user = user
             .get_or_try_init(|| async {
                 ssh::remote_user_in(target, &target.run(ssh::WHO_AM_I, None).await?)

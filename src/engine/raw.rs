@@ -1,21 +1,21 @@
 //! Plain requests to the engine for what bollard does not speak (Podman's own API, `/_ping`'s
 //! headers), through the one HTTP client (http.rs): over the engine's socket, plain tcp, or, for
-//! an ssh:// engine, a dial-stdio connection of its own.
+//! an ssh:// engine, pooled dial-stdio connections.
 
-use super::ssh::SshTarget;
+use super::ssh::SshHttp;
 use super::Endpoint;
 use crate::http::{exchange, Answer};
 
 /// Sends one request and returns the whole answer.
 pub async fn request(
     endpoint: &Endpoint,
-    ssh: Option<&SshTarget>,
+    ssh: Option<&SshHttp>,
     method: &str,
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> std::io::Result<Answer> {
-    if let Some(target) = ssh {
-        return exchange(target.dial().await?.io, method, path, &[], body).await;
+    if let Some(ssh) = ssh {
+        return ssh.exchange(method, path, body).await;
     }
     match &endpoint.address {
         #[cfg(unix)]

@@ -255,6 +255,31 @@ pub fn docker_client(target: SshTarget, timeout: u64, version: &bollard::ClientV
 
 type Pool<B> = Arc<Mutex<Vec<hyper::client::conn::http1::SendRequest<B>>>>;
 
+/// Requests of our own (Podman's API) over pooled dial-stdio connections, as bollard's travel:
+/// an idle connection is reused, a dead one replaced.
+#[derive(Clone)]
+pub struct SshHttp {
+    target: Arc<SshTarget>,
+    pool: Pool<http_body_util::Full<hyper::body::Bytes>>,
+}
+
+impl SshHttp {
+    pub fn new(target: SshTarget) -> SshHttp {
+        SshHttp { target: Arc::new(target), pool: Arc::new(Mutex::new(Vec::new())) }
+    }
+
+    pub async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> std::io::Result<crate::http::Answer> {
+        let request = crate::http::request(method, path, &[], body)?;
+        let response = send(&self.target, self.pool.clone(), request).await.map_err(std::io::Error::other)?;
+        crate::http::answer(response).await
+    }
+}
+
 async fn send<B>(
     target: &SshTarget,
     pool: Pool<B>,
