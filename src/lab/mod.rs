@@ -193,17 +193,18 @@ pub async fn by_name(engine: &Engine, name: &str) -> Result<Option<Server>> {
     }
 }
 
-/// Whether the container still runs, asking up to 5 times a second apart while the engine does
+/// Whether the container still runs, asking every second for up to 5 s while the engine does
 /// not answer; false when it has stopped, is gone, or the engine stays silent.
 pub async fn still_running(engine: &Engine, id: &str) -> bool {
-    for _ in 0..5 {
+    let answer = crate::poll::until(Duration::from_secs(4), Duration::from_secs(1), || async {
         match engine.docker.inspect_container(id, None).await {
-            Ok(c) => return c.state.and_then(|s| s.running) == Some(true),
-            Err(e) if api_status(&e).is_some() => return false,
-            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+            Ok(c) => Some(c.state.and_then(|s| s.running) == Some(true)),
+            Err(e) if api_status(&e).is_some() => Some(false),
+            Err(_) => None,
         }
-    }
-    false
+    })
+    .await;
+    answer.unwrap_or(false)
 }
 
 /// The server for a folder: the one whose label names it (compose-started ones included).
