@@ -178,7 +178,13 @@ mod as_text {
 
     pub fn deserialize<'de, T: Text, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
         let text = Option::<String>::deserialize(d)?;
-        text.map(|t| T::from_text(&t).map_err(|e| D::Error::custom(e.message))).transpose()
+        text.map(|t| {
+            T::from_text(&t).map_err(|e| match e.hint {
+                Some(hint) => D::Error::custom(format!("{}; {hint}", e.message)),
+                None => D::Error::custom(e.message),
+            })
+        })
+        .transpose()
     }
 }
 

@@ -201,12 +201,19 @@ const ENGINE_SAYS: &[(&str, EngineSays)] = &[
 ];
 
 impl EngineSays {
+    /// The first meaning the table finds in `message`.
     pub fn of(message: &str) -> EngineSays {
         let lower = message.to_lowercase();
         ENGINE_SAYS
             .iter()
             .find(|(words, _)| lower.contains(words))
             .map_or(EngineSays::Other, |(_, says)| *says)
+    }
+    /// Whether `message` has any of this meaning's words, whatever else it says ("TLS handshake
+    /// timeout" is a TLS failure, though it also reads as an unreachable registry).
+    pub fn in_message(self, message: &str) -> bool {
+        let lower = message.to_lowercase();
+        ENGINE_SAYS.iter().any(|(words, says)| *says == self && lower.contains(words))
     }
 }
 
@@ -274,6 +281,8 @@ mod tests {
             assert_eq!(EngineSays::of(message), says, "{message}");
         }
         assert_eq!(first_line("  one\ntwo"), "one");
+        assert_eq!(EngineSays::of("net/http: TLS handshake timeout"), RegistryUnreachable);
+        assert!(Tls.in_message("net/http: TLS handshake timeout") && !Tls.in_message("no such host"));
     }
 
     #[test]

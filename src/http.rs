@@ -34,11 +34,12 @@ pub fn request(
     body: Option<&serde_json::Value>,
 ) -> std::io::Result<hyper::Request<Full<Bytes>>> {
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut request = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("Host", "d")
-        .header("Content-Type", "application/json");
+    let mut request =
+        hyper::Request::builder().method(method).uri(path).header("Content-Type", "application/json");
+    // HTTP/1.1 needs a Host; the engine's sockets take any name.
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+        request = request.header("Host", "d");
+    }
     for (name, value) in headers {
         request = request.header(*name, *value);
     }

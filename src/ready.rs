@@ -13,7 +13,10 @@ pub async fn http_status(host: &str, port: u16, path: &str, token: Option<&str>)
     let request = async {
         let stream = TcpStream::connect((host.trim_matches(['[', ']']), port)).await.ok()?;
         let auth = token.map(|t| format!("token {t}"));
-        let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| ("Authorization", a)).into_iter().collect();
+        // The Host a browser sends: Jupyter refuses names it does not know as its own.
+        let host_header = format!("{host}:{port}");
+        let mut headers = vec![("Host", host_header.as_str())];
+        headers.extend(auth.as_deref().map(|a| ("Authorization", a)));
         crate::http::exchange(stream, "GET", path, &headers, None).await.ok().map(|a| a.status)
     };
     tokio::time::timeout(Duration::from_secs(2), request).await.ok().flatten()

@@ -27,6 +27,10 @@ impl Reporter {
             eprintln!("  {}", text.as_ref());
         }
     }
+    /// Always shown (even with -q), as it is: what happens to the user's server.
+    pub fn always(&self, text: impl AsRef<str>) {
+        eprintln!("{}", text.as_ref());
+    }
     /// Always shown (even with -q): something the user should act on.
     pub fn warn(&self, text: impl AsRef<str>) {
         let label = crate::error::paint(crate::error::WARNING_STYLE, "warning");

@@ -688,7 +688,7 @@ fn tls_failed(at: &str, err: &bollard::errors::Error) -> Error {
 fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(e) = next {
-        if crate::error::EngineSays::of(&e.to_string()) == crate::error::EngineSays::Tls {
+        if crate::error::EngineSays::Tls.in_message(&e.to_string()) {
             return true;
         }
         next = e.source();

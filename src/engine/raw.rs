@@ -22,7 +22,8 @@ pub async fn request(
         super::Address::Unix(socket) => {
             exchange(tokio::net::UnixStream::connect(socket).await?, method, path, &[], body).await
         }
-        super::Address::Tcp(_) if endpoint.tls_dir.is_none() => {
+        // Plain HTTP only where the address says so: an https:// engine speaks TLS.
+        super::Address::Tcp(url) if endpoint.tls_dir.is_none() && !url.starts_with("https://") => {
             let host = endpoint.address.host_port().unwrap_or_default();
             exchange(tokio::net::TcpStream::connect(host).await?, method, path, &[], body).await
         }

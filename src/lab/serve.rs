@@ -46,7 +46,8 @@ pub async fn serve(
         tokio::select! {
             _ = &mut stop => {
                 if owns {
-                    reporter.note(format!("stopping JupyterLab ({})", server.name));
+                    // Said even with -q and --json: the server goes away here.
+                    reporter.always(format!("stopping JupyterLab ({})", server.name));
                     super::remove(engine, &server.id, token_file).await?;
                 }
                 drop(started.tunnel.take());

@@ -55,20 +55,52 @@ enum State {
         id: String,
         port: u16,
     },
-    /// Another dimtensor-up holds this folder's name: waiting for its server.
-    OtherStart,
+    /// Another dimtensor-up holds this folder's name: waiting for its server (then, if it is
+    /// gone, another try with the counts so far).
+    OtherStart {
+        tries: u32,
+        clashed: Vec<u16>,
+    },
     Done(Box<Started>),
 }
 
+/// A state without its data: what the run loop keeps while a step has the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Look,
+    Create,
+    Created,
+    OtherStart,
+    Done,
+}
+
 impl State {
-    /// The container an interruption in this state leaves behind (by name: a create may be in
-    /// flight, its ID not yet known).
-    fn left_on_interrupt<'a>(&self, name: &'a str) -> Option<&'a str> {
-        matches!(self, State::Create { .. } | State::Created { .. }).then_some(name)
+    fn phase(&self) -> Phase {
+        match self {
+            State::Look => Phase::Look,
+            State::Create { .. } => Phase::Create,
+            State::Created { .. } => Phase::Created,
+            State::OtherStart { .. } => Phase::OtherStart,
+            State::Done(_) => Phase::Done,
+        }
     }
-    /// The container a failure in this state leaves behind (a refused create removes its own).
-    fn left_on_failure<'a>(&self, name: &'a str) -> Option<&'a str> {
-        matches!(self, State::Created { .. }).then_some(name)
+}
+
+impl Phase {
+    /// Whether an interruption here leaves this start's container behind. `in_flight`: a create
+    /// request has been sent and not answered yet (the container may exist, its ID not yet
+    /// known; before the request is sent, the name may be another start's).
+    fn leaves_on_interrupt(self, in_flight: bool) -> bool {
+        match self {
+            Phase::Create => in_flight,
+            Phase::Created => true,
+            _ => false,
+        }
+    }
+    /// Whether a failure here leaves this start's container behind (a refused create removes
+    /// its own).
+    fn leaves_on_failure(self) -> bool {
+        self == Phase::Created
     }
 }
 
@@ -93,7 +125,10 @@ pub struct LabStart<'a> {
     name: String,
     prepared: Option<Prepared>,
     told_about_the_other_start: bool,
-    give_up_waiting: Instant,
+    /// A create request is out: set just before it is sent, cleared when it is answered.
+    create_in_flight: bool,
+    /// Until when a name held without a container is waited for (from the first try to create).
+    give_up_waiting: Option<Instant>,
 }
 
 const WAITING_FOR_THE_OTHER_START: &str =
@@ -119,7 +154,8 @@ impl<'a> LabStart<'a> {
             name: settings.container_name(),
             prepared: None,
             told_about_the_other_start: false,
-            give_up_waiting: Instant::now() + options.timeout,
+            create_in_flight: false,
+            give_up_waiting: None,
         }
     }
 
@@ -131,8 +167,7 @@ impl<'a> LabStart<'a> {
             if let State::Done(started) = state {
                 return Ok(*started);
             }
-            let (on_interrupt, on_failure) =
-                (state.left_on_interrupt(&self.name).is_some(), state.left_on_failure(&self.name).is_some());
+            let phase = state.phase();
             let outcome = tokio::select! {
                 next = self.step(state) => next,
                 _ = &mut stop => Err(Error::interrupted()),
@@ -141,8 +176,8 @@ impl<'a> LabStart<'a> {
                 Ok(next) => state = next,
                 Err(err) => {
                     let leaves = match err.kind {
-                        Kind::Interrupted => on_interrupt,
-                        _ => on_failure,
+                        Kind::Interrupted => phase.leaves_on_interrupt(self.create_in_flight),
+                        _ => phase.leaves_on_failure(),
                     };
                     if leaves {
                         self.reporter.note("removing the half-started container");
@@ -159,7 +194,7 @@ impl<'a> LabStart<'a> {
             State::Look => self.look().await,
             State::Create { tries, clashed } => self.create(tries, clashed).await,
             State::Created { id, port } => self.wait_until_ready(id, port).await,
-            State::OtherStart => self.wait_for_the_other_start().await,
+            State::OtherStart { tries, clashed } => self.wait_for_the_other_start(tries, clashed).await,
             State::Done(started) => Ok(State::Done(started)),
         }
     }
@@ -201,6 +236,9 @@ impl<'a> LabStart<'a> {
         let file_name = format!("{}-{}", self.name, crate::state::random_hex(4));
         let token_file = TokenFile::write_for(engine, &file_name, &token).await?;
         self.prepared = Some(Prepared { settings, image_ref, user, gpu, token, token_file, newer_check });
+        // Waiting for a name another start holds is bounded from here (a pull or build before
+        // this does not count against it).
+        self.give_up_waiting = Some(Instant::now() + self.options.timeout);
         Ok(State::Create { tries: 0, clashed: Vec::new() })
     }
 
@@ -232,7 +270,11 @@ impl<'a> LabStart<'a> {
             model.gpu_form(),
         );
         let role = Role::Lab { token_file: p.token_file.path() };
-        let refusal = match create_and_start(engine, &plan, role).await {
+        self.create_in_flight = true;
+        let attempt = create_and_start(engine, &plan, role).await;
+        self.create_in_flight = false;
+        let p = self.prepared.as_mut().expect("the lab is settled before a container is made");
+        let refusal = match attempt {
             Ok(id) => {
                 drop(port_lock);
                 self.reporter.note(format!(
@@ -244,7 +286,7 @@ impl<'a> LabStart<'a> {
             }
             Err(Attempt::NameTaken) => {
                 drop(port_lock);
-                return Ok(State::OtherStart);
+                return Ok(State::OtherStart { tries, clashed });
             }
             Err(Attempt::Failed(e)) => return Err(e),
             Err(Attempt::Refused(message)) => message,
@@ -296,7 +338,7 @@ impl<'a> LabStart<'a> {
     }
 
     /// Another start holds this folder's name: its server once it runs, else a new try.
-    async fn wait_for_the_other_start(&mut self) -> Result<State> {
+    async fn wait_for_the_other_start(&mut self, tries: u32, clashed: Vec<u16>) -> Result<State> {
         if !std::mem::replace(&mut self.told_about_the_other_start, true) {
             self.reporter.note(WAITING_FOR_THE_OTHER_START);
         }
@@ -304,9 +346,9 @@ impl<'a> LabStart<'a> {
             Some(server) => self.reuse(server).await.map(|s| State::Done(Box::new(s))),
             // Gone, or not visible yet: the engine reserves the name before the container can be
             // inspected, so a create still in flight elsewhere looks the same.
-            None if Instant::now() < self.give_up_waiting => {
+            None if self.give_up_waiting.is_some_and(|limit| Instant::now() < limit) => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                Ok(State::Create { tries: 0, clashed: Vec::new() })
+                Ok(State::Create { tries, clashed })
             }
             None => Err(Error::new(
                 Kind::Container,
@@ -561,17 +603,15 @@ mod tests {
 
     #[test]
     fn what_each_state_leaves_behind() {
-        let name = "dimtensor-up-x-1";
-        assert_eq!(State::Look.left_on_interrupt(name), None);
-        assert_eq!(State::OtherStart.left_on_interrupt(name), None);
-        // A create in flight may have made the container: an interruption removes it, a refusal
-        // has removed its own.
-        let create = State::Create { tries: 0, clashed: vec![] };
-        assert_eq!((create.left_on_interrupt(name), create.left_on_failure(name)), (Some(name), None));
-        let created = State::Created { id: "id".into(), port: 8888 };
-        assert_eq!(
-            (created.left_on_interrupt(name), created.left_on_failure(name)),
-            (Some(name), Some(name))
-        );
+        assert!(!Phase::Look.leaves_on_interrupt(true) && !Phase::Look.leaves_on_failure());
+        let other = State::OtherStart { tries: 1, clashed: vec![] }.phase();
+        assert!(!other.leaves_on_interrupt(true) && !other.leaves_on_failure());
+        // A create request in flight may have made the container: an interruption removes it;
+        // before it is sent the name may be another start's; a refusal has removed its own.
+        let create = State::Create { tries: 0, clashed: vec![] }.phase();
+        assert!(create.leaves_on_interrupt(true) && !create.leaves_on_interrupt(false));
+        assert!(!create.leaves_on_failure());
+        let created = State::Created { id: "id".into(), port: 8888 }.phase();
+        assert!(created.leaves_on_interrupt(false) && created.leaves_on_failure());
     }
 }
