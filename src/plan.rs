@@ -257,15 +257,8 @@ mod tests {
     use crate::sys::UserSpec;
     use std::path::PathBuf;
 
-    /// A folder removed after the test, and its canonical path.
-    fn tmp() -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().canonicalize().unwrap();
-        (dir, path)
-    }
-
     fn plan_with(user: UserMapping, gpu: GpuAttach, form: GpuForm) -> (LaunchPlan, PathBuf) {
-        let (_dir, base) = tmp();
+        let (_dir, base) = crate::state::test_folder();
         let s = LabSettings::resolve(
             &LabArgs { variant: Some(Variant::Base), ..Default::default() },
             &Config::default(),

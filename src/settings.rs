@@ -243,16 +243,9 @@ pub async fn on_engine(
 mod tests {
     use super::*;
 
-    /// A folder removed after the test, and its canonical path.
-    fn tmp() -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().canonicalize().unwrap();
-        (dir, path)
-    }
-
     #[test]
     fn defaults_are_loopback_auto_gpu_and_the_current_folder() {
-        let (_dir, base) = tmp();
+        let (_dir, base) = crate::state::test_folder();
         let s = LabSettings::resolve(&LabArgs::default(), &Config::default(), &base).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1");
         assert_eq!(s.gpus, GpuRequest::Auto);
@@ -277,7 +270,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_usage_errors_with_hints() {
-        let (_dir, base) = tmp();
+        let (_dir, base) = crate::state::test_folder();
         let cases: Vec<LabArgs> = vec![
             LabArgs { port: Some(0), ..Default::default() },
             LabArgs { listen: Some("localhost".into()), ..Default::default() },
@@ -305,7 +298,7 @@ mod tests {
 
     #[test]
     fn volumes_keep_colons_in_host_paths() {
-        let (_dir, base) = tmp();
+        let (_dir, base) = crate::state::test_folder();
         let odd = base.join("a:b c$d-é");
         std::fs::create_dir_all(&odd).unwrap();
         let m = parse_volume_in(&format!("{}:/data:ro", odd.display()), &base, &LocalFolders).unwrap();

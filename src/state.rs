@@ -79,6 +79,14 @@ pub fn restrict(_path: &Path, _mode: u32) -> Result<()> {
     Ok(())
 }
 
+/// A folder removed when the returned guard drops, and its canonical path (tests of paths).
+#[cfg(test)]
+pub fn test_folder() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().canonicalize().unwrap();
+    (dir, path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
