@@ -228,6 +228,9 @@ pub async fn build(
             }
         }
     };
+    // What the tag names before the build: a progress stream that breaks off (the engine's last
+    // lines cut mid-message) after the build tagged a new image still counts as built.
+    let before = image_id(engine, &reference).await;
     let mut progress = BuildProgress::default();
     let mut stream = engine.docker.build_image(options, None, Some(bollard::body_full(context.into())));
     while let Some(item) = stream.next().await {
@@ -247,6 +250,13 @@ pub async fn build(
             }
             Err(other) => {
                 spinner.finish_and_clear();
+                let after = image_id(engine, &reference).await;
+                if api_status(&other).is_none() && after.is_some() && after != before {
+                    reporter.detail(format!(
+                        "the build's progress stream broke off ({other}) after it tagged {reference}"
+                    ));
+                    break;
+                }
                 return Err(engine.fail(&format!("building {reference}"), other));
             }
         }
@@ -256,6 +266,11 @@ pub async fn build(
     tag(engine, &reference, &versioned).await?;
     reporter.note(format!("built {reference} and {versioned}"));
     Ok(())
+}
+
+/// The ID of the local image `reference` names, if any.
+async fn image_id(engine: &Engine, reference: &str) -> Option<String> {
+    engine.docker.inspect_image(reference).await.ok().and_then(|image| image.id)
 }
 
 /// Tags the local image `source` as `target` too.
