@@ -140,16 +140,16 @@ async fn bring_up(
         r = start(engine, plan, config, args, reporter) => r,
         _ = &mut stop => Err(Error::interrupted()),
     };
-    if let Err(mut err) = started {
+    if let Err(err) = started {
         // The last log lines are kept in the error before the container goes.
         if let Some(hub) = crate::lab::by_name(engine, &plan.project).await? {
-            if err.kind != Kind::Interrupted {
-                for line in crate::lab::log_tail(engine, &hub.id, 8).await {
-                    err = err.cause(format!("| {line}"));
-                }
-            }
+            let err = match err.kind {
+                Kind::Interrupted => err,
+                _ => crate::lab::with_log_tail(err, engine, &hub.id, 8).await,
+            };
             reporter.note("removing the half-started hub");
             crate::lab::remove(engine, &hub.id, None).await?;
+            return Err(err);
         }
         return Err(err);
     }

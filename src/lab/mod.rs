@@ -290,13 +290,11 @@ pub async fn wait_ready(
                 .unwrap_or_default();
             if state.running != Some(true) {
                 let code = state.exit_code.unwrap_or(-1);
-                let mut err = Error::new(
+                let err = Error::new(
                     Kind::Container,
                     format!("JupyterLab exited during start-up (exit code {code})"),
                 );
-                for line in log_tail(engine, id, 12).await {
-                    err = err.cause(format!("| {line}"));
-                }
+                let err = with_log_tail(err, engine, id, 12).await;
                 return Err(err.hint("the container's log is above; `dimtensor-up doctor` checks the setup"));
             }
         }
@@ -304,14 +302,20 @@ pub async fn wait_ready(
     })
     .await?;
     if ready.is_none() {
-        let mut err =
+        let err =
             Error::new(Kind::Container, format!("JupyterLab did not answer within {} s", timeout.as_secs()));
-        for line in log_tail(engine, id, 12).await {
-            err = err.cause(format!("| {line}"));
-        }
+        let err = with_log_tail(err, engine, id, 12).await;
         return Err(err.hint("raise --timeout on a slow machine; the container's log is above"));
     }
     Ok(())
+}
+
+/// `err` with the container's last `lines` log lines as its causes (`| line`).
+pub async fn with_log_tail(mut err: Error, engine: &Engine, id: &str, lines: usize) -> Error {
+    for line in log_tail(engine, id, lines).await {
+        err = err.cause(format!("| {line}"));
+    }
+    err
 }
 
 /// The container's last log lines, with tokens masked.

@@ -273,7 +273,6 @@ impl<'a> LabStart<'a> {
         self.create_in_flight = true;
         let attempt = create_and_start(engine, &plan, role).await;
         self.create_in_flight = false;
-        let p = self.prepared.as_mut().expect("the lab is settled before a container is made");
         let refusal = match attempt {
             Ok(id) => {
                 drop(port_lock);
