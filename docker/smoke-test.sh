@@ -79,6 +79,15 @@ slow = {'rfc3987_syntax', 'lark'} & set(sys.modules)
 assert not slow, f'imported at server start: {slow}'
 print('  server start-up imports neither rfc3987_syntax nor lark')
 "
+    # `pip install` in the lab: a user install, behind the venv, held to the lab's pins.
+    run python -c "
+import os, site, sys
+pins = dict(l.strip().split('==', 1) for l in open(os.environ['PIP_CONSTRAINT']) if '==' in l)
+from importlib.metadata import version
+assert pins['numpy'] == version('numpy') and pins['dimtensor'] == version('dimtensor'), pins
+assert os.environ['PIP_USER'] == '1' and site.ENABLE_USER_SITE and site.USER_BASE == '/home/dimtensor/.packages'
+print('  pip install: user site', site.USER_SITE, '| constraints:', len(pins), 'pins, numpy', pins['numpy'])
+"
     # The example notebooks run, as an arbitrary user.
     run sh -c 'cd /home/dimtensor/notebooks && for nb in *.ipynb; do jupyter execute "$nb" >/dev/null 2>&1 || { jupyter execute "$nb"; exit 1; }; echo "  executed $nb"; done' ;;
   *) echo "usage: $0 IMAGE base|ml|full|jupyter|hub" >&2; exit 2 ;;

@@ -45,6 +45,10 @@ pub enum Command {
     /// Write a compose file (and its .env) for a JupyterLab that stays up
     Compose(ComposeArgs),
     /// Write (and start) a JupyterHub with one lab per user, or Zero to JupyterHub values
+    ///
+    /// The hub's labs run the plain lab images: a project's requirements.txt or pyproject.toml
+    /// and kept `pip install`s are for `jupyter` and `compose`. Each user's work/ folder is a
+    /// volume of their own; saving anywhere else in their lab is refused, not lost.
     Hub(HubArgs),
     /// List the JupyterLab servers that dimtensor-up started
     Ps(PsArgs),
@@ -54,6 +58,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Stop servers (your files and volumes stay)
     Stop(StopArgs),
+    /// Remove images dimtensor-up made that nothing uses any more (older project images first)
+    Prune(PruneArgs),
     /// Check Docker, GPUs, images and ports, and say what is wrong
     Doctor(JsonArgs),
     /// List the image variants, with what is present locally
@@ -101,6 +107,34 @@ pub struct LabArgs {
     /// Run as UID:GID [default: yours on a rootful Linux engine]
     #[arg(long, value_name = "UID:GID")]
     pub user: Option<String>,
+    /// The project's packages: a requirements file or pyproject.toml, installed into a project
+    /// image on the lab (repeatable) [default: requirements.txt and pyproject.toml in the work
+    /// folder]
+    #[arg(long = "requirements", value_name = "FILE")]
+    pub requirements: Vec<PathBuf>,
+    /// Ignore the project's requirements.txt and pyproject.toml: the plain lab
+    #[arg(long, conflicts_with = "requirements")]
+    pub no_requirements: bool,
+    /// Also install this optional-dependencies extra of pyproject.toml (repeatable)
+    #[arg(long, value_name = "NAME")]
+    pub extra: Vec<String>,
+    /// Also install this [dependency-groups] group of pyproject.toml (repeatable)
+    #[arg(long, value_name = "NAME")]
+    pub group: Vec<String>,
+    /// Start without the packages installed by hand in the lab (`pip install`); they stay kept
+    #[arg(long)]
+    pub no_user_packages: bool,
+}
+
+impl LabArgs {
+    pub fn project_flags(&self) -> crate::project::ProjectFlags {
+        crate::project::ProjectFlags {
+            files: self.requirements.clone(),
+            ignore: self.no_requirements,
+            extras: self.extra.clone(),
+            groups: self.group.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -293,6 +327,13 @@ pub struct StopArgs {
     /// Stop every server dimtensor-up started
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// List what would be removed, and how much, without removing anything
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -9,11 +9,12 @@ use serde::Serialize;
 use crate::engine::model::{GpuForm, UserMapping};
 use crate::error::{Error, Kind, Result};
 use crate::gpu::GpuAttach;
-use crate::naming::{labels, CONTAINER_PORT, HOME};
+use crate::naming::{labels, CONTAINER_PORT, HOME, PACKAGES_MOUNT};
 use crate::plan::{hardening, LaunchPlan};
 
 pub const SERVICE: &str = "jupyter";
 pub const SETTINGS_VOLUME: &str = "jupyter-settings";
+pub const PACKAGES_VOLUME: &str = "packages";
 
 #[derive(Serialize)]
 struct ComposeFile {
@@ -113,7 +114,7 @@ struct DeviceReservation {
 /// written relative to `compose_dir` where they lie inside it, so the pair can move together.
 pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
     let volumes: Vec<VolumeEntry> = plan
-        .mounts
+        .all_mounts()
         .iter()
         .map(|m| VolumeEntry {
             kind: "bind",
@@ -129,7 +130,20 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
             read_only: false,
             bind: None,
         }))
+        .chain(plan.packages_volume.iter().map(|_| VolumeEntry {
+            kind: "volume",
+            source: PACKAGES_VOLUME.into(),
+            target: PACKAGES_MOUNT.into(),
+            read_only: false,
+            bind: None,
+        }))
         .collect();
+    let mut named_volumes = BTreeMap::from([(SETTINGS_VOLUME, BTreeMap::new())]);
+    // The same volume `dimtensor-up jupyter` mounts for this folder: one set of hand-installed
+    // packages, whichever way the lab starts.
+    if let Some(name) = &plan.packages_volume {
+        named_volumes.insert(PACKAGES_VOLUME, BTreeMap::from([("name".to_string(), name.clone())]));
+    }
     let mut labels: BTreeMap<String, String> =
         plan.labels.iter().map(|(k, v)| (k.clone(), escape_dollars(v))).collect();
     labels.remove(labels::TOKEN_FILE);
@@ -150,7 +164,7 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
     };
     let file = ComposeFile {
         services: BTreeMap::from([(SERVICE, service)]),
-        volumes: BTreeMap::from([(SETTINGS_VOLUME, BTreeMap::new())]),
+        volumes: named_volumes,
         secrets: BTreeMap::from([("jupyter_token", SecretDef { environment: "JUPYTER_TOKEN" })]),
     };
     let yaml = serde_norway::to_string(&file).expect("the compose model serialises");
@@ -260,6 +274,10 @@ pub fn example(variant: crate::catalog::Variant) -> String {
         workdir: here.to_path_buf(),
         mounts,
         user: None,
+        project: Default::default(),
+        // An example names no folder of anybody's: no per-folder volume, no CA path either.
+        user_packages: false,
+        ca_bundle: None,
     };
     let image_ref = variant.lab_image().reference(DEFAULT_REGISTRY);
     let user = UserMapping { user: Some(UserSpec { uid: 1000, gid: 1000 }), keep_id: false };
@@ -391,7 +409,22 @@ mod tests {
             gpu_form: GpuForm::DeviceRequest,
             labels: BTreeMap::from([(labels::WORKDIR.to_string(), workdir.to_string())]),
             platform: None,
+            packages_volume: Some("dimtensor-up-packages-p-1".into()),
+            ca_bundle: None,
         }
+    }
+
+    #[test]
+    fn the_folders_packages_volume_is_the_one_jupyter_mounts() {
+        let yaml = render(&plan(GpuAttach::None, "/p"), Path::new("/p"), "");
+        let file: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
+        assert_eq!(file["volumes"]["packages"]["name"], "dimtensor-up-packages-p-1");
+        let mounts = file["services"]["jupyter"]["volumes"].as_sequence().unwrap();
+        assert!(mounts
+            .iter()
+            .any(|m| m["source"] == "packages" && m["target"] == "/home/dimtensor/.packages"));
+        let without = LaunchPlan { packages_volume: None, ..plan(GpuAttach::None, "/p") };
+        assert!(!render(&without, Path::new("/p"), "").contains("packages"));
     }
 
     #[test]

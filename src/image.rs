@@ -24,6 +24,7 @@ pub const CONTEXT_FILES: &[(&str, &str)] = &[
         "docker/jupyter/jupyter_server_config.json",
         include_str!("../docker/jupyter/jupyter_server_config.json"),
     ),
+    ("docker/jupyter/jupyter_server_config.py", include_str!("../docker/jupyter/jupyter_server_config.py")),
     ("docker/jupyter/overrides.json", include_str!("../docker/jupyter/overrides.json")),
     ("docker/ca/README.md", include_str!("../docker/ca/README.md")),
     ("docker/wheels/.gitkeep", include_str!("../docker/wheels/.gitkeep")),
@@ -103,22 +104,25 @@ impl BuildOptions {
 /// The context tar: the embedded files, plus the CA bundle at docker/ca/ca-bundle.crt (the
 /// Dockerfile bind-mounts it for pip; it is sent to the engine, never written into a layer).
 pub fn context_tar(ca_bundle: Option<&[u8]>) -> Result<Vec<u8>> {
+    let mut files: Vec<(String, &[u8])> =
+        CONTEXT_FILES.iter().map(|(path, text)| (path.to_string(), text.as_bytes())).collect();
+    if let Some(bundle) = ca_bundle {
+        files.push(("docker/ca/ca-bundle.crt".into(), bundle));
+    }
+    tar_of(files)
+}
+
+/// A build context: files by path (scripts `*.sh` executable), with no owner or time in them.
+pub fn tar_of<'a>(files: impl IntoIterator<Item = (String, &'a [u8])>) -> Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
-    let mut add = |path: &str, data: &[u8], mode: u32| -> std::io::Result<()> {
+    let fail = |e: std::io::Error| Error::new(Kind::Image, "cannot assemble the build context").cause(e);
+    for (path, data) in files {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
-        header.set_mode(mode);
+        header.set_mode(if path.ends_with(".sh") { 0o755 } else { 0o644 });
         header.set_mtime(0);
         header.set_cksum();
-        builder.append_data(&mut header, path, data)
-    };
-    let fail = |e: std::io::Error| Error::new(Kind::Image, "cannot assemble the build context").cause(e);
-    for (path, text) in CONTEXT_FILES {
-        let mode = if path.ends_with(".sh") { 0o755 } else { 0o644 };
-        add(path, text.as_bytes(), mode).map_err(fail)?;
-    }
-    if let Some(bundle) = ca_bundle {
-        add("docker/ca/ca-bundle.crt", bundle, 0o644).map_err(fail)?;
+        builder.append_data(&mut header, &path, data).map_err(fail)?;
     }
     builder.into_inner().map_err(fail)
 }
@@ -175,7 +179,7 @@ fn build_options(
     opts: &BuildOptions,
     builder: Builder,
 ) -> bollard::query_parameters::BuildImageOptions {
-    use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
+    use bollard::query_parameters::BuildImageOptionsBuilder;
     let mut options = BuildImageOptionsBuilder::default()
         .dockerfile("docker/Dockerfile")
         .t(reference)
@@ -183,17 +187,26 @@ fn build_options(
         .buildargs(&build_args(image, opts))
         .nocache(opts.no_cache)
         .rm(true);
-    options = match builder {
+    options = with_builder(options, builder);
+    if let Some(p) = &opts.platform {
+        options = options.platform(p);
+    }
+    options.build()
+}
+
+/// The builder the engine model names, on a build request.
+pub fn with_builder(
+    options: bollard::query_parameters::BuildImageOptionsBuilder,
+    builder: Builder,
+) -> bollard::query_parameters::BuildImageOptionsBuilder {
+    use bollard::query_parameters::BuilderVersion;
+    match builder {
         Builder::BuildKit => options
             .version(BuilderVersion::BuilderBuildKit)
             .session(&format!("dimtensor-up-{}", crate::state::random_hex(8))),
         // Podman builds with Buildah, which reads the same RUN --mount forms.
         Builder::Classic => options.version(BuilderVersion::BuilderV1),
-    };
-    if let Some(p) = &opts.platform {
-        options = options.platform(p);
     }
-    options.build()
 }
 
 /// Builds `image` (and, through the same build, tags `<ref>` and `<ref>-<dimtensor version>`).
@@ -219,18 +232,74 @@ pub async fn build(
         image.spec().target,
         image.spec().jupyter_on.map(|o| format!(" on {o}")).unwrap_or_default()
     ));
-    let spinner = reporter.spinner(format!("building {}", image.tag()));
+    stream_build(engine, options, context, &reference, Follow::Steps, reporter)
+        .await
+        .map_err(|failed| failed.into_error(&reference))?;
+    let versioned = image.versioned_reference(registry, &opts.dimtensor_version);
+    tag(engine, &reference, &versioned).await?;
+    reporter.note(format!("built {reference} and {versioned}"));
+    Ok(())
+}
+
+/// A build that failed: the engine's error, or the builder's message with the failed step's log.
+pub enum BuildFailed {
+    Engine(Error),
+    Step { message: String, step: Option<String>, log: Vec<String> },
+}
+
+impl BuildFailed {
+    /// The error of a failed build: the step, the builder's message, the step's last log lines.
+    pub fn into_error(self, reference: &str) -> Error {
+        match self {
+            BuildFailed::Engine(err) => err,
+            BuildFailed::Step { message, step, log } => {
+                let mut err = Error::new(Kind::Image, format!("building {reference} failed"));
+                if let Some(step) = step {
+                    err = err.cause(format!("step: {step}"));
+                }
+                err = err.cause(first_line(&message));
+                for line in log.iter().skip(log.len().saturating_sub(15)) {
+                    err = err.cause(format!("| {line}"));
+                }
+                err.hint("the step's log is above; offline? pip needs PyPI (behind a proxy: --ca-cert FILE, HTTPS_PROXY)")
+            }
+        }
+    }
+}
+
+/// What a build shows while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// Each step: on the spinner (a terminal), else a line each.
+    Steps,
+    /// The running step's log (pip's lines) on the spinner; nothing when not a terminal.
+    Log,
+}
+
+/// Sends one build to the engine and follows it until the engine tags `reference`; returns the
+/// build's last log lines. Dropping the future (Ctrl-C) closes the
+/// request, and the engine cancels the build: nothing is tagged.
+pub async fn stream_build(
+    engine: &Engine,
+    options: bollard::query_parameters::BuildImageOptions,
+    context: Vec<u8>,
+    reference: &str,
+    follow: Follow,
+    reporter: &Reporter,
+) -> std::result::Result<Vec<String>, BuildFailed> {
+    let spinner = reporter.spinner(format!("building {reference}"));
     let show = |lines: Vec<String>| {
         for line in lines {
-            match reporter.is_tty() {
-                true => spinner.set_message(line),
-                false => reporter.note(format!("  {line}")),
+            match (reporter.is_tty(), follow) {
+                (true, _) => spinner.set_message(line),
+                (false, Follow::Steps) => reporter.note(format!("  {line}")),
+                (false, Follow::Log) => {}
             }
         }
     };
     // What the tag names before the build: a progress stream that breaks off (the engine's last
     // lines cut mid-message) after the build tagged a new image still counts as built.
-    let before = image_id(engine, &reference).await;
+    let before = image_id(engine, reference).await;
     let mut progress = BuildProgress::default();
     let mut stream = engine.docker.build_image(options, None, Some(bollard::body_full(context.into())));
     while let Some(item) = stream.next().await {
@@ -241,31 +310,33 @@ pub async fn build(
                     show(progress.classic_text(text));
                 }
                 if let Some(bollard::models::BuildInfoAux::BuildKit(status)) = info.aux {
-                    show(progress.update(&status));
+                    let steps = progress.update(&status);
+                    match follow {
+                        Follow::Steps => show(steps),
+                        Follow::Log => show(progress.last_log().last().cloned().into_iter().collect()),
+                    }
                 }
             }
             Err(bollard::errors::Error::DockerStreamError { error }) => {
                 spinner.finish_and_clear();
-                return Err(progress.failure(&reference, &error));
+                let log = progress.failed_log_tail();
+                return Err(BuildFailed::Step { message: error, step: progress.failed_step, log });
             }
             Err(other) => {
                 spinner.finish_and_clear();
-                let after = image_id(engine, &reference).await;
+                let after = image_id(engine, reference).await;
                 if api_status(&other).is_none() && after.is_some() && after != before {
                     reporter.detail(format!(
                         "the build's progress stream broke off ({other}) after it tagged {reference}"
                     ));
-                    break;
+                    return Ok(progress.last_log());
                 }
-                return Err(engine.fail(&format!("building {reference}"), other));
+                return Err(BuildFailed::Engine(engine.fail(&format!("building {reference}"), other)));
             }
         }
     }
     spinner.finish_and_clear();
-    let versioned = image.versioned_reference(registry, &opts.dimtensor_version);
-    tag(engine, &reference, &versioned).await?;
-    reporter.note(format!("built {reference} and {versioned}"));
-    Ok(())
+    Ok(progress.last_log())
 }
 
 /// The ID of the local image `reference` names, if any.
@@ -284,6 +355,9 @@ pub async fn tag(engine: &Engine, source: &str, target: &str) -> Result<()> {
         .map_err(|e| engine.fail(&format!("tagging {target}"), e))
 }
 
+/// A step's log lines kept for its error (pip's conflict report is some 20 lines).
+const LOG_LINES_KEPT: usize = 60;
+
 /// Turns BuildKit status updates into step lines; keeps each step's last log lines.
 #[derive(Default)]
 struct BuildProgress {
@@ -291,6 +365,8 @@ struct BuildProgress {
     logs: HashMap<String, Vec<String>>,
     failed_step: Option<String>,
     failed_digest: Option<String>,
+    /// The build's last log lines, whatever step wrote them.
+    tail: Vec<String>,
 }
 
 impl BuildProgress {
@@ -309,9 +385,11 @@ impl BuildProgress {
             }
         }
         for log in &status.logs {
+            let lines: Vec<String> = String::from_utf8_lossy(&log.msg).lines().map(str::to_string).collect();
+            self.keep_in_tail(&lines);
             let entry = self.logs.entry(log.vertex.clone()).or_default();
-            entry.extend(String::from_utf8_lossy(&log.msg).lines().map(str::to_string));
-            let excess = entry.len().saturating_sub(15);
+            entry.extend(lines);
+            let excess = entry.len().saturating_sub(LOG_LINES_KEPT);
             entry.drain(..excess);
         }
         lines
@@ -328,28 +406,25 @@ impl BuildProgress {
                 self.failed_step = Some(line.to_string());
                 self.failed_digest = Some(line.to_string());
                 lines.push(line.to_string());
-            } else if let Some(step) = &self.failed_digest {
+            } else if let Some(step) = self.failed_digest.clone() {
+                self.keep_in_tail(&[line.to_string()]);
                 let entry = self.logs.entry(step.clone()).or_default();
                 entry.push(line.to_string());
-                let excess = entry.len().saturating_sub(15);
+                let excess = entry.len().saturating_sub(LOG_LINES_KEPT);
                 entry.drain(..excess);
             }
         }
         lines
     }
-    /// The error of a failed build: the step, the builder's message, the step's last log lines.
-    fn failure(&self, reference: &str, message: &str) -> Error {
-        let mut err = Error::new(Kind::Image, format!("building {reference} failed"));
-        if let Some(step) = &self.failed_step {
-            err = err.cause(format!("step: {step}"));
-        }
-        err = err.cause(first_line(message));
-        for line in self.failed_log_tail() {
-            err = err.cause(format!("| {line}"));
-        }
-        err.hint(
-            "the step's log is above; offline? pip needs PyPI (behind a proxy: --ca-cert FILE, HTTPS_PROXY)",
-        )
+    /// The build's last log lines, of every step.
+    fn last_log(&self) -> Vec<String> {
+        self.tail.clone()
+    }
+
+    fn keep_in_tail(&mut self, lines: &[String]) {
+        self.tail.extend(lines.iter().cloned());
+        let excess = self.tail.len().saturating_sub(LOG_LINES_KEPT);
+        self.tail.drain(..excess);
     }
 
     fn failed_log_tail(&self) -> Vec<String> {

@@ -18,6 +18,7 @@ mod ports;
 mod cli;
 mod config;
 mod gpu;
+mod project;
 mod ready;
 // floor 3
 mod engine;
@@ -32,6 +33,7 @@ mod browser;
 mod fit;
 mod image;
 mod lab;
+mod project_image;
 mod tunnel;
 // floor 6
 mod wizard;
@@ -99,6 +101,7 @@ async fn dispatch(cli: Cli) -> error::Result<u8> {
         Command::Open(args) => commands::open::run(&global, args).await,
         Command::Logs(args) => commands::logs::run(&global, args).await,
         Command::Stop(args) => commands::stop::run(&global, args).await,
+        Command::Prune(args) => commands::prune::run(&global, args).await,
         Command::Doctor(args) => commands::doctor::run(&global, args).await,
         Command::Variants(args) => commands::variants::run(&global, args).await,
         Command::Config(args) => commands::config::run(&global, args),

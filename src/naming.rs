@@ -10,6 +10,10 @@ pub const HOME: &str = "/home/dimtensor";
 pub const WORK_MOUNT: &str = "/home/dimtensor/work";
 pub const DATA_MOUNT: &str = "/home/dimtensor/data";
 pub const TOKEN_MOUNT: &str = "/run/secrets/jupyter_token";
+/// Where `pip install` in the lab puts packages (the image's PYTHONUSERBASE): a volume per folder.
+pub const PACKAGES_MOUNT: &str = "/home/dimtensor/.packages";
+/// The host's CA bundle, read-only, for pip and Python's TLS in the lab (behind a corporate proxy).
+pub const CA_MOUNT: &str = "/run/dimtensor-up/ca-bundle.crt";
 
 /// Labels that let `ps`, `open` and `stop` find what dimtensor-up started.
 pub mod labels {
@@ -20,6 +24,8 @@ pub mod labels {
     pub const LISTEN: &str = "org.dimtensor-up.listen";
     pub const TOKEN_FILE: &str = "org.dimtensor-up.token-file";
     pub const GPUS: &str = "org.dimtensor-up.gpus";
+    /// The project files (`name=hash …`) a lab's image was built from: a reuse notices a change.
+    pub const PROJECT_FILES: &str = "org.dimtensor-up.project-files";
     /// On the labs a hub spawned: the hub's folder (`stop` of the hub removes them too).
     pub const HUB: &str = "org.dimtensor-up.hub";
 }
@@ -28,6 +34,11 @@ pub mod labels {
 /// same folder finds the first by this name; the engine refuses a duplicate atomically).
 pub fn container_name_for(workdir: &Path) -> String {
     format!("dimtensor-up-{}", folder_slug(workdir))
+}
+
+/// The volume that keeps the packages installed by hand in a folder's lab.
+pub fn packages_volume_for(workdir: &Path) -> String {
+    format!("dimtensor-up-packages-{}", folder_slug(workdir))
 }
 
 /// A folder's readable, unique short name: its last component, cleaned, and a hash of the path.

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::catalog::Variant;
 use crate::engine::model::{GpuForm, UserMapping};
 use crate::gpu::GpuAttach;
-use crate::naming::{labels, CONTAINER_PORT, TOKEN_MOUNT, WORK_MOUNT};
+use crate::naming::{labels, CA_MOUNT, CONTAINER_PORT, PACKAGES_MOUNT, TOKEN_MOUNT, WORK_MOUNT};
 use crate::settings::{BindMount, LabSettings};
 
 /// The hardening every container dimtensor-up makes gets, written once for the Engine API body,
@@ -59,6 +59,10 @@ pub struct LaunchPlan {
     pub labels: BTreeMap<String, String>,
     /// A platform other than the engine's (`--platform`), for compose files; None: the engine's.
     pub platform: Option<&'static str>,
+    /// The named volume at PACKAGES_MOUNT that keeps `pip install`s of this folder's lab.
+    pub packages_volume: Option<String>,
+    /// The host's CA bundle, mounted read-only at CA_MOUNT (lab and command alike).
+    pub ca_bundle: Option<PathBuf>,
 }
 
 impl LaunchPlan {
@@ -70,7 +74,7 @@ impl LaunchPlan {
         gpu: GpuAttach,
         gpu_form: GpuForm,
     ) -> LaunchPlan {
-        let labels = BTreeMap::from([
+        let mut labels = BTreeMap::from([
             (labels::MANAGED.to_string(), "true".to_string()),
             (labels::WORKDIR.to_string(), settings.workdir.display().to_string()),
             (labels::VARIANT.to_string(), settings.variant.name().to_string()),
@@ -78,6 +82,9 @@ impl LaunchPlan {
             (labels::LISTEN.to_string(), settings.listen.to_string()),
             (labels::GPUS.to_string(), gpu.describe()),
         ]);
+        if !settings.project.is_empty() {
+            labels.insert(labels::PROJECT_FILES.to_string(), settings.project.files_label());
+        }
         LaunchPlan {
             name: settings.container_name(),
             image_ref,
@@ -90,12 +97,24 @@ impl LaunchPlan {
             gpu_form,
             labels,
             platform: None,
+            packages_volume: settings
+                .user_packages
+                .then(|| crate::naming::packages_volume_for(&settings.workdir)),
+            ca_bundle: settings.ca_bundle.clone(),
         }
     }
 
-    /// The bind mounts the role needs: the folders, plus the token file for the lab.
+    /// The named volumes of the role: the lab's packages volume (a command runs without it).
+    fn role_volumes(&self, role: Role) -> Vec<(&str, &'static str)> {
+        match (role, &self.packages_volume) {
+            (Role::Lab { .. }, Some(volume)) => vec![(volume.as_str(), PACKAGES_MOUNT)],
+            _ => vec![],
+        }
+    }
+
+    /// The bind mounts the role needs: the folders, the CA bundle, and the token file for the lab.
     fn role_mounts(&self, role: Role) -> Vec<BindMount> {
-        let mut mounts = self.mounts.clone();
+        let mut mounts = self.all_mounts();
         if let Role::Lab { token_file } = role {
             mounts.push(BindMount {
                 source: token_file.to_path_buf(),
@@ -121,7 +140,7 @@ impl LaunchPlan {
     fn role_env(&self, role: Role) -> Vec<(&'static str, &'static str)> {
         match role {
             Role::Lab { .. } => self.env(),
-            Role::Command { .. } => self.gpu.env().into_iter().collect(),
+            Role::Command { .. } => self.gpu.env().into_iter().chain(self.ca_env()).collect(),
         }
     }
 
@@ -138,6 +157,13 @@ impl LaunchPlan {
                 read_only: Some(m.read_only),
                 ..Default::default()
             })
+            // A new volume starts as a copy of the image's folder (mode 1777): any UID writes.
+            .chain(self.role_volumes(role).into_iter().map(|(name, target)| Mount {
+                target: Some(target.into()),
+                source: Some(name.into()),
+                typ: Some(MountType::VOLUME),
+                ..Default::default()
+            }))
             .collect();
         let port_key = format!("{CONTAINER_PORT}/tcp");
         let (cmd, tty, lab) = match role {
@@ -198,12 +224,18 @@ impl LaunchPlan {
             .collect();
         let env: serde_json::Map<String, serde_json::Value> =
             self.role_env(role).into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+        let volumes: Vec<serde_json::Value> = self
+            .role_volumes(role)
+            .into_iter()
+            .map(|(name, target)| json!({ "Name": name, "Dest": target, "Options": [] }))
+            .collect();
         let mut body = json!({
             "image": self.image_ref,
             "labels": self.role_labels(role),
             "env": env,
             "work_dir": WORK_MOUNT,
             "mounts": mounts,
+            "volumes": volumes,
             "cap_drop": [hardening::CAP_DROP],
             "no_new_privileges": hardening::NO_NEW_PRIVILEGES,
         });
@@ -237,11 +269,29 @@ impl LaunchPlan {
         body
     }
 
-    /// The lab container's environment: where the token is, and no GPU when none was decided.
+    /// The settings' bind mounts and the CA bundle's (what compose writes down too).
+    pub fn all_mounts(&self) -> Vec<BindMount> {
+        let mut mounts = self.mounts.clone();
+        if let Some(ca) = &self.ca_bundle {
+            mounts.push(BindMount { source: ca.clone(), target: CA_MOUNT.into(), read_only: true });
+        }
+        mounts
+    }
+
+    /// The lab container's environment: where the token is, no GPU when none was decided, and
+    /// the host's CA bundle for pip and Python's TLS where it is mounted.
     pub fn env(&self) -> Vec<(&'static str, &'static str)> {
         let mut env = vec![("JUPYTER_TOKEN_FILE", TOKEN_MOUNT)];
         env.extend(self.gpu.env());
+        env.extend(self.ca_env());
         env
+    }
+
+    fn ca_env(&self) -> Vec<(&'static str, &'static str)> {
+        match self.ca_bundle {
+            Some(_) => ["PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"].map(|v| (v, CA_MOUNT)).to_vec(),
+            None => vec![],
+        }
     }
 
     pub fn url(&self, token: &str) -> String {
@@ -259,13 +309,37 @@ mod tests {
 
     fn plan_with(user: UserMapping, gpu: GpuAttach, form: GpuForm) -> (LaunchPlan, PathBuf) {
         let (_dir, base) = crate::state::test_folder();
-        let s = LabSettings::resolve(
+        let mut s = LabSettings::resolve(
             &LabArgs { variant: Some(Variant::Base), ..Default::default() },
             &Config::default(),
             &base,
         )
         .unwrap();
+        // Whatever this machine's PIP_CERT says.
+        s.ca_bundle = None;
         (LaunchPlan::new(&s, "img:jupyter-base".into(), 8890, user, gpu, form), base)
+    }
+
+    #[test]
+    fn the_packages_volume_and_the_ca_bundle_reach_both_bodies() {
+        let (mut plan, base) = plan_with(CALLER, GpuAttach::None, GpuForm::DeviceRequest);
+        plan.ca_bundle = Some(PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
+        let volume = crate::naming::packages_volume_for(&base);
+        let json = serde_json::to_value(plan.create_body(token())).unwrap();
+        let mounts = json["HostConfig"]["Mounts"].as_array().unwrap();
+        assert!(mounts
+            .contains(&serde_json::json!({"Target": PACKAGES_MOUNT, "Source": volume, "Type": "volume"})));
+        assert!(mounts.contains(&serde_json::json!({"Target": CA_MOUNT, "Source": "/etc/ssl/certs/ca-certificates.crt", "Type": "bind", "ReadOnly": true})));
+        assert!(json["Env"].as_array().unwrap().contains(&serde_json::json!(format!("PIP_CERT={CA_MOUNT}"))));
+        let podman = plan.libpod_body(token());
+        assert_eq!(
+            podman["volumes"],
+            serde_json::json!([{"Name": volume, "Dest": PACKAGES_MOUNT, "Options": []}])
+        );
+        assert_eq!(podman["env"]["SSL_CERT_FILE"], CA_MOUNT);
+        // A command container (`run`) keeps no packages: the lab's volume is the lab's.
+        let json = serde_json::to_value(plan.create_body(Role::Command { cmd: &[], tty: false })).unwrap();
+        assert!(!json["HostConfig"]["Mounts"].to_string().contains(PACKAGES_MOUNT));
     }
 
     const CALLER: UserMapping = UserMapping { user: Some(UserSpec { uid: 1234, gid: 1234 }), keep_id: false };

@@ -15,6 +15,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Kind, Result};
 use crate::gpu::GpuRequest;
 use crate::naming::{DATA_MOUNT, WORK_MOUNT};
+use crate::project::ProjectEnv;
 use crate::reporter::Reporter;
 use crate::sys::{FolderCheck, Folders, LocalFolders, UncheckedFolders, UserSpec};
 
@@ -39,6 +40,12 @@ pub struct LabSettings {
     pub workdir: PathBuf,
     pub mounts: Vec<BindMount>,
     pub user: Option<UserSpec>,
+    /// The project's own packages (requirements.txt, pyproject.toml), for a project image.
+    pub project: ProjectEnv,
+    /// Whether the packages installed by hand in the lab are mounted (their volume).
+    pub user_packages: bool,
+    /// This machine's CA bundle, mounted read-only for pip and Python's TLS in the lab.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 impl LabSettings {
@@ -87,7 +94,20 @@ impl LabSettings {
             mounts.push(mount);
         }
         let user = args.user.as_deref().map(UserSpec::parse).transpose()?;
-        Ok(LabSettings { variant, platform, gpus, port: args.port, listen, workdir, mounts, user })
+        let project = ProjectEnv::find(&args.project_flags(), &workdir, base, folders)?;
+        Ok(LabSettings {
+            variant,
+            platform,
+            gpus,
+            port: args.port,
+            listen,
+            workdir,
+            mounts,
+            user,
+            project,
+            user_packages: !args.no_user_packages,
+            ca_bundle: lab_ca_bundle(folders),
+        })
     }
 
     /// The JupyterLab image of the variant.
@@ -107,6 +127,19 @@ impl LabSettings {
     pub fn container_name(&self) -> String {
         crate::naming::container_name_for(&self.workdir)
     }
+}
+
+/// The CA bundle pip and Python's TLS need (PIP_CERT, SSL_CERT_FILE, REQUESTS_CA_BUNDLE, as for
+/// builds), mounted into a lab on this machine's Linux engine; elsewhere the path would name a
+/// file the engine cannot see (another machine, or Docker Desktop's VM).
+fn lab_ca_bundle(folders: &dyn Folders) -> Option<PathBuf> {
+    if !cfg!(target_os = "linux") || !folders.here() {
+        return None;
+    }
+    ["PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"]
+        .iter()
+        .find_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()).map(PathBuf::from))
+        .filter(|p| p.is_file())
 }
 
 /// `--port`: 1 to 65535 (0 would let the engine pick one nobody is told about).
@@ -247,6 +280,7 @@ mod tests {
     fn defaults_are_loopback_auto_gpu_and_the_current_folder() {
         let (_dir, base) = crate::state::test_folder();
         let s = LabSettings::resolve(&LabArgs::default(), &Config::default(), &base).unwrap();
+        assert!(s.user_packages && s.project.is_empty());
         assert_eq!(s.listen.to_string(), "127.0.0.1");
         assert_eq!(s.gpus, GpuRequest::Auto);
         assert_eq!(

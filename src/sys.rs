@@ -136,7 +136,20 @@ pub trait Folders {
     fn home(&self) -> Option<PathBuf>;
     /// Where, for messages: "" here, " on box" over ssh.
     fn place(&self) -> String;
+    /// A small text file's contents (a project's requirements); None when it is not there.
+    fn read(&self, path: &Path) -> Option<String>;
+    /// Whether paths are looked up at all (not before the engine's machine answers).
+    fn checks(&self) -> bool {
+        true
+    }
+    /// Whether these are this machine's folders (a local file can be mounted).
+    fn here(&self) -> bool {
+        false
+    }
 }
+
+/// The largest file `Folders::read` reads: requirements files are small.
+pub const READ_LIMIT: u64 = 1 << 20;
 
 pub enum FolderCheck {
     Folder(PathBuf),
@@ -161,6 +174,16 @@ impl Folders for LocalFolders {
     fn place(&self) -> String {
         String::new()
     }
+    fn here(&self) -> bool {
+        true
+    }
+    fn read(&self, path: &Path) -> Option<String> {
+        use std::io::Read;
+        let file = std::fs::File::open(path).ok().filter(|f| f.metadata().is_ok_and(|m| m.is_file()))?;
+        let mut text = String::new();
+        file.take(READ_LIMIT).read_to_string(&mut text).ok()?;
+        Some(text)
+    }
 }
 
 /// Takes every path as a folder, unchanged: validating the flags before the engine's machine
@@ -176,6 +199,13 @@ impl Folders for UncheckedFolders {
     }
     fn place(&self) -> String {
         String::new()
+    }
+    /// Files are read once the engine's machine answers.
+    fn read(&self, _: &Path) -> Option<String> {
+        None
+    }
+    fn checks(&self) -> bool {
+        false
     }
 }
 

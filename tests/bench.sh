@@ -24,6 +24,9 @@ fi
 cargo build --release --locked -q
 DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" "$python" tests/bench/bench.py
 
+# A project's requirements.txt: a start with it unchanged against a plain start, and its build.
+DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" "$python" tests/bench/project.py
+
 # A lab spawned through `dimtensor-up hub` next to `dimtensor-up jupyter` on the same image.
 DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" "$python" tests/bench/hub.py
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::catalog::{Arch, Variant};
-use crate::cli::{ComposeArgs, GlobalArgs};
+use crate::cli::{ComposeArgs, GlobalArgs, LabArgs};
 use crate::compose::{default_output, merge_env_file, render, strong_token_in};
 use crate::config::Config;
 use crate::engine::model::{GpuForm, UserMapping};
@@ -37,20 +37,29 @@ fn paths(cwd: &Path, output: Option<&Path>) -> Result<Paths> {
 }
 
 /// Pure: whether the file depends on the engine: `auto` (lab, GPUs, user), --up, the wizard,
-/// or over ssh (the file's paths are the remote's, checked there). Otherwise the file is
-/// written without asking one.
-fn needs_engine(args: &ComposeArgs, config: &Config, remote: bool, wizard: bool) -> bool {
+/// over ssh (the file's paths are the remote's, checked there), or a project image to build.
+/// Otherwise the file is written without asking one.
+fn needs_engine(args: &ComposeArgs, config: &Config, remote: bool, wizard: bool, project: bool) -> bool {
     let gpus_explicit = match (&args.lab.gpus, &config.gpus) {
         (Some(flag), _) => flag != "auto",
         (None, Some(setting)) => *setting != gpu::GpuRequest::Auto,
         (None, None) => false,
     };
     remote
+        || project
         || args.up
         || wizard
         || args.lab.variant.or(config.variant).unwrap_or(Variant::Auto) == Variant::Auto
         || !gpus_explicit
         || args.lab.user.is_none()
+}
+
+/// Whether the work folder here (the compose file's folder by default) has files for a project
+/// image.
+fn has_project_files(lab: &LabArgs, config: &Config, compose_dir: &Path) -> Result<bool> {
+    let mut lab = lab.clone();
+    lab.workdir.get_or_insert_with(|| compose_dir.to_path_buf());
+    Ok(!LabSettings::resolve(&lab, config, compose_dir)?.project.is_empty())
 }
 
 /// The file planned: the launch plan it writes down and what `--up` needs of it.
@@ -76,7 +85,8 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     let wizard = crate::wizard::wanted(&args.lab, &config);
     // Flags are checked before anything is touched or asked.
     crate::settings::precheck(global.host.as_deref(), &args.lab, &config, &paths.compose_dir)?;
-    let engine = match needs_engine(&args, &config, remote, wizard) {
+    let project = !remote && has_project_files(&args.lab, &config, &paths.compose_dir)?;
+    let engine = match needs_engine(&args, &config, remote, wizard, project) {
         true => Some(Engine::connect(global.host.as_deref()).await?),
         false => None,
     };
@@ -166,9 +176,25 @@ async fn plan_file(
     let port =
         crate::lab::start::pick_port(engine, settings.port, settings.listen, crate::ports::FIRST_PORT, &[])
             .await?;
-    let image_ref = settings.image().reference(config.registry());
+    let mut image_ref = settings.image().reference(config.registry());
+    // The project's packages: its image is built here, and the file names it by its tag.
+    if !settings.project.is_empty() {
+        let policy = config.pull.unwrap_or_default();
+        let (lab_ref, _) =
+            crate::image::ensure(engine, settings.image(), platforms, config, policy, false, reporter)
+                .await?;
+        image_ref = crate::project_image::ensure(
+            engine, &lab_ref, &settings.project, &settings.workdir, platforms, config, reporter,
+        )
+        .await?;
+    } else {
+        for note in &settings.project.notes {
+            reporter.note(note);
+        }
+    }
     let mut plan = LaunchPlan::new(&settings, image_ref, port, user, decision.attach, gpu_form);
     plan.platform = platforms.explicit();
+    plan.ca_bundle = plan.ca_bundle.filter(|_| model.sees_every_host_file());
     Ok(Planned { plan, settings, user })
 }
 
@@ -247,24 +273,31 @@ mod tests {
     fn the_engine_is_asked_only_where_the_file_depends_on_it() {
         let explicit = compose_args(&["--variant", "base", "--gpus", "none", "--user", "1000:1000"]);
         let none = Config::default();
-        assert!(!needs_engine(&explicit, &none, false, false), "everything named: no engine");
-        assert!(needs_engine(&explicit, &none, true, false), "over ssh the paths are the remote's");
-        assert!(needs_engine(&explicit, &none, false, true), "the wizard asks the engine");
+        assert!(!needs_engine(&explicit, &none, false, false, false), "everything named: no engine");
+        assert!(needs_engine(&explicit, &none, true, false, false), "over ssh the paths are the remote's");
+        assert!(needs_engine(&explicit, &none, false, true, false), "the wizard asks the engine");
+        assert!(needs_engine(&explicit, &none, false, false, true), "a project image is built there");
         let up = compose_args(&["--variant", "base", "--gpus", "none", "--user", "1000:1000", "--up"]);
-        assert!(needs_engine(&up, &none, false, false));
+        assert!(needs_engine(&up, &none, false, false, false));
         for missing in [
             compose_args(&["--gpus", "none", "--user", "1000:1000"]),
             compose_args(&["--variant", "base", "--user", "1000:1000"]),
             compose_args(&["--variant", "base", "--gpus", "auto", "--user", "1000:1000"]),
             compose_args(&["--variant", "base", "--gpus", "none"]),
         ] {
-            assert!(needs_engine(&missing, &none, false, false), "{missing:?}");
+            assert!(needs_engine(&missing, &none, false, false, false), "{missing:?}");
         }
         // The settings file counts as naming them.
         let settings =
             Config { variant: Some(Variant::Ml), gpus: Some(gpu::GpuRequest::All), ..Default::default() };
-        assert!(!needs_engine(&compose_args(&["--user", "1:1"]), &settings, false, false));
-        assert!(needs_engine(&compose_args(&["--user", "1:1", "--gpus", "auto"]), &settings, false, false));
+        assert!(!needs_engine(&compose_args(&["--user", "1:1"]), &settings, false, false, false));
+        assert!(needs_engine(
+            &compose_args(&["--user", "1:1", "--gpus", "auto"]),
+            &settings,
+            false,
+            false,
+            false
+        ));
     }
 
     #[test]

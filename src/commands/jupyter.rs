@@ -44,6 +44,9 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
         timeout: std::time::Duration::from_secs(args.timeout),
     };
     let started = LabStart::new(&engine, &settings, &config, &options, &reporter).run(stop.as_mut()).await?;
+    if settings.user_packages {
+        report_hand_installed(&engine, &started, &reporter).await;
+    }
     let remote = engine.host.ssh().map(|t| t.display());
     if args.detach && remote.is_some() {
         // The tunnel ends with this process: the server stays, `open` forwards it again.
@@ -68,6 +71,21 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
         (false, _) => "the tunnel stays open until Ctrl-C; the server keeps running after it.".to_string(),
     });
     crate::lab::serve::serve(&engine, started, stop, owns, &reporter).await
+}
+
+/// Once per start: what `pip install` in the lab added, kept for this folder but listed in no
+/// project file.
+async fn report_hand_installed(engine: &Engine, started: &Started, reporter: &Reporter) {
+    let Some(packages) = crate::lab::hand_installed(engine, &started.server.id).await else { return };
+    if packages.is_empty() {
+        reporter.detail("`pip install` in the lab keeps packages for this folder (none so far)");
+        return;
+    }
+    reporter.note(format!(
+        "{} package(s) installed by hand in this folder's lab are kept: {}; to make them part of the project, run `pip freeze --user >> requirements.txt` in the lab's terminal (--no-user-packages starts without them)",
+        packages.len(),
+        packages.join(", ")
+    ));
 }
 
 /// The URL (or JSON) on stdout first, then the browser.

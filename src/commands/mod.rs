@@ -9,6 +9,7 @@ pub mod hub;
 pub mod jupyter;
 pub mod logs;
 pub mod open;
+pub mod prune;
 pub mod ps;
 pub mod pull;
 pub mod run;

@@ -39,7 +39,13 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<u8> {
             ));
             continue;
         }
-        reporter.note(format!("stopped {} (files in {} kept)", s.name, s.workdir));
+        // Only what is true: the folder is the host's, the packages volume if there is one.
+        let volume = crate::naming::packages_volume_for(std::path::Path::new(&s.workdir));
+        let packages = match engine.docker.inspect_volume(&volume).await {
+            Ok(_) => format!("; packages installed by hand kept in volume {volume}"),
+            Err(_) => String::new(),
+        };
+        reporter.note(format!("stopped {} (files in {} kept{packages})", s.name, s.workdir));
     }
     Ok(0)
 }

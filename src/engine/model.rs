@@ -158,6 +158,12 @@ pub fn docker_says_rootless(info: &bollard::models::SystemInfo) -> bool {
 }
 
 impl EngineModel {
+    /// Whether any file of this machine can be bind-mounted (a local engine outside a VM; Docker
+    /// Desktop shares only some folders): the CA bundle is mounted only then.
+    pub fn sees_every_host_file(&self) -> bool {
+        self.local && !self.desktop
+    }
+
     pub fn new(identity: &Identity, rootless: bool, local: bool, over_ssh: bool) -> EngineModel {
         EngineModel {
             product: identity.product,

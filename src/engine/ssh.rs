@@ -552,6 +552,16 @@ impl crate::sys::Folders for RemoteFolders<'_> {
     fn place(&self) -> String {
         format!(" on {}", self.target.display())
     }
+    fn read(&self, path: &Path) -> Option<String> {
+        let q = sh_quote(&path.to_string_lossy());
+        // A marker first: an empty file and a missing one differ.
+        let probe = format!(
+            "if [ -f {q} ]; then printf F; head -c {} -- {q}; else printf M; fi",
+            crate::sys::READ_LIMIT
+        );
+        let out = tokio::task::block_in_place(|| self.target.run_blocking(&probe)).ok()?;
+        out.strip_prefix('F').map(str::to_string)
+    }
 }
 
 /// The folder on the remote that stands for a local one: persistent, named after it.

@@ -40,6 +40,9 @@ pub struct Server {
     pub token_file: Option<PathBuf>,
     /// Started by `docker compose` from a generated file.
     pub compose_project: Option<String>,
+    /// The project files its image was built from (`name=hash …`; empty: the plain lab).
+    #[serde(skip)]
+    pub project_files: String,
 }
 
 /// A container's state, as the engines name it.
@@ -128,6 +131,7 @@ fn from_labels(
         gpus: get(labels::GPUS),
         token_file: l.get(labels::TOKEN_FILE).map(PathBuf::from),
         compose_project: l.get("com.docker.compose.project").cloned(),
+        project_files: l.get(labels::PROJECT_FILES).cloned().unwrap_or_default(),
     }
 }
 
@@ -330,6 +334,32 @@ pub async fn log_tail(engine: &Engine, id: &str, lines: usize) -> Vec<String> {
     let excess = out.len().saturating_sub(lines);
     out.drain(..excess);
     out
+}
+
+/// The log line the lab's server config writes at start (docker/jupyter/jupyter_server_config.py).
+const HAND_INSTALLED: &str = "dimtensor-up: installed by hand: ";
+
+/// The packages installed by hand in the lab's kept packages volume, as its server said at
+/// start ("name version"); None from an image that does not say.
+pub async fn hand_installed(engine: &Engine, id: &str) -> Option<Vec<String>> {
+    use bollard::query_parameters::LogsOptionsBuilder;
+    let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).build();
+    let mut stream = engine.docker.logs(id, Some(opts));
+    // The line comes before the server's first request: the start of the log.
+    let mut seen = 0;
+    while let Some(Ok(chunk)) = stream.next().await {
+        for line in chunk.to_string().lines() {
+            if let Some(rest) = line.trim().strip_prefix(HAND_INSTALLED) {
+                let names = rest.split_once(": ").map(|(_, n)| n).unwrap_or("");
+                return Some(names.split(", ").filter(|n| !n.is_empty()).map(str::to_string).collect());
+            }
+            seen += 1;
+        }
+        if seen > 400 {
+            break;
+        }
+    }
+    None
 }
 
 /// Replaces `token=…` values so logs never show a token.

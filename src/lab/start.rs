@@ -228,6 +228,11 @@ impl<'a> LabStart<'a> {
         // Beside the start, never in its way: does the registry have a newer image for the tag?
         let newer_check = (source == crate::image::Source::Local && policy == PullPolicy::Missing)
             .then(|| tokio::spawn(crate::image::newer_in_registry(engine.docker.clone(), image_ref.clone())));
+        // The project's own packages: a project image on this lab (built only when new).
+        let image_ref = crate::project_image::ensure(
+            engine, &image_ref, &settings.project, &settings.workdir, platforms, self.config, reporter,
+        )
+        .await?;
         let model = engine.model().await?;
         let user = model.user_mapping(settings.user, engine.host.caller().await?);
         let token = new_token();
@@ -261,7 +266,7 @@ impl<'a> LabStart<'a> {
             false => None,
         };
         let port = pick_port(engine, p.settings.port, p.settings.listen, FIRST_PORT, &clashed).await?;
-        let plan = LaunchPlan::new(
+        let mut plan = LaunchPlan::new(
             &p.settings,
             p.image_ref.clone(),
             port,
@@ -269,6 +274,7 @@ impl<'a> LabStart<'a> {
             p.gpu.attach.clone(),
             model.gpu_form(),
         );
+        plan.ca_bundle = plan.ca_bundle.filter(|_| model.sees_every_host_file());
         let role = Role::Lab { token_file: p.token_file.path() };
         self.create_in_flight = true;
         let attempt = create_and_start(engine, &plan, role).await;
@@ -389,6 +395,16 @@ impl<'a> LabStart<'a> {
         }
         if !server.listen_ip().is_loopback() {
             reporter.warn(format!("this server listens on {}: other machines can reach it", server.listen));
+        }
+        // The project's files changed since it started: it runs the packages it was built with.
+        if server.project_files != settings.project.files_label() {
+            let now = match settings.project.summary() {
+                s if s.is_empty() => "none".to_string(),
+                s => s,
+            };
+            reporter.warn(format!(
+                "this folder's server runs with other project files than now ({now}); `dimtensor-up stop`, then start again to use them"
+            ));
         }
         let token = super::token(engine, &server).await?;
         let tunnel = super::serve::open_tunnel(engine, server.port).await?;

@@ -11,20 +11,6 @@ use crate::support::*;
 
 const GROUP: &str = "the other-engine tests (engines)";
 
-/// Code run in a kernel of the server at `url`: (output, error).
-fn run_in_kernel(url: &str, code: &str) -> (String, Option<String>) {
-    let python = std::env::var("DTU_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let base = format!("http://127.0.0.1:{}", port_of(url));
-    let out = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/jupyter_client.py"))
-        .args([&base, token_of(url), "kernel", code])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    (v["output"].as_str().unwrap_or_default().to_string(), v["error"].as_str().map(str::to_string))
-}
-
 #[test]
 fn every_engine_keeps_files_the_users_serves_on_loopback_and_reuses() {
     if skip_without_engine(GROUP) {
@@ -91,13 +77,7 @@ fn compose_up_works_on_every_engine() {
     let _g = engine_lock();
     for engine in other_engines() {
         let sb = Sandbox::on_engine(&format!("engc-{}", engine.name.replace(' ', "-")), &engine);
-        let out = Out::from(
-            sb.cmd(&["compose", "--variant", "base", "--gpus", "none", "--up", "--no-browser"])
-                .env("PATH", tools_path())
-                .output()
-                .unwrap(),
-        )
-        .ok();
+        let out = sb.compose_up().ok();
         let url = out.last_line().to_string();
         let what = format!("{}: {}", engine.name, out.stderr);
         let yaml = std::fs::read_to_string(sb.work.join("compose.yaml")).unwrap();

@@ -119,6 +119,13 @@ fn a_hub_gives_each_user_a_lab_of_their_own_that_outlives_the_hub() {
     assert!(check["kernel_output"].as_str().unwrap().starts_with("[1.5] m/s 5.2.0"), "{check}");
     assert_eq!(check["contents_put"], 201, "{check}");
     assert_eq!(check["status_without_token"], 403, "{check}");
+    // Saves land in the user's own volume; elsewhere in the lab they are refused, not lost.
+    let saved = lab_client(alice_url, &alice, &["save", "work/hub-kept.ipynb", "home.ipynb"]);
+    assert_eq!(
+        (saved["work/hub-kept.ipynb"]["status"].as_u64(), saved["home.ipynb"]["status"].as_u64()),
+        (Some(201), Some(403)),
+        "{saved}"
+    );
     // Neither reaches the other's lab, files or server.
     let other = hub_client(&hub, &["get", &bob, "/user/alice/api/contents/work/from-jupyter.txt"]);
     assert_ne!(other["status"], 200, "bob reads alice's file: {other}");

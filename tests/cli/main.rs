@@ -14,6 +14,7 @@ mod hub;
 mod lab;
 mod layers;
 mod platforms;
+mod project;
 mod registry;
 mod ssh;
 mod support;

@@ -258,6 +258,11 @@ impl Sandbox {
         args.extend_from_slice(extra);
         self.run(&args)
     }
+    /// `compose --up` of the small lab, no GPUs, no browser (the compose CLI from the test tools).
+    pub fn compose_up(&self) -> Out {
+        let args = ["compose", "--variant", "base", "--gpus", "none", "--up", "--no-browser"];
+        Out::from(self.cmd(&args).env("PATH", tools_path()).output().unwrap())
+    }
     pub fn run(&self, args: &[&str]) -> Out {
         Out::from(self.cmd(args).output().unwrap())
     }
@@ -506,6 +511,34 @@ pub fn jupyter_client_check(url: &str) -> serde_json::Value {
     let out = Command::new(python)
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/jupyter_client.py"))
         .args([&base, token_of(url), "check"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Code run in a kernel of the server at `url`: (output, error).
+pub fn run_in_kernel(url: &str, code: &str) -> (String, Option<String>) {
+    let python = std::env::var("DTU_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let base = format!("http://127.0.0.1:{}", port_of(url));
+    let out = Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/jupyter_client.py"))
+        .args([&base, token_of(url), "kernel", code])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (v["output"].as_str().unwrap_or_default().to_string(), v["error"].as_str().map(str::to_string))
+}
+
+/// The Python client's `save` or `files` action against the server at `url` (its JSON).
+pub fn jupyter_client(url: &str, action: &str, paths: &[&str]) -> serde_json::Value {
+    let python = std::env::var("DTU_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let base = format!("http://127.0.0.1:{}", port_of(url));
+    let out = Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/jupyter_client.py"))
+        .args([&base, token_of(url), action])
+        .args(paths)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -25,8 +25,8 @@ fn snapshot_filters(text: &str) -> String {
 #[test]
 fn help_transcripts() {
     let commands = [
-        "", "jupyter", "run", "build", "pull", "compose", "hub", "ps", "open", "logs", "stop", "doctor",
-        "variants", "config", "completions",
+        "", "jupyter", "run", "build", "pull", "compose", "hub", "ps", "open", "logs", "stop", "prune",
+        "doctor", "variants", "config", "completions",
     ];
     for name in commands {
         let mut args: Vec<&str> = name.split_whitespace().collect();
@@ -141,4 +141,20 @@ fn embedded_build_context_matches_the_files_on_disk() {
             "{path} is not embedded in src/image.rs"
         );
     }
+}
+
+#[test]
+fn project_file_errors_come_before_the_engine() {
+    let sb = Sandbox::new("project-files");
+    std::fs::write(sb.work.join("pyproject.toml"), "[project]\nname = \"study\ndependencies = []\n").unwrap();
+    // No engine answers here: the file is read and refused before one is asked.
+    let out = Out::from(sb.cmd(&["jupyter"]).env("DOCKER_HOST", "unix:///tmp/none.sock").output().unwrap());
+    out.user_error(2);
+    assert_snapshot!("error_bad_pyproject", out.stderr);
+    std::fs::write(sb.work.join("pyproject.toml"), "[project]\nname = \"study\"\ndependencies = [\"tabulate\"]\n[project.optional-dependencies]\nplots = [\"seaborn\"]\n").unwrap();
+    let out = Out::from(
+        sb.cmd(&["jupyter", "--extra", "gpu"]).env("DOCKER_HOST", "unix:///tmp/none.sock").output().unwrap(),
+    );
+    out.user_error(2);
+    assert_snapshot!("error_unknown_extra", out.stderr);
 }

@@ -2,10 +2,16 @@
 
     python jupyter_client.py BASE_URL TOKEN check
     python jupyter_client.py BASE_URL TOKEN kernel CODE
+    python jupyter_client.py BASE_URL TOKEN save PATH...
+    python jupyter_client.py BASE_URL TOKEN files PATH...
 `check` prints one JSON object: the status codes of /api/status with and without the token, the output of
 a kernel that imports dimtensor (over the kernel websocket), and the path of a file written
-through the contents API.
+through the contents API. `save` saves a notebook at each API path as the file browser does (a new
+notebook in the folder the browser opens in, then one PUT per path) and prints, per path, the status
+and the server's message, and the browser's first folder. `files` prints, per path, whether the file
+is there and whether the server offers to save it.
 """
+import re
 import json
 import sys
 import urllib.error
@@ -28,7 +34,10 @@ def request(method, path, body=None, auth=True):
             text = resp.read().decode()
             return resp.status, (json.loads(text) if text else None)
     except urllib.error.HTTPError as err:
-        return err.code, None
+        try:
+            return err.code, json.loads(err.read().decode() or "null")
+        except ValueError:
+            return err.code, None
 
 
 def run_in_kernel(code):
@@ -77,5 +86,30 @@ if action == "check":
 elif action == "kernel":
     output, error = run_in_kernel(sys.argv[4])
     print(json.dumps({"output": output, "error": error}))
+elif action == "save":
+    try:
+        page = urllib.request.urlopen(urllib.request.Request(
+            base + "/lab", headers={"Authorization": f"token {token}"}), timeout=30).read().decode()
+    except (urllib.error.URLError, ValueError):
+        page = ""  # a hub's lab page may want its login first
+    first_view = re.search(r'"preferredPath": "([^"]*)"', page)
+    first_view = first_view.group(1) if first_view else ""
+    # "New notebook" in the file browser's first view.
+    status, model = request("POST", "/api/contents/" + first_view, {"type": "notebook"})
+    results = {"first_view": first_view,
+               "new_notebook": {"status": status, "path": (model or {}).get("path"),
+                                "message": (model or {}).get("message")}}
+    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "kept?"}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    for path in sys.argv[4:]:
+        status, model = request("PUT", "/api/contents/" + path, {"type": "notebook", "content": notebook})
+        results[path] = {"status": status, "message": (model or {}).get("message")}
+    print(json.dumps(results))
+elif action == "files":
+    results = {}
+    for path in sys.argv[4:]:
+        status, model = request("GET", "/api/contents/" + path + "?content=0")
+        results[path] = {"status": status, "writable": (model or {}).get("writable")}
+    print(json.dumps(results))
 else:
     sys.exit(f"unknown action {action}")
