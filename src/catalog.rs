@@ -57,6 +57,15 @@ impl Variant {
             (Variant::Full, false) => "every integration, torch + jax for CPU",
         }
     }
+    /// The memory a lab wants for JupyterLab and a notebook of its stack: torch and jax each take
+    /// about a GiB on import, before any data.
+    pub fn memory_wanted(self) -> u64 {
+        const GIB: u64 = 1 << 30;
+        match self {
+            Variant::Auto | Variant::Base => 2 * GIB,
+            Variant::Ml | Variant::Full => 8 * GIB,
+        }
+    }
     /// The distinct labs, smallest first (`auto` picks among them, the wizard lists them).
     pub const LABS: [Variant; 3] = [Variant::Base, Variant::Ml, Variant::Full];
 }

@@ -124,6 +124,21 @@ pub struct LabArgs {
     /// Start without the packages installed by hand in the lab (`pip install`); they stay kept
     #[arg(long)]
     pub no_user_packages: bool,
+    /// An environment variable in the lab, KEY=VALUE (repeatable); e.g. -e
+    /// XLA_PYTHON_CLIENT_PREALLOCATE=true gives JAX back its 75 % of GPU memory
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Size of /dev/shm (PyTorch DataLoader workers) [default: a quarter of the engine's memory,
+    /// 256m to 8g]
+    #[arg(long, value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// Memory limit of the lab, e.g. 16g [default: none]
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Stop the lab after this long without activity, e.g. 2h (idle kernels are shut down first,
+    /// busy ones never; the container goes, its GPUs are free, files stay)
+    #[arg(long, value_name = "DURATION")]
+    pub idle_timeout: Option<String>,
 }
 
 impl LabArgs {

@@ -38,7 +38,14 @@ struct Service {
     user: Option<String>,
     ports: Vec<String>,
     volumes: Vec<VolumeEntry>,
-    environment: BTreeMap<&'static str, &'static str>,
+    environment: BTreeMap<String, String>,
+    /// /dev/shm and the memory limit, in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shm_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mem_limit: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memswap_limit: Option<u64>,
     secrets: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     userns_mode: Option<&'static str>,
@@ -65,6 +72,15 @@ impl ServiceHardening {
             cap_drop: vec![hardening::CAP_DROP],
             security_opt: hardening::security_opt(),
         }
+    }
+    /// A lab that stops itself when idle (`--idle-timeout`, exit 0) must stay stopped: it comes
+    /// back after a failure only.
+    fn for_lab(idle_timeout: Option<u64>) -> ServiceHardening {
+        let mut hardening = ServiceHardening::new();
+        if idle_timeout.is_some() {
+            hardening.restart = "on-failure";
+        }
+        hardening
     }
 }
 
@@ -153,10 +169,13 @@ pub fn render(plan: &LaunchPlan, compose_dir: &Path, header: &str) -> String {
         user: plan.user.user.map(|_| "${DIMTENSOR_UID}:${DIMTENSOR_GID}".to_string()),
         ports: vec![format!("{}:{}:{CONTAINER_PORT}", bind_host(plan), plan.host_port)],
         volumes,
-        environment: plan.env().into_iter().collect(),
+        environment: plan.env().into_iter().map(|(k, v)| (k, escape_dollars(&v))).collect(),
+        shm_size: plan.shm_size,
+        mem_limit: plan.memory,
+        memswap_limit: plan.memory,
         secrets: vec!["jupyter_token"],
         userns_mode: plan.user.keep_id.then_some("keep-id"),
-        hardening: ServiceHardening::new(),
+        hardening: ServiceHardening::for_lab(plan.idle_timeout),
         labels,
         // No healthcheck here: the image's HEALTHCHECK (docker/Dockerfile) is the one copy.
         deploy: device_reservation(&plan.gpu, plan.gpu_form)
@@ -278,6 +297,10 @@ pub fn example(variant: crate::catalog::Variant) -> String {
         // An example names no folder of anybody's: no per-folder volume, no CA path either.
         user_packages: false,
         ca_bundle: None,
+        env: vec![],
+        shm_size: None,
+        memory: None,
+        idle_timeout: None,
     };
     let image_ref = variant.lab_image().reference(DEFAULT_REGISTRY);
     let user = UserMapping { user: Some(UserSpec { uid: 1000, gid: 1000 }), keep_id: false };
@@ -411,7 +434,35 @@ mod tests {
             platform: None,
             packages_volume: Some("dimtensor-up-packages-p-1".into()),
             ca_bundle: None,
+            user_env: vec![],
+            shm_size: None,
+            memory: None,
+            idle_timeout: None,
         }
+    }
+
+    #[test]
+    fn shm_memory_and_an_idle_timeout_are_carried() {
+        let mut p = plan(GpuAttach::All, "/p");
+        p.shm_size = Some(4 << 30);
+        p.memory = Some(16 << 30);
+        p.idle_timeout = Some(7200);
+        p.user_env = vec![("PRICE".into(), "$5".into())];
+        let file: serde_norway::Value = serde_norway::from_str(&render(&p, Path::new("/p"), "")).unwrap();
+        let service = &file["services"]["jupyter"];
+        assert_eq!(
+            (service["shm_size"].as_u64(), service["mem_limit"].as_u64()),
+            (Some(4 << 30), Some(16 << 30))
+        );
+        assert_eq!(service["environment"]["DIMTENSOR_UP_IDLE_TIMEOUT"], "7200");
+        assert_eq!(service["environment"]["XLA_PYTHON_CLIENT_PREALLOCATE"], "false");
+        // compose would read `$5` as a variable.
+        assert_eq!(service["environment"]["PRICE"], "$$5");
+        // An idle lab that stopped itself stays stopped.
+        assert_eq!(service["restart"], "on-failure");
+        let plain: serde_norway::Value =
+            serde_norway::from_str(&render(&plan(GpuAttach::None, "/p"), Path::new("/p"), "")).unwrap();
+        assert_eq!(plain["services"]["jupyter"]["restart"], "unless-stopped");
     }
 
     #[test]

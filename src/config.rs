@@ -30,10 +30,15 @@ pub struct Config {
     pub dimtensor_version: Option<String>,
     /// Base image for builds.
     pub python_image: Option<String>,
+    /// Default --idle-timeout: a lab stops after this long without activity.
+    #[serde(default, with = "as_text", skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<crate::units::Seconds>,
 }
 
-pub const KEYS: [&str; 8] =
-    ["registry", "variant", "gpus", "platform", "listen", "pull", "dimtensor-version", "python-image"];
+pub const KEYS: [&str; 9] = [
+    "registry", "variant", "gpus", "platform", "listen", "pull", "dimtensor-version", "python-image",
+    "idle-timeout",
+];
 
 pub fn config_path() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("DIMTENSOR_UP_CONFIG").filter(|p| !p.is_empty()) {
@@ -104,6 +109,10 @@ impl Config {
             }
             "dimtensor-version" => self.dimtensor_version = Some(value.to_string()),
             "python-image" => self.python_image = Some(value.to_string()),
+            "idle-timeout" => {
+                self.idle_timeout =
+                    Some(crate::units::Seconds(crate::units::parse_duration(value, "idle-timeout")?))
+            }
             _ => {
                 return Err(Error::usage(format!("unknown setting `{key}`"))
                     .hint(format!("settings: {}", KEYS.join(", "))))
@@ -157,6 +166,15 @@ mod as_text {
         }
         fn text(&self) -> String {
             self.text()
+        }
+    }
+
+    impl Text for crate::units::Seconds {
+        fn from_text(text: &str) -> crate::error::Result<Self> {
+            crate::units::parse_duration(text, "idle-timeout").map(Self)
+        }
+        fn text(&self) -> String {
+            crate::units::duration_text(self.0)
         }
     }
 
@@ -219,6 +237,8 @@ mod tests {
         c.set("variant", "base").unwrap();
         c.set("gpus", "device=0").unwrap();
         c.set("listen", "127.0.0.1").unwrap();
+        c.set("idle-timeout", "2h").unwrap();
+        assert!(c.set("idle-timeout", "soon").is_err());
         assert!(c.set("variant", "huge").is_err());
         assert!(c.set("gpus", "lots").is_err());
         assert!(c.set("listen", "localhost:80").is_err());

@@ -6,7 +6,7 @@ use crate::catalog::{Arch, Platforms, Variant};
 use crate::engine::model::GpuForm;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::gpu::{self, EngineGpuState, GpuAttach, GpuDecision, GpuRequest, HostGpuState};
+use crate::gpu::{self, CudaNeed, EngineGpuState, GpuAttach, GpuDecision, GpuRequest, HostGpuState};
 use crate::reporter::Reporter;
 use crate::settings::LabSettings;
 
@@ -93,10 +93,10 @@ impl GpuFacts {
     pub fn decide(
         &self,
         request: &GpuRequest,
-        variant_gpu_capable: bool,
+        cuda: Option<&CudaNeed>,
         variant: &str,
     ) -> Result<GpuDecision> {
-        gpu::decide(request, self.host.as_ref(), &self.engine, variant_gpu_capable, variant)
+        gpu::decide(request, self.host.as_ref(), &self.engine, cuda, variant)
     }
 }
 
@@ -104,14 +104,31 @@ impl GpuFacts {
 pub async fn decide_on(
     engine: &Engine,
     request: &GpuRequest,
-    variant_gpu_capable: bool,
+    cuda: Option<&CudaNeed>,
     variant: &str,
 ) -> Result<GpuDecision> {
+    Ok(decide_and_warn(engine, request, cuda, variant).await?.0)
+}
+
+/// `decide_on`, with the warnings that come with GPUs attached through this engine (a stale or
+/// unreadable CDI spec).
+pub async fn decide_and_warn(
+    engine: &Engine,
+    request: &GpuRequest,
+    cuda: Option<&CudaNeed>,
+    variant: &str,
+) -> Result<(GpuDecision, Vec<String>)> {
     // Nothing to look at: the answer does not depend on the machine or the engine.
-    if *request == GpuRequest::None || (*request == GpuRequest::Auto && !variant_gpu_capable) {
-        return gpu::decide(request, None, &EngineGpuState::default(), variant_gpu_capable, variant);
+    if *request == GpuRequest::None || (*request == GpuRequest::Auto && cuda.is_none()) {
+        return Ok((gpu::decide(request, None, &EngineGpuState::default(), cuda, variant)?, vec![]));
     }
-    GpuFacts::of(engine).await?.decide(request, variant_gpu_capable, variant)
+    let facts = GpuFacts::of(engine).await?;
+    let decision = facts.decide(request, cuda, variant)?;
+    let warnings = match decision.attach {
+        GpuAttach::None => vec![],
+        _ => gpu::cdi_warnings(facts.host.as_ref(), &facts.engine),
+    };
+    Ok((decision, warnings))
 }
 
 /// What a machine offers a lab: the platform its images are for and whether GPUs are usable.
@@ -119,13 +136,18 @@ pub struct MachineFit {
     pub platforms: Platforms,
     /// The GPU rules' answer for a lab that has CUDA.
     pub gpu: GpuDecision,
+    /// What attaching those GPUs warns about.
+    pub warnings: Vec<String>,
 }
 
 impl MachineFit {
     pub async fn of(engine: &Engine, settings: &LabSettings) -> Result<MachineFit> {
         let platforms = Platforms::new(engine.platform().await?, settings.platform);
-        let gpu = decide_on(engine, &settings.gpus, true, "GPU").await?;
-        Ok(MachineFit { platforms, gpu })
+        // Asked for the lab `auto` would take with usable GPUs: its CUDA is what the driver must run.
+        let gpu_lab = auto_lab(platforms.images, &GpuOutlook::Usable);
+        let cuda = crate::image::cuda_need(gpu_lab.lab_image(), platforms.images);
+        let (gpu, warnings) = decide_and_warn(engine, &settings.gpus, cuda.as_ref(), gpu_lab.name()).await?;
+        Ok(MachineFit { platforms, gpu, warnings })
     }
     pub fn outlook(&self) -> GpuOutlook {
         GpuOutlook::of(&self.gpu)
@@ -148,23 +170,56 @@ pub async fn settle_lab(
         reporter.note(note);
     }
     let arch = platforms.images;
-    let decision = match settings.variant {
+    let (decision, warnings) = match settings.variant {
         Variant::Auto => {
             let fit = MachineFit::of(engine, &settings).await?;
             reporter.note(auto_lab_line(arch, &fit.outlook()));
             settings.variant = fit.auto_lab();
             match fit.gpu.attach {
                 // The lab line said why: no second line about the CPU.
-                GpuAttach::None => GpuDecision::none(),
-                _ => fit.gpu,
+                GpuAttach::None => (GpuDecision::none(), vec![]),
+                _ => (fit.gpu, fit.warnings),
             }
         }
-        lab => decide_on(engine, &settings.gpus, lab.lab_image().spec().has_cuda(arch), lab.name()).await?,
+        lab => {
+            let cuda = crate::image::cuda_need(lab.lab_image(), arch);
+            decide_and_warn(engine, &settings.gpus, cuda.as_ref(), lab.name()).await?
+        }
     };
     if let Some(note) = decision.note() {
         reporter.note(note);
     }
+    for warning in warnings {
+        reporter.warn(warning);
+    }
+    let engine_memory = engine.memory().await?;
+    if let Some(warning) = memory_warning(settings.variant, engine_memory, settings.memory) {
+        reporter.warn(warning);
+    }
     Ok((settings, platforms, decision))
+}
+
+/// One line when the lab would get less memory than it wants: the engine's (a Docker Desktop or
+/// podman machine VM is often smaller than the laptop) or the `--memory` limit. Pure.
+pub fn memory_warning(lab: Variant, engine_memory: Option<u64>, limit: Option<u64>) -> Option<String> {
+    use crate::units::size_text;
+    let wanted = lab.memory_wanted();
+    let gib = |b: u64| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64);
+    match (engine_memory, limit) {
+        (_, Some(limit)) if limit < wanted => Some(format!(
+            "--memory {} is below the {} the {} lab wants: kernels may be killed for memory",
+            size_text(limit),
+            gib(wanted),
+            lab.name()
+        )),
+        (Some(have), _) if have < wanted => Some(format!(
+            "the engine has {} of memory and the {} lab wants {}: kernels may be killed for memory (Docker Desktop: Settings > Resources > Memory; podman machine set --memory)",
+            gib(have),
+            lab.name(),
+            gib(wanted)
+        )),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -182,6 +237,19 @@ mod tests {
         assert_eq!(auto_lab(Arch::Amd64, &GpuOutlook::Usable), Variant::Full);
         // On arm64 only ml carries CUDA (jax's plugin); PyPI's aarch64 torch is CPU-only.
         assert_eq!(auto_lab(Arch::Arm64, &GpuOutlook::Usable), Variant::Ml);
+    }
+
+    #[test]
+    fn too_little_memory_is_one_line_with_both_numbers() {
+        const GIB: u64 = 1 << 30;
+        assert_eq!(memory_warning(Variant::Base, Some(16 * GIB), None), None);
+        let vm = memory_warning(Variant::Ml, Some(4 * GIB), None).unwrap();
+        assert!(vm.starts_with("the engine has 4.0 GiB of memory and the ml lab wants 8.0 GiB"), "{vm}");
+        let limit = memory_warning(Variant::Base, Some(64 * GIB), Some(GIB)).unwrap();
+        assert_eq!(
+            limit,
+            "--memory 1g is below the 2.0 GiB the base lab wants: kernels may be killed for memory"
+        );
     }
 
     #[test]

@@ -89,6 +89,8 @@ pub struct HubPlan {
     pub user: UserMapping,
     pub socket_group: Option<u32>,
     pub gpu_form: GpuForm,
+    /// Each lab's /dev/shm in bytes (`plan::default_shm_size` of the engine's memory).
+    pub shm_size: u64,
 }
 
 /// The project name for a hub folder: readable and unique per folder.
@@ -218,9 +220,15 @@ impl HubPlan {
             .profiles
             .iter()
             .map(|p| {
+                // GPU labs as `jupyter` starts them: JAX does not take 75 % of GPU memory up front.
+                let environment = match p.gpus {
+                    GpuAttach::None => serde_json::json!({}),
+                    _ => serde_json::json!({"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}),
+                };
                 serde_json::json!({
                     "slug": p.slug, "display": p.display, "image": p.image,
                     "device_request": p.gpus.device_request(self.gpu_form),
+                    "environment": environment, "shm_size": self.shm_size,
                 })
             })
             .collect();
@@ -278,7 +286,8 @@ def choose_profile(spawner):
     if profile is None:
         raise ValueError(f"no profile {slug!r}; choose one of {', '.join(p['slug'] for p in PROFILES)}")
     spawner.image = profile["image"]
-    host_config = {"cap_drop": ["@CAP_DROP@"], "security_opt": @SECURITY_OPT@}
+    host_config = {"cap_drop": ["@CAP_DROP@"], "security_opt": @SECURITY_OPT@, "shm_size": profile["shm_size"]}
+    spawner.environment.update(profile["environment"])
     if profile["device_request"]:
         host_config["device_requests"] = [profile["device_request"]]
     else:
@@ -439,6 +448,7 @@ mod tests {
             user: UserMapping { user: Some(UserSpec { uid: 1001, gid: 1002 }), keep_id: false },
             socket_group: Some(998),
             gpu_form: GpuForm::DeviceRequest,
+            shm_size: 2 << 30,
         }
     }
 

@@ -59,6 +59,23 @@ pub const CONTEXT_FILES: &[(&str, &str)] = &[
     ("notebooks/03-plotting.ipynb", include_str!("../notebooks/03-plotting.ipynb")),
 ];
 
+/// What `image`'s CUDA libraries need of the driver, read from its lock (None: it has none).
+pub fn cuda_need(image: ImageId, arch: Arch) -> Option<crate::gpu::CudaNeed> {
+    let spec = image.spec();
+    let lock = match spec.jupyter_on {
+        Some(on) => {
+            format!("docker/requirements/{}/jupyter-{on}.txt", arch.platform().trim_start_matches("linux/"))
+        }
+        None => format!(
+            "docker/requirements/{}/{}.txt",
+            arch.platform().trim_start_matches("linux/"),
+            spec.target
+        ),
+    };
+    let text = CONTEXT_FILES.iter().find(|(path, _)| *path == lock)?.1;
+    crate::gpu::CudaNeed::from_lock(text)
+}
+
 pub struct BuildOptions {
     pub no_cache: bool,
     pub platform: Option<String>,

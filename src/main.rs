@@ -9,6 +9,7 @@ mod poll;
 mod reporter;
 mod state;
 mod sys;
+mod units;
 // floor 1
 mod catalog;
 mod http;

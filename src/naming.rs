@@ -24,6 +24,8 @@ pub mod labels {
     pub const LISTEN: &str = "org.dimtensor-up.listen";
     pub const TOKEN_FILE: &str = "org.dimtensor-up.token-file";
     pub const GPUS: &str = "org.dimtensor-up.gpus";
+    /// `--idle-timeout` in seconds, where one was given.
+    pub const IDLE_TIMEOUT: &str = "org.dimtensor-up.idle-timeout";
     /// The project files (`name=hash …`) a lab's image was built from: a reuse notices a change.
     pub const PROJECT_FILES: &str = "org.dimtensor-up.project-files";
     /// On the labs a hub spawned: the hub's folder (`stop` of the hub removes them too).

@@ -30,6 +30,21 @@ pub mod hardening {
     }
 }
 
+/// The variable the image's server config reads for `--idle-timeout` (seconds).
+pub const IDLE_TIMEOUT_VAR: &str = "DIMTENSOR_UP_IDLE_TIMEOUT";
+
+fn owned<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// /dev/shm when `--shm-size` is not given: a quarter of the engine's memory, at least 256 MiB
+/// (a small VM), at most 8 GiB. PyTorch's DataLoader workers pass batches through it; Docker's
+/// 64 MB default makes them die ("bus error").
+pub fn default_shm_size(engine_memory: Option<u64>) -> u64 {
+    use crate::units::{GIB, MIB};
+    engine_memory.map(|m| m / 4).unwrap_or(GIB).clamp(256 * MIB, 8 * GIB)
+}
+
 /// What a container is for: the JupyterLab server, or a command `run` attaches to.
 #[derive(Debug, Clone, Copy)]
 pub enum Role<'a> {
@@ -63,6 +78,14 @@ pub struct LaunchPlan {
     pub packages_volume: Option<String>,
     /// The host's CA bundle, mounted read-only at CA_MOUNT (lab and command alike).
     pub ca_bundle: Option<PathBuf>,
+    /// The user's `-e KEY=VALUE`, set last (they win over the launcher's defaults).
+    pub user_env: Vec<(String, String)>,
+    /// /dev/shm in bytes (None: the engine's default, 64 MB on Docker).
+    pub shm_size: Option<u64>,
+    /// The memory limit in bytes (swap included: no swap beyond it).
+    pub memory: Option<u64>,
+    /// Seconds without activity after which the lab stops itself (the image's server config).
+    pub idle_timeout: Option<u64>,
 }
 
 impl LaunchPlan {
@@ -85,6 +108,9 @@ impl LaunchPlan {
         if !settings.project.is_empty() {
             labels.insert(labels::PROJECT_FILES.to_string(), settings.project.files_label());
         }
+        if let Some(seconds) = settings.idle_timeout {
+            labels.insert(labels::IDLE_TIMEOUT.to_string(), seconds.to_string());
+        }
         LaunchPlan {
             name: settings.container_name(),
             image_ref,
@@ -101,6 +127,10 @@ impl LaunchPlan {
                 .user_packages
                 .then(|| crate::naming::packages_volume_for(&settings.workdir)),
             ca_bundle: settings.ca_bundle.clone(),
+            user_env: settings.env.clone(),
+            shm_size: settings.shm_size,
+            memory: settings.memory,
+            idle_timeout: settings.idle_timeout,
         }
     }
 
@@ -137,10 +167,10 @@ impl LaunchPlan {
         }
     }
 
-    fn role_env(&self, role: Role) -> Vec<(&'static str, &'static str)> {
+    fn role_env(&self, role: Role) -> Vec<(String, String)> {
         match role {
             Role::Lab { .. } => self.env(),
-            Role::Command { .. } => self.gpu.env().into_iter().chain(self.ca_env()).collect(),
+            Role::Command { .. } => owned(self.gpu.env().into_iter().chain(self.ca_env())),
         }
     }
 
@@ -202,6 +232,9 @@ impl LaunchPlan {
                 userns_mode: self.user.keep_id.then(|| "keep-id".to_string()),
                 cap_drop: Some(vec![hardening::CAP_DROP.into()]),
                 security_opt: Some(hardening::security_opt().into_iter().map(String::from).collect()),
+                shm_size: self.shm_size.map(|b| b as i64),
+                memory: self.memory.map(|b| b as i64),
+                memory_swap: self.memory.map(|b| b as i64),
                 ..Default::default()
             }),
             ..Default::default()
@@ -223,7 +256,7 @@ impl LaunchPlan {
             })
             .collect();
         let env: serde_json::Map<String, serde_json::Value> =
-            self.role_env(role).into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+            self.role_env(role).into_iter().map(|(k, v)| (k, json!(v))).collect();
         let volumes: Vec<serde_json::Value> = self
             .role_volumes(role)
             .into_iter()
@@ -244,6 +277,12 @@ impl LaunchPlan {
         }
         if self.user.keep_id {
             body["userns"] = json!({ "nsmode": "keep-id" });
+        }
+        if let Some(bytes) = self.shm_size {
+            body["shm_size"] = json!(bytes);
+        }
+        if let Some(bytes) = self.memory {
+            body["resource_limits"] = json!({ "memory": { "limit": bytes, "swap": bytes } });
         }
         let devices: Vec<serde_json::Value> =
             self.gpu.cdi_names().into_iter().map(|path| json!({ "path": path })).collect();
@@ -280,10 +319,23 @@ impl LaunchPlan {
 
     /// The lab container's environment: where the token is, no GPU when none was decided, and
     /// the host's CA bundle for pip and Python's TLS where it is mounted.
-    pub fn env(&self) -> Vec<(&'static str, &'static str)> {
-        let mut env = vec![("JUPYTER_TOKEN_FILE", TOKEN_MOUNT)];
-        env.extend(self.gpu.env());
-        env.extend(self.ca_env());
+    /// JAX's preallocation is off where GPUs are attached (torch beside jax: JAX would take 75 %
+    /// of GPU memory at its first use), the idle timeout for the image's server config, then the
+    /// user's `-e`, which win.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = owned(
+            [("JUPYTER_TOKEN_FILE", TOKEN_MOUNT)].into_iter().chain(self.gpu.env()).chain(self.ca_env()),
+        );
+        if self.gpu != GpuAttach::None {
+            env.push(("XLA_PYTHON_CLIENT_PREALLOCATE".into(), "false".into()));
+        }
+        if let Some(seconds) = self.idle_timeout {
+            env.push((IDLE_TIMEOUT_VAR.into(), seconds.to_string()));
+        }
+        for (key, value) in &self.user_env {
+            env.retain(|(k, _)| k != key);
+            env.push((key.clone(), value.clone()));
+        }
         env
     }
 
@@ -318,6 +370,47 @@ mod tests {
         // Whatever this machine's PIP_CERT says.
         s.ca_bundle = None;
         (LaunchPlan::new(&s, "img:jupyter-base".into(), 8890, user, gpu, form), base)
+    }
+
+    #[test]
+    fn shm_memory_idle_and_the_users_env_reach_both_bodies() {
+        let (mut plan, _) = plan_with(CALLER, GpuAttach::All, GpuForm::DeviceRequest);
+        plan.shm_size = Some(2 << 30);
+        plan.memory = Some(8 << 30);
+        plan.idle_timeout = Some(1800);
+        plan.user_env =
+            vec![("XLA_PYTHON_CLIENT_PREALLOCATE".into(), "true".into()), ("A".into(), "b".into())];
+        let json = serde_json::to_value(plan.create_body(token())).unwrap();
+        assert_eq!(
+            (
+                json["HostConfig"]["ShmSize"].as_i64(),
+                json["HostConfig"]["Memory"].as_i64(),
+                json["HostConfig"]["MemorySwap"].as_i64()
+            ),
+            (Some(2 << 30), Some(8 << 30), Some(8 << 30))
+        );
+        // The user's -e wins over the launcher's default, once.
+        assert_eq!(
+            json["Env"],
+            serde_json::json!([
+                "JUPYTER_TOKEN_FILE=/run/secrets/jupyter_token",
+                "DIMTENSOR_UP_IDLE_TIMEOUT=1800",
+                "XLA_PYTHON_CLIENT_PREALLOCATE=true",
+                "A=b"
+            ])
+        );
+        let podman = plan.libpod_body(token());
+        assert_eq!(podman["shm_size"], 2u64 << 30);
+        assert_eq!(
+            podman["resource_limits"],
+            serde_json::json!({"memory": {"limit": 8u64 << 30, "swap": 8u64 << 30}})
+        );
+        assert_eq!(podman["env"]["DIMTENSOR_UP_IDLE_TIMEOUT"], "1800");
+        // /dev/shm by default: a quarter of the engine's memory, 256 MiB to 8 GiB.
+        assert_eq!(default_shm_size(Some(16 << 30)), 4 << 30);
+        assert_eq!(default_shm_size(Some(512 << 20)), 256 << 20);
+        assert_eq!(default_shm_size(Some(256 << 30)), 8 << 30);
+        assert_eq!(default_shm_size(None), 1 << 30);
     }
 
     #[test]
@@ -362,7 +455,14 @@ mod tests {
         // The image's tini is PID 1; an engine init on top would make it warn and nest.
         assert!(json["HostConfig"]["Init"].is_null());
         assert!(json["HostConfig"]["UsernsMode"].is_null());
-        assert_eq!(json["Env"], serde_json::json!(["JUPYTER_TOKEN_FILE=/run/secrets/jupyter_token"]));
+        // GPUs attached: JAX's preallocation off, so torch beside it gets memory.
+        assert_eq!(
+            json["Env"],
+            serde_json::json!([
+                "JUPYTER_TOKEN_FILE=/run/secrets/jupyter_token",
+                "XLA_PYTHON_CLIENT_PREALLOCATE=false"
+            ])
+        );
         assert!(json["Cmd"].is_null() && json["Tty"].is_null() && json["OpenStdin"].is_null());
         let (cpu_only, base) = plan_with(CALLER, GpuAttach::None, GpuForm::DeviceRequest);
         let json = serde_json::to_value(cpu_only.create_body(token())).unwrap();
@@ -427,7 +527,10 @@ mod tests {
             json["mounts"][1],
             serde_json::json!({"destination": TOKEN_MOUNT, "source": "/state/tokens/x", "type": "bind", "options": ["rbind", "ro"]})
         );
-        assert_eq!(json["env"], serde_json::json!({"JUPYTER_TOKEN_FILE": TOKEN_MOUNT}));
+        assert_eq!(
+            json["env"],
+            serde_json::json!({"JUPYTER_TOKEN_FILE": TOKEN_MOUNT, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"})
+        );
         assert_eq!(json["labels"][labels::GPUS], "device=0");
         // The same plan through Docker's API: keep-id as UsernsMode, GPUs in the CDI driver's form.
         let docker = serde_json::to_value(plan.create_body(token())).unwrap();

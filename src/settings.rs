@@ -18,6 +18,7 @@ use crate::naming::{DATA_MOUNT, WORK_MOUNT};
 use crate::project::ProjectEnv;
 use crate::reporter::Reporter;
 use crate::sys::{FolderCheck, Folders, LocalFolders, UncheckedFolders, UserSpec};
+use crate::units::{parse_duration, parse_size, MIB};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BindMount {
@@ -46,6 +47,14 @@ pub struct LabSettings {
     pub user_packages: bool,
     /// This machine's CA bundle, mounted read-only for pip and Python's TLS in the lab.
     pub ca_bundle: Option<PathBuf>,
+    /// `-e KEY=VALUE`, in order (a later one of the same key wins).
+    pub env: Vec<(String, String)>,
+    /// `--shm-size` in bytes; None: the rule from the engine's memory (`plan::default_shm_size`).
+    pub shm_size: Option<u64>,
+    /// `--memory` in bytes.
+    pub memory: Option<u64>,
+    /// `--idle-timeout` (or the setting) in seconds.
+    pub idle_timeout: Option<u64>,
 }
 
 impl LabSettings {
@@ -107,6 +116,19 @@ impl LabSettings {
             project,
             user_packages: !args.no_user_packages,
             ca_bundle: lab_ca_bundle(folders),
+            env: args.env.iter().map(|e| parse_env(e)).collect::<Result<_>>()?,
+            shm_size: args.shm_size.as_deref().map(|s| parse_size(s, "--shm-size")).transpose()?,
+            memory: args
+                .memory
+                .as_deref()
+                .map(|s| parse_size(s, "--memory"))
+                .transpose()?
+                .map(check_memory)
+                .transpose()?,
+            idle_timeout: match &args.idle_timeout {
+                Some(text) => Some(parse_duration(text, "--idle-timeout")?),
+                None => config.idle_timeout.map(|s| s.0),
+            },
         })
     }
 
@@ -140,6 +162,38 @@ fn lab_ca_bundle(folders: &dyn Folders) -> Option<PathBuf> {
         .iter()
         .find_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()).map(PathBuf::from))
         .filter(|p| p.is_file())
+}
+
+/// `-e KEY=VALUE`: a variable name, then anything. The token's variables are the launcher's.
+fn parse_env(text: &str) -> Result<(String, String)> {
+    let (key, value) = text.split_once('=').ok_or_else(|| {
+        Error::usage(format!("invalid -e `{text}`: expected KEY=VALUE"))
+            .hint("e.g. -e XLA_PYTHON_CLIENT_PREALLOCATE=true")
+    })?;
+    let name_ok = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !name_ok {
+        return Err(Error::usage(format!("invalid -e `{text}`: `{key}` is not a variable name"))
+            .hint("letters, digits and _, not starting with a digit"));
+    }
+    if key.starts_with("JUPYTER_TOKEN") {
+        return Err(Error::usage(format!("-e {key} is not taken: the token is the launcher's")).hint(
+            "each start makes a fresh token and hands it over as a file (`dimtensor-up open` shows the URL)",
+        ));
+    }
+    Ok((key.to_string(), value.to_string()))
+}
+
+/// `--memory`: at least what JupyterLab itself takes to start.
+fn check_memory(bytes: u64) -> Result<u64> {
+    match bytes < 256 * MIB {
+        true => Err(Error::usage(format!(
+            "--memory {} is too little for JupyterLab",
+            crate::units::size_text(bytes)
+        ))
+        .hint("give at least 256m; 2g for the base lab, 8g for ml and full")),
+        false => Ok(bytes),
+    }
 }
 
 /// `--port`: 1 to 65535 (0 would let the engine pick one nobody is told about).

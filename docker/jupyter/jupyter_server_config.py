@@ -93,3 +93,118 @@ def _hand_installed(base=os.environ.get("PYTHONUSERBASE", "")):
 
 _packages = _hand_installed()
 print(f"dimtensor-up: installed by hand: {len(_packages)}: {', '.join(_packages)}", file=sys.stderr, flush=True)
+
+# --idle-timeout (dimtensor-up sets DIMTENSOR_UP_IDLE_TIMEOUT in seconds): idle kernels are shut
+# down (busy ones never, open browser tabs or not); once no kernel is left and nothing asked the
+# server for as long, the server stops, and with it the container: its GPUs are free. The
+# server's own shutdown_no_activity_timeout never fires here (its timer is started before the
+# server's event loop), so a thread asks /api/status, which does not count as activity. An open
+# JupyterLab tab polls the server, which does (jupyterlab/jupyterlab#9379).
+def _stop_when_idle(timeout):
+    import json
+    import signal
+    import threading
+    import time
+    import urllib.request
+
+    def token():
+        path = os.environ.get("JUPYTER_TOKEN_FILE")
+        if path:
+            with open(path, encoding="utf-8") as f:
+                return f.read().strip()
+        return os.environ.get("JUPYTER_TOKEN", "")
+
+    def watch():
+        interval = max(1, min(60, timeout // 4))
+        while True:
+            time.sleep(interval)
+            try:
+                request = urllib.request.Request(
+                    "http://127.0.0.1:8888/api/status", headers={"Authorization": f"token {token()}"}
+                )
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    status = json.load(answer)
+            except (OSError, ValueError):
+                continue
+            last = status.get("last_activity", "").replace("Z", "+00:00")
+            try:
+                import datetime
+
+                idle = time.time() - datetime.datetime.fromisoformat(last).timestamp()
+            except ValueError:
+                continue
+            if status.get("kernels", 1) == 0 and idle > timeout:
+                print(
+                    f"dimtensor-up: idle for {int(idle)} s (--idle-timeout {timeout} s): stopping the lab",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, name="dimtensor-up-idle", daemon=True).start()
+
+
+_idle = os.environ.get("DIMTENSOR_UP_IDLE_TIMEOUT", "")
+if _idle.isdigit() and int(_idle) > 0:
+    c.MappingKernelManager.cull_idle_timeout = int(_idle)
+    c.MappingKernelManager.cull_interval = max(1, min(60, int(_idle) // 4))
+    c.MappingKernelManager.cull_connected = True
+    c.MappingKernelManager.cull_busy = False
+    _stop_when_idle(int(_idle))
+
+
+# A kernel killed for memory otherwise looks like a crash ("kernel died, restarting"): the
+# container's memory cgroup counts its OOM kills (cgroup v2 memory.events, v1 oom_control); each
+# new one gets a log line, which dimtensor-up's foreground `jupyter` and `logs` show.
+def _oom_kills():
+    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
+        try:
+            with open(path, encoding="utf-8") as lines:
+                for line in lines:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _memory_limit():
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read().strip()
+            if text.isdigit() and int(text) < 1 << 60:
+                return f"{int(text) / (1 << 30):.1f} GiB"
+            return "none"
+        except OSError:
+            continue
+    return "unknown"
+
+
+def _watch_memory():
+    import threading
+    import time
+
+    seen = _oom_kills()
+    if seen is None:
+        return
+
+    def watch(seen=seen):
+        while True:
+            time.sleep(2)
+            now = _oom_kills()
+            if now is not None and now > seen:
+                print(
+                    f"dimtensor-up: out of memory: {now - seen} process(es) in the lab killed "
+                    f"(memory limit: {_memory_limit()}); a kernel that died starts again empty",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                seen = now
+
+    threading.Thread(target=watch, name="dimtensor-up-oom", daemon=True).start()
+
+
+_watch_memory()

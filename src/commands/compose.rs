@@ -151,8 +151,8 @@ async fn plan_file(
     let Some(engine) = engine else {
         // Explicit lab, GPUs and user: written down without asking an engine.
         let lab = settings.variant;
-        let cuda = lab.lab_image().spec().has_cuda(settings.platform.unwrap_or(Arch::Amd64));
-        let decision = gpu::decide(&settings.gpus, None, &Default::default(), cuda, lab.name())?;
+        let cuda = crate::image::cuda_need(lab.lab_image(), settings.platform.unwrap_or(Arch::Amd64));
+        let decision = gpu::decide(&settings.gpus, None, &Default::default(), cuda.as_ref(), lab.name())?;
         if let Some(note) = decision.note() {
             reporter.note(note);
         }
@@ -195,6 +195,8 @@ async fn plan_file(
     let mut plan = LaunchPlan::new(&settings, image_ref, port, user, decision.attach, gpu_form);
     plan.platform = platforms.explicit();
     plan.ca_bundle = plan.ca_bundle.filter(|_| model.sees_every_host_file());
+    let engine_memory = engine.memory().await?;
+    plan.shm_size.get_or_insert(crate::plan::default_shm_size(engine_memory));
     Ok(Planned { plan, settings, user })
 }
 

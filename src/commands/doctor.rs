@@ -72,10 +72,26 @@ struct EngineDetails {
 #[derive(Debug, Serialize)]
 struct GpuReport {
     host: Option<HostGpuState>,
+    /// The newest CUDA the host's driver runs in full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    driver_cuda: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     engine: Option<EngineGpuState>,
+    /// What each lab with CUDA needs of the driver, on the engine's platform.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    labs_need: Vec<LabNeed>,
+    /// A stale or unreadable CDI spec.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
     usable: bool,
     verdict: String,
+}
+
+#[derive(Debug, Serialize)]
+struct LabNeed {
+    lab: &'static str,
+    cuda: String,
+    min_driver: &'static str,
 }
 
 pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
@@ -101,9 +117,15 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
                 tried: err.causes.iter().cloned().map(Tried::Cause).collect(),
                 details: None,
             };
+            let host = endpoint.is_local().then(gpu::probe_host);
+            let driver_cuda =
+                host.as_ref().and_then(|h| h.driver_version.as_deref()).and_then(gpu::cuda_of_driver);
             let gpu = GpuReport {
-                host: endpoint.is_local().then(gpu::probe_host),
+                host,
+                driver_cuda,
                 engine: None,
+                labs_need: vec![],
+                warnings: vec![],
                 usable: false,
                 verdict: "GPU usable: unknown (the engine is unreachable)".into(),
             };
@@ -128,7 +150,25 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
 async fn gpu_report(engine: &Engine) -> Result<(GpuReport, GpuOutlook)> {
     let (host_gpu, toolkit) = engine.host.probe_gpus().await;
     let engine_gpu = gpu::engine_state(Some(engine.info().await?), engine.model().await?, toolkit);
-    let decision = gpu::decide(&gpu::GpuRequest::Auto, host_gpu.as_ref(), &engine_gpu, true, "ml");
+    let arch = engine.platform().await?;
+    let labs_need: Vec<LabNeed> = crate::catalog::Variant::LABS
+        .into_iter()
+        .filter_map(|lab| {
+            crate::image::cuda_need(lab.lab_image(), arch).map(|need| LabNeed {
+                lab: lab.name(),
+                cuda: need.cuda,
+                min_driver: need.min_driver,
+            })
+        })
+        .collect();
+    // The verdict for the lab `auto` takes with usable GPUs, as `jupyter` decides it.
+    let gpu_lab = crate::fit::auto_lab(arch, &GpuOutlook::Usable);
+    let cuda = crate::image::cuda_need(gpu_lab.lab_image(), arch);
+    let decision =
+        gpu::decide(&gpu::GpuRequest::Auto, host_gpu.as_ref(), &engine_gpu, cuda.as_ref(), gpu_lab.name());
+    let driver_cuda =
+        host_gpu.as_ref().and_then(|h| h.driver_version.as_deref()).and_then(gpu::cuda_of_driver);
+    let warnings = gpu::cdi_warnings(host_gpu.as_ref(), &engine_gpu);
     let outlook = match &decision {
         Ok(d) => GpuOutlook::of(d),
         Err(e) => GpuOutlook::Unusable(e.message.clone()),
@@ -138,7 +178,18 @@ async fn gpu_report(engine: &Engine) -> Result<(GpuReport, GpuOutlook)> {
         GpuOutlook::Unusable(why) => (false, format!("no because {why}")),
     };
     let verdict = format!("GPU usable: {verdict}");
-    Ok((GpuReport { host: host_gpu, engine: Some(engine_gpu), usable, verdict }, outlook))
+    Ok((
+        GpuReport {
+            host: host_gpu,
+            driver_cuda,
+            engine: Some(engine_gpu),
+            labs_need,
+            warnings,
+            usable,
+            verdict,
+        },
+        outlook,
+    ))
 }
 
 /// Who answered, and what follows from it.
@@ -234,10 +285,27 @@ impl Report {
             None => out.push(format!("  unreachable: {}", e.error.as_deref().unwrap_or("no answer"))),
         }
         if let Some(host) = &self.gpu.host {
+            let cuda = self.gpu.driver_cuda.map(|c| format!(" (runs CUDA up to {c})")).unwrap_or_default();
             out.push(match &host.driver_version {
-                Some(d) => format!("gpu host      NVIDIA driver {d}, {} GPU(s)", host.gpus.len()),
+                Some(d) => format!("gpu host      NVIDIA driver {d}{cuda}, {} GPU(s)", host.gpus.len()),
                 None => format!("gpu host      {}", host.problem.as_deref().unwrap_or("no NVIDIA GPU")),
             });
+        }
+        if let Some(listing) =
+            self.gpu.host.as_ref().and_then(|h| h.listing.as_ref()).filter(|l| !l.mig.is_empty())
+        {
+            let slices: Vec<String> =
+                listing.mig.iter().map(|m| format!("{} {} {}", m.index_name(), m.profile, m.uuid)).collect();
+            out.push(format!("gpu mig       {} (--gpus device=GPU:MIG or a MIG UUID)", slices.join(", ")));
+        }
+        if !self.gpu.labs_need.is_empty() {
+            let needs: Vec<String> = self
+                .gpu
+                .labs_need
+                .iter()
+                .map(|n| format!("{}: CUDA {} (driver {} or newer)", n.lab, n.cuda, n.min_driver))
+                .collect();
+            out.push(format!("gpu labs      {}", needs.join(", ")));
         }
         if let Some(eg) = &self.gpu.engine {
             out.push(format!(
@@ -246,6 +314,9 @@ impl Report {
                 serde_json::to_string(&eg.cdi_spec_dirs).expect("strings serialise"),
                 eg.toolkit_on_path.as_deref().unwrap_or("not found")
             ));
+        }
+        for warning in &self.gpu.warnings {
+            out.push(format!("gpu warning   {warning}"));
         }
         out.push(self.gpu.verdict.clone());
         if let Some(lab) = &self.auto_lab {
@@ -286,7 +357,10 @@ mod tests {
             port_8888_free: true,
             gpu: GpuReport {
                 host: Some(HostGpuState { problem: Some("no NVIDIA driver".into()), ..Default::default() }),
+                driver_cuda: None,
                 engine: None,
+                labs_need: vec![],
+                warnings: vec![],
                 usable: false,
                 verdict: "GPU usable: unknown (the engine is unreachable)".into(),
             },

@@ -115,6 +115,7 @@ async fn plan_hub(
         user,
         socket_group,
         gpu_form,
+        shm_size: crate::plan::default_shm_size(engine.memory().await?),
     };
     if !flags.listen.is_loopback() {
         reporter.warn(format!(
@@ -183,8 +184,9 @@ async fn gpu_profiles(
     for request in &flags.gpus {
         let Some(facts) = &facts else { break };
         for &lab in &flags.labs {
-            let cuda = lab.lab_image().spec().has_cuda(arch);
-            let decision = facts.decide(request, cuda, lab.name())?;
+            let need = crate::image::cuda_need(lab.lab_image(), arch);
+            let cuda = need.is_some();
+            let decision = facts.decide(request, need.as_ref(), lab.name())?;
             match (&decision.attach, decision.why_cpu()) {
                 (GpuAttach::None, Some(why)) if *request == GpuRequest::Auto && cuda => {
                     reporter.note(format!("no GPU profile for {}: {why}", lab.name()))

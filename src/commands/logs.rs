@@ -23,7 +23,17 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<u8> {
                     }
                 }
                 Some(Err(e)) => return Err(engine.fail("reading the log", e)),
-                None => return Ok(0),
+                None => {
+                    // The log of a stopped lab ends with why it stopped, where that is known.
+                    if let Some(reason) = crate::lab::stop_reason(&engine, &server.id).await {
+                        let said = match reason.into_outcome(server.idle_timeout) {
+                            Ok(note) => note,
+                            Err(err) => format!("{}; {}", err.message, err.hint.unwrap_or_default()),
+                        };
+                        crate::reporter::Reporter::new(global.quiet, global.verbose).note(said);
+                    }
+                    return Ok(0);
+                }
             },
             _ = &mut stop => return Err(Error::interrupted()),
         }

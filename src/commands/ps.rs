@@ -6,6 +6,14 @@ use crate::error::Result;
 pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
     let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
     let servers = crate::lab::list(&engine).await?;
+    // A stopped lab says why, where it can: killed for memory, or idle.
+    let mut reasons = Vec::new();
+    for s in &servers {
+        reasons.push(match s.state {
+            crate::lab::ContainerState::Running => None,
+            _ => crate::lab::stop_reason(&engine, &s.id).await,
+        });
+    }
     // The image each server runs, by the registry digest it was pulled by (or built here).
     let mut digests = Vec::new();
     for s in &servers {
@@ -20,9 +28,11 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
         let rows: Vec<serde_json::Value> = servers
             .iter()
             .zip(&digests)
-            .map(|(s, digest)| {
+            .zip(&reasons)
+            .map(|((s, digest), reason)| {
                 let mut row = serde_json::to_value(s).expect("servers serialise");
                 row["image_digest"] = serde_json::json!(digest);
+                row["stopped_because"] = serde_json::json!(reason.as_ref().map(|r| r.short()));
                 row
             })
             .collect();
@@ -38,11 +48,15 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
         "{:<40} {:<9} {:<8} {:<21} {:<6} {:<19} FOLDER",
         "NAME", "STATE", "VARIANT", "ADDRESS", "GPUS", "IMAGE DIGEST"
     );
-    for (s, digest) in servers.iter().zip(&digests) {
+    for ((s, digest), reason) in servers.iter().zip(&digests).zip(&reasons) {
+        let state = match reason {
+            Some(reason) => format!("{} ({})", s.state, reason.short()),
+            None => s.state.to_string(),
+        };
         println!(
             "{:<40} {:<9} {:<8} {:<21} {:<6} {:<19} {}",
             s.name,
-            s.state,
+            state,
             s.variant,
             format!("{}:{}", s.listen, s.port),
             s.gpus,

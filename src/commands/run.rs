@@ -25,6 +25,9 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
         workdir: args.workdir.clone(),
         gpus: args.gpus.clone(),
         user: args.user.clone(),
+        // A command runs the image as it is: no project image, no lab's packages volume.
+        no_requirements: true,
+        no_user_packages: true,
         ..Default::default()
     };
     crate::settings::precheck(global.host.as_deref(), &lab, &config, &cwd)?;
@@ -36,8 +39,13 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
         crate::image::ensure(&engine, args.image, platforms, &config, policy, args.source.build, &reporter)
             .await?;
     let spec = args.image.spec();
-    let decision =
-        crate::fit::decide_on(&engine, &settings.gpus, spec.has_cuda(platforms.images), spec.tag).await?;
+    let decision = crate::fit::decide_on(
+        &engine,
+        &settings.gpus,
+        crate::image::cuda_need(args.image, platforms.images).as_ref(),
+        spec.tag,
+    )
+    .await?;
     if let Some(note) = decision.note() {
         reporter.detail(note);
     }

@@ -155,6 +155,11 @@ impl Engine {
             .await
     }
 
+    /// The memory of the engine's machine (a VM's, for Docker Desktop and podman machine).
+    pub async fn memory(&self) -> Result<Option<u64>> {
+        Ok(self.info().await?.mem_total.filter(|m| *m > 0).map(|m| m as u64))
+    }
+
     /// The platform the engine runs containers for (`docker info`: OSType, Architecture).
     pub async fn platform(&self) -> Result<crate::catalog::Arch> {
         let info = self.info().await?;
@@ -358,8 +363,10 @@ impl EngineHost {
             EngineHost::Local => (Some(gpu::probe_host()), crate::sys::find_on_path(&gpu::CONTAINER_TOOLKIT)),
             EngineHost::Ssh { target, .. } => match target.run(&ssh::gpu_probe(), None).await {
                 Ok(text) => {
-                    let (smi, proc_version, toolkit) = ssh::split_gpu_probe(&text);
-                    (Some(gpu::host_state(smi.as_deref(), &proc_version)), toolkit)
+                    let probe = ssh::split_gpu_probe(&text);
+                    let mut state = gpu::host_state(probe.smi.as_deref(), &probe.proc_version);
+                    state.listing = probe.listing.as_deref().and_then(gpu::parse_nvidia_smi_list);
+                    (Some(state), probe.toolkit)
                 }
                 Err(e) => (Some(gpu::HostGpuState { problem: Some(e.message), ..Default::default() }), None),
             },

@@ -502,20 +502,31 @@ pub fn parse_who_am_i(text: &str) -> Option<RemoteUser> {
 pub fn gpu_probe() -> String {
     use crate::gpu::{CONTAINER_TOOLKIT, NVIDIA_SMI_QUERY, PROC_DRIVER_VERSION};
     format!(
-        "nvidia-smi {} 2>/dev/null || echo NO-SMI; echo ---; cat {PROC_DRIVER_VERSION} 2>/dev/null; echo ---; command -v {} 2>/dev/null | head -n 1",
+        "nvidia-smi {} 2>/dev/null || echo NO-SMI; echo ---; cat {PROC_DRIVER_VERSION} 2>/dev/null; echo ---; command -v {} 2>/dev/null | head -n 1; echo ---; nvidia-smi -L 2>/dev/null",
         NVIDIA_SMI_QUERY.join(" "),
         CONTAINER_TOOLKIT.join(" ")
     )
 }
 
-/// Splits the probe's output: (nvidia-smi output or None, driver file, toolkit path).
-pub fn split_gpu_probe(text: &str) -> (Option<String>, String, Option<String>) {
-    let mut parts = text.splitn(3, "---\n");
+/// The probe's output in parts.
+pub struct GpuProbe {
+    /// nvidia-smi's CSV, where it ran.
+    pub smi: Option<String>,
+    pub proc_version: String,
+    pub toolkit: Option<String>,
+    /// `nvidia-smi -L`, where it ran.
+    pub listing: Option<String>,
+}
+
+/// Splits the probe's output.
+pub fn split_gpu_probe(text: &str) -> GpuProbe {
+    let mut parts = text.splitn(4, "---\n");
     let smi = parts.next().unwrap_or("").to_string();
     let proc_version = parts.next().unwrap_or("").to_string();
     let toolkit = parts.next().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
+    let listing = parts.next().filter(|l| !l.trim().is_empty()).map(str::to_string);
     let smi = (!smi.trim().is_empty() && !smi.contains("NO-SMI")).then_some(smi);
-    (smi, proc_version, toolkit)
+    GpuProbe { smi, proc_version, toolkit, listing }
 }
 
 /// The remote's folders, for the settings' paths (bind mounts name them).
@@ -656,13 +667,18 @@ mod tests {
             Some(RemoteUser { uid: 1001, gid: 1002, home: PathBuf::from("/home/ana") })
         );
         assert_eq!(parse_who_am_i("garbage"), None);
-        let (smi, proc_version, toolkit) = split_gpu_probe(
-            "0, NVIDIA H100, 550.54.15, 81559\n---\nNVRM version: x\n---\n/usr/bin/nvidia-ctk\n",
+        let probe = split_gpu_probe(
+            "0, NVIDIA H100, 550.54.15, 81559\n---\nNVRM version: x\n---\n/usr/bin/nvidia-ctk\n---\nGPU 0: NVIDIA H100 (UUID: GPU-1)\n",
         );
-        assert_eq!(smi.as_deref(), Some("0, NVIDIA H100, 550.54.15, 81559\n"));
-        assert!(proc_version.contains("NVRM"));
-        assert_eq!(toolkit.as_deref(), Some("/usr/bin/nvidia-ctk"));
-        assert_eq!(split_gpu_probe("NO-SMI\n---\n---\n"), (None, String::new(), None));
+        assert_eq!(probe.smi.as_deref(), Some("0, NVIDIA H100, 550.54.15, 81559\n"));
+        assert!(probe.proc_version.contains("NVRM"));
+        assert_eq!(probe.toolkit.as_deref(), Some("/usr/bin/nvidia-ctk"));
+        assert_eq!(probe.listing.as_deref(), Some("GPU 0: NVIDIA H100 (UUID: GPU-1)\n"));
+        let none = split_gpu_probe("NO-SMI\n---\n---\n---\n");
+        assert_eq!(
+            (none.smi, none.proc_version, none.toolkit, none.listing),
+            (None, String::new(), None, None)
+        );
         let probe = gpu_probe();
         assert!(probe.starts_with("nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader,nounits 2>/dev/null || echo NO-SMI"), "{probe}");
         assert!(

@@ -43,6 +43,8 @@ pub struct Server {
     /// The project files its image was built from (`name=hash …`; empty: the plain lab).
     #[serde(skip)]
     pub project_files: String,
+    /// `--idle-timeout` in seconds.
+    pub idle_timeout: Option<u64>,
 }
 
 /// A container's state, as the engines name it.
@@ -132,6 +134,7 @@ fn from_labels(
         token_file: l.get(labels::TOKEN_FILE).map(PathBuf::from),
         compose_project: l.get("com.docker.compose.project").cloned(),
         project_files: l.get(labels::PROJECT_FILES).cloned().unwrap_or_default(),
+        idle_timeout: l.get(labels::IDLE_TIMEOUT).and_then(|t| t.parse().ok()),
     }
 }
 
@@ -336,6 +339,68 @@ pub async fn log_tail(engine: &Engine, id: &str, lines: usize) -> Vec<String> {
     out
 }
 
+/// Why a lab's container stopped, where it says so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The engine killed it for memory (`State.OOMKilled`): its limit, where one was set.
+    OutOfMemory { limit: Option<u64> },
+    /// The server shut itself down after `--idle-timeout` without activity.
+    Idle,
+}
+
+impl StopReason {
+    /// Pure: from the container's inspect facts and its log's last lines.
+    pub fn of(oom_killed: bool, limit: Option<u64>, log_tail: &[String]) -> Option<StopReason> {
+        // The image's idle watcher says so as it stops the lab: first, since an engine keeps
+        // OOMKilled once any process of the container was, a kernel earlier on included.
+        if log_tail.iter().any(|l| l.starts_with(IDLE_LINE)) {
+            return Some(StopReason::Idle);
+        }
+        oom_killed.then(|| StopReason::OutOfMemory { limit: limit.filter(|l| *l > 0) })
+    }
+    /// A few words for `ps`.
+    pub fn short(&self) -> &'static str {
+        match self {
+            StopReason::OutOfMemory { .. } => "out of memory",
+            StopReason::Idle => "idle",
+        }
+    }
+    /// The error (memory) or the note (idle) a foreground `jupyter` ends with.
+    pub fn into_outcome(self, idle_timeout: Option<u64>) -> std::result::Result<String, Error> {
+        match self {
+            StopReason::Idle => Ok(format!(
+                "JupyterLab stopped itself after {} without activity (--idle-timeout): its GPUs are free, your files are in the folder",
+                idle_timeout.map(crate::units::duration_text).unwrap_or_else(|| "a while".into())
+            )),
+            StopReason::OutOfMemory { limit } => Err(Error::new(
+                Kind::Container,
+                format!(
+                    "JupyterLab was killed for lack of memory ({})",
+                    match limit {
+                        Some(l) => format!("its limit is {}", crate::units::size_text(l)),
+                        None => "the engine's machine ran out".into(),
+                    }
+                ),
+            )
+            .hint("give it more: --memory 16g (Docker Desktop: Settings > Resources > Memory), or load less data at once")),
+        }
+    }
+}
+
+/// Why the container `id` stopped, asked of the engine before it is removed.
+pub async fn stop_reason(engine: &Engine, id: &str) -> Option<StopReason> {
+    let inspect = engine.docker.inspect_container(id, None).await.ok()?;
+    let oom = inspect.state.as_ref().and_then(|s| s.oom_killed).unwrap_or(false);
+    let limit = inspect.host_config.as_ref().and_then(|h| h.memory).map(|m| m.max(0) as u64);
+    StopReason::of(oom, limit, &log_tail(engine, id, 20).await)
+}
+
+/// The prefix of the lab's own log lines about memory (docker/jupyter/jupyter_server_config.py).
+pub const OUT_OF_MEMORY_LINE: &str = "dimtensor-up: out of memory: ";
+/// The line the lab's idle watcher writes as it stops the lab (the same file).
+const IDLE_LINE: &str = "dimtensor-up: idle for ";
+
 /// The log line the lab's server config writes at start (docker/jupyter/jupyter_server_config.py).
 const HAND_INSTALLED: &str = "dimtensor-up: installed by hand: ";
 
@@ -522,6 +587,27 @@ pub async fn target(
         Error::usage(format!("no dimtensor-up server for {}", dir.display()))
             .hint("start one with `dimtensor-up jupyter`, or see `dimtensor-up ps`")
     })
+}
+
+#[cfg(test)]
+mod stop_reason_tests {
+    use super::StopReason;
+
+    #[test]
+    fn a_stop_says_why_from_the_engine_and_the_log() {
+        let idle = ["dimtensor-up: idle for 61 s (--idle-timeout 3 s): stopping the lab".to_string()];
+        assert_eq!(StopReason::of(false, None, &idle), Some(StopReason::Idle));
+        // A kernel killed for memory earlier leaves OOMKilled set: the log's idle line decides.
+        assert_eq!(StopReason::of(true, Some(1 << 30), &idle), Some(StopReason::Idle));
+        assert_eq!(
+            StopReason::of(true, Some(1 << 30), &[]),
+            Some(StopReason::OutOfMemory { limit: Some(1 << 30) })
+        );
+        assert_eq!(StopReason::of(false, Some(0), &[]), None);
+        let err = StopReason::OutOfMemory { limit: Some(1 << 30) }.into_outcome(None).unwrap_err();
+        assert_eq!(err.message, "JupyterLab was killed for lack of memory (its limit is 1g)");
+        assert!(StopReason::Idle.into_outcome(Some(1800)).unwrap().contains("after 30m without activity"));
+    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,18 @@ pub async fn serve(
     let server = started.server.clone();
     let token_file = server.token_file.as_deref();
     let mut wait = engine.docker.wait_container(&server.id, None::<WaitContainerOptions>);
+    // The lab's own lines about memory, said as they come (a kernel killed for memory otherwise
+    // looks like a crash in the browser).
+    let since =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let follow = bollard::query_parameters::LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .follow(true)
+        .since(since as i32)
+        .build();
+    let mut log = engine.docker.logs(&server.id, Some(follow));
+    let mut log_open = true;
     let mut drops = 0;
     loop {
         let tunnel_ended = async {
@@ -43,7 +55,24 @@ pub async fn serve(
                 None => std::future::pending().await,
             }
         };
+        let log_line = async {
+            match log_open {
+                true => log.next().await,
+                false => std::future::pending().await,
+            }
+        };
         tokio::select! {
+            item = log_line => match item {
+                Some(Ok(chunk)) => {
+                    for line in chunk.to_string().lines() {
+                        if let Some(what) = line.trim().strip_prefix(super::OUT_OF_MEMORY_LINE) {
+                            reporter.warn(format!("out of memory in the lab: {what}; --memory gives it more"));
+                        }
+                    }
+                }
+                // The log ended or failed: the wait below says what happened to the container.
+                _ => log_open = false,
+            },
             _ = &mut stop => {
                 if owns {
                     // Said even with -q and --json: the server goes away here.
@@ -64,8 +93,14 @@ pub async fn serve(
                     wait = engine.docker.wait_container(&server.id, None::<WaitContainerOptions>);
                     continue;
                 }
+                let reason = super::stop_reason(engine, &server.id).await;
                 if owns {
                     let _ = super::remove(engine, &server.id, token_file).await;
+                }
+                if let Some(reason) = reason {
+                    let note = reason.into_outcome(server.idle_timeout)?;
+                    reporter.always(note);
+                    return Ok(0);
                 }
                 let detail = match (code, result) {
                     (Some(code), _) => format!("exit code {code}"),

@@ -275,6 +275,8 @@ impl<'a> LabStart<'a> {
             model.gpu_form(),
         );
         plan.ca_bundle = plan.ca_bundle.filter(|_| model.sees_every_host_file());
+        let engine_memory = engine.memory().await?;
+        plan.shm_size.get_or_insert(crate::plan::default_shm_size(engine_memory));
         let role = Role::Lab { token_file: p.token_file.path() };
         self.create_in_flight = true;
         let attempt = create_and_start(engine, &plan, role).await;

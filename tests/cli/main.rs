@@ -16,6 +16,7 @@ mod layers;
 mod platforms;
 mod project;
 mod registry;
+mod resources;
 mod ssh;
 mod support;
 mod transcripts;

@@ -606,6 +606,44 @@ pub fn wait_for_stderr(child: &mut Child, needle: &str) -> String {
     seen
 }
 
+/// A child's stderr read on a thread, line by line, for tests that wait for several lines.
+pub struct StderrWatch {
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl StderrWatch {
+    pub fn of(child: &mut Child) -> StderrWatch {
+        let err = BufReader::new(child.stderr.take().expect("stderr piped"));
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in err.lines().map_while(|l| l.ok()) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        StderrWatch { lines }
+    }
+    /// The lines until one holds `needle` (that one included), or all seen within `limit`.
+    pub fn until(&self, needle: &str, limit: Duration) -> String {
+        let end = Instant::now() + limit;
+        let mut seen = String::new();
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    seen.push_str(&line);
+                    seen.push('\n');
+                    if line.contains(needle) {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        seen
+    }
+}
+
 pub fn owner(path: &Path) -> u32 {
     std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(path).unwrap())
 }
@@ -667,10 +705,29 @@ pub fn gpu_path() -> String {
 }
 
 pub fn stub_smi_path() -> String {
-    let dir = std::env::temp_dir().join("dtu-stub-nvidia-smi");
+    stub_smi_path_with("550.54.15")
+}
+
+/// `nvidia-smi -L` of the MIG stub: GPU 0 split into two slices.
+pub const STUB_MIG_LIST: &str = "GPU 0: NVIDIA Stub GPU (UUID: GPU-00000000-1111-2222-3333-444444444444)\n  MIG 3g.40gb     Device  0: (UUID: MIG-aaaaaaaa-1111-2222-3333-444444444444)\n  MIG 1g.10gb     Device  1: (UUID: MIG-bbbbbbbb-1111-2222-3333-444444444444)\n";
+
+/// PATH with a stub nvidia-smi whose GPU is split into MIG slices (`-L` lists them), and the
+/// stub NVIDIA hook.
+pub fn stub_smi_path_mig() -> String {
+    let dir = std::env::temp_dir().join("dtu-stub-nvidia-smi-mig");
     std::fs::create_dir_all(&dir).unwrap();
     let smi = dir.join("nvidia-smi");
-    std::fs::write(&smi, "#!/bin/sh\n# stub: one GPU, as nvidia-smi --query-gpu prints it\necho '0, NVIDIA Stub GPU, 550.54.15, 81559'\n").unwrap();
+    std::fs::write(&smi, format!("#!/bin/sh\n# stub: one GPU in two MIG slices\nif [ \"$1\" = -L ]; then printf '%s' '{STUB_MIG_LIST}'; exit 0; fi\necho '0, NVIDIA Stub GPU, 550.54.15, 81559'\n")).unwrap();
+    std::fs::set_permissions(&smi, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    format!("/run/dimtensor-up-gpu/bin:{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+/// PATH with a stub nvidia-smi that reports one GPU on NVIDIA driver `driver`.
+pub fn stub_smi_path_with(driver: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("dtu-stub-nvidia-smi-{driver}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let smi = dir.join("nvidia-smi");
+    std::fs::write(&smi, format!("#!/bin/sh\n# stub: one GPU, as nvidia-smi --query-gpu prints it\necho '0, NVIDIA Stub GPU, {driver}, 81559'\n")).unwrap();
     std::fs::set_permissions(&smi, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
 }
