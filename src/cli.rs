@@ -300,6 +300,10 @@ pub struct HubArgs {
     /// With --kubernetes: GPUs each GPU profile requests
     #[arg(long, default_value_t = 1, value_name = "N", requires = "kubernetes")]
     pub gpus_per_user: u32,
+    /// In GPU profiles, give each user's lab one GPU of its own: the next free one (a user gets
+    /// theirs back while it is free); none free is a spawn error naming who holds them
+    #[arg(long, conflicts_with = "kubernetes")]
+    pub one_gpu_each: bool,
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,9 @@ pub struct Profile {
     pub lab: Variant,
     pub image: String,
     pub gpus: GpuAttach,
+    /// `--one-gpu-each`: the machine's GPUs, of which each user's lab gets one (the next free
+    /// one, kept while the user's lab runs again); empty: `gpus` for every lab.
+    pub gpu_pool: Vec<String>,
 }
 
 /// The profiles for `labs` (CPU each), plus one per lab and GPU request in `gpu_requests`
@@ -51,6 +54,7 @@ pub fn profiles(
             lab,
             image: image_of(lab),
             gpus: GpuAttach::None,
+            gpu_pool: vec![],
         });
         for (_, attach) in gpu_requests.iter().filter(|(l, a)| *l == lab && *a != GpuAttach::None) {
             let (slug, what) = match attach {
@@ -67,6 +71,7 @@ pub fn profiles(
                 lab,
                 image: image_of(lab),
                 gpus: attach.clone(),
+                gpu_pool: vec![],
             });
         }
     }
@@ -225,9 +230,19 @@ impl HubPlan {
                     GpuAttach::None => serde_json::json!({}),
                     _ => serde_json::json!({"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}),
                 };
+                // One GPU each: the request for each GPU of the pool, in the engine's form.
+                let pool: serde_json::Map<String, serde_json::Value> = p
+                    .gpu_pool
+                    .iter()
+                    .map(|id| {
+                        let request = GpuAttach::Devices(vec![id.clone()]).device_request(self.gpu_form);
+                        (id.clone(), serde_json::json!(request))
+                    })
+                    .collect();
                 serde_json::json!({
                     "slug": p.slug, "display": p.display, "image": p.image,
                     "device_request": p.gpus.device_request(self.gpu_form),
+                    "gpu_pool": pool,
                     "environment": environment, "shm_size": self.shm_size,
                 })
             })
@@ -244,6 +259,8 @@ impl HubPlan {
             .replace("@PREFIX@", &self.project)
             .replace("@HOME_MOUNT@", HOME_MOUNT)
             .replace("@LABELS@", &labels_json)
+            .replace("@USER_LABEL@", labels::HUB_USER)
+            .replace("@GPU_LABEL@", labels::HUB_GPU)
             .replace("@CAP_DROP@", hardening::CAP_DROP)
             .replace("@SECURITY_OPT@", &serde_json::to_string(&hardening::security_opt()).expect("json"));
         with_checksum(&text)
@@ -260,11 +277,17 @@ import time
 
 from dockerspawner import DockerSpawner
 from nativeauthenticator import NativeAuthenticator
+from tornado import web
 from tornado.httpclient import AsyncHTTPClient
 
 # One profile per lab image and GPU request (`dimtensor-up hub --labs/--gpus`).
 PROFILES = json.loads(r"""@PROFILES@""")
 ADMIN = "@ADMIN@"
+# On every lab: the hub it belongs to (`dimtensor-up stop` of the hub removes them), its user,
+# and with --one-gpu-each the GPU it holds.
+LABELS = @LABELS@
+USER_LABEL = "@USER_LABEL@"
+GPU_LABEL = "@GPU_LABEL@"
 
 
 class DimtensorAuthenticator(NativeAuthenticator):
@@ -278,7 +301,24 @@ class DimtensorAuthenticator(NativeAuthenticator):
                 self.create_user(ADMIN, f.read().strip())
 
 
-def choose_profile(spawner):
+async def claim_gpu(spawner, pool):
+    """One GPU of `pool` for this user's lab: the one it had if that is free, else the first free
+    one; none free is a spawn error naming who holds them."""
+    labs = await spawner.docker("containers", filters={"label": [f"{GPU_LABEL}"] + [f"{k}={v}" for k, v in LABELS.items()]})
+    held = {}
+    for lab in labs:
+        owner = lab["Labels"].get(USER_LABEL)
+        if owner and owner != spawner.user.name:
+            held[lab["Labels"][GPU_LABEL]] = owner
+    free = [gpu for gpu in pool if gpu not in held]
+    if not free:
+        holders = ", ".join(f"GPU {gpu}: {held[gpu]}" for gpu in pool)
+        # An HTTPError's message reaches the user (the spawn page, the REST answer); others say "error".
+        raise web.HTTPError(409, f"all {len(pool)} GPUs are in use ({holders}); ask one of them to stop their lab, or choose a CPU profile")
+    return spawner.claimed_gpu if spawner.claimed_gpu in free else free[0]
+
+
+async def choose_profile(spawner):
     """The chosen profile's image and GPUs, with the labs' hardening (no capabilities, no
     privilege escalation; the image's tini is their init)."""
     slug = spawner.user_options.get("profile") or PROFILES[0]["slug"]
@@ -288,18 +328,38 @@ def choose_profile(spawner):
     spawner.image = profile["image"]
     host_config = {"cap_drop": ["@CAP_DROP@"], "security_opt": @SECURITY_OPT@, "shm_size": profile["shm_size"]}
     spawner.environment.update(profile["environment"])
-    if profile["device_request"]:
+    labels = dict(LABELS, **{USER_LABEL: spawner.user.name})
+    if profile["gpu_pool"]:
+        gpu = await claim_gpu(spawner, list(profile["gpu_pool"]))
+        spawner.claimed_gpu = gpu
+        host_config["device_requests"] = [profile["gpu_pool"][gpu]]
+        labels[GPU_LABEL] = gpu
+    elif profile["device_request"]:
         host_config["device_requests"] = [profile["device_request"]]
     else:
         # The GPU images ask for all GPUs; without a request, none (as `dimtensor-up jupyter`).
         spawner.environment["NVIDIA_VISIBLE_DEVICES"] = "void"
     spawner.extra_host_config = host_config
+    spawner.extra_create_kwargs = {"labels": labels}
 
 
 class DimtensorSpawner(DockerSpawner):
     """DockerSpawner that returns once the lab answers HTTP, polled every 0.1 s as `dimtensor-up
     jupyter` polls: the hub's own check backs off exponentially (up to seconds between tries),
-    and finds the lab up at its first try instead."""
+    and finds the lab up at its first try instead. It keeps the GPU a user had (`--one-gpu-each`)
+    in its state, so their next lab gets it again when it is free."""
+
+    claimed_gpu = None
+
+    def get_state(self):
+        state = super().get_state()
+        if self.claimed_gpu is not None:
+            state["claimed_gpu"] = self.claimed_gpu
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.claimed_gpu = state.get("claimed_gpu", self.claimed_gpu)
 
     async def start(self):
         ip, port = await super().start()
@@ -351,7 +411,7 @@ c.DockerSpawner.prefix = "@PREFIX@"
 # Each user's folder is a volume of their own: it outlives their lab and the hub.
 c.DockerSpawner.volumes = {"@PREFIX@-home-{username}": "@HOME_MOUNT@"}
 c.DockerSpawner.remove = True
-c.DockerSpawner.extra_create_kwargs = {"labels": @LABELS@}
+c.DockerSpawner.extra_create_kwargs = {"labels": LABELS}
 c.DockerSpawner.start_timeout = 300
 c.DockerSpawner.http_timeout = 120
 "#;
@@ -495,6 +555,25 @@ mod tests {
             "{config}"
         );
         assert!(is_unedited(&config));
+    }
+
+    #[test]
+    fn one_gpu_each_sends_a_request_per_gpu_and_the_config_is_python() {
+        let mut list = profiles(&[Variant::Base], &[(Variant::Base, GpuAttach::All)], &image);
+        list[1].gpu_pool = vec!["0".into(), "1".into()];
+        let config = plan(list).jupyterhub_config();
+        let profiles_json =
+            config.split("PROFILES = json.loads(r\"\"\"").nth(1).unwrap().split("\"\"\")").next().unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(profiles_json).unwrap();
+        assert_eq!(parsed[1]["gpu_pool"]["1"]["DeviceIDs"], serde_json::json!(["1"]));
+        assert_eq!(parsed[0]["gpu_pool"], serde_json::json!({}));
+        assert!(config.contains("USER_LABEL = \"org.dimtensor-up.hub-user\""), "{config}");
+        // The file is Python that compiles (the hub runs it).
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("jupyterhub_config.py");
+        std::fs::write(&file, &config).unwrap();
+        let compiled = std::process::Command::new("python3").args(["-m", "py_compile"]).arg(&file).status();
+        assert!(compiled.map(|s| s.success()).unwrap_or(true), "py_compile");
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub mod labels {
     pub const PROJECT_FILES: &str = "org.dimtensor-up.project-files";
     /// On the labs a hub spawned: the hub's folder (`stop` of the hub removes them too).
     pub const HUB: &str = "org.dimtensor-up.hub";
+    /// On a hub's lab: its user.
+    pub const HUB_USER: &str = "org.dimtensor-up.hub-user";
+    /// On a hub's lab with `--one-gpu-each`: the GPU it holds.
+    pub const HUB_GPU: &str = "org.dimtensor-up.hub-gpu";
 }
 
 /// The container name for a folder: readable, and unique per folder (a second start in the

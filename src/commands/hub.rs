@@ -90,14 +90,27 @@ async fn plan_hub(
             running.listen, running.port, running.name
         )));
     }
-    let gpu_requests = gpu_profiles(engine, flags, arch, reporter).await?;
+    let (gpu_requests, machine_gpus) = gpu_profiles(engine, flags, arch, reporter).await?;
     let gpu_form = match gpu_requests.iter().any(|(_, a)| *a != GpuAttach::None) {
         // DockerSpawner speaks the Docker API: the GPU request must be one the engine honours there.
         true => model.docker_api_gpu_form(crate::engine::model::DockerApiClient::DockerSpawner)?,
         false => GpuForm::DeviceRequest,
     };
     let pinned = |lab: Variant| lab.lab_image().versioned_reference(config.registry(), DIMTENSOR_VERSION);
-    let profiles = hub::profiles(&flags.labs, &gpu_requests, &pinned);
+    let mut profiles = hub::profiles(&flags.labs, &gpu_requests, &pinned);
+    if args.one_gpu_each {
+        if machine_gpus.is_empty() {
+            return Err(Error::new(
+                Kind::Gpu,
+                "--one-gpu-each needs the machine's GPUs, and none were found",
+            )
+            .hint("check `dimtensor-up doctor` (nvidia-smi must list them), or leave --one-gpu-each out"));
+        }
+        for profile in profiles.iter_mut().filter(|p| p.gpus != GpuAttach::None) {
+            profile.gpu_pool = machine_gpus.clone();
+            profile.display = format!("{} with one GPU of its own", profile.lab.name());
+        }
+    }
     let port = crate::lab::start::pick_port(engine, args.port, flags.listen, hub::FIRST_PORT, &[]).await?;
     let user = model.user_mapping(None, engine.host.caller().await?);
     let socket_group = match user.user {
@@ -174,12 +187,17 @@ async fn gpu_profiles(
     flags: &HubFlags,
     arch: Arch,
     reporter: &Reporter,
-) -> Result<Vec<(Variant, GpuAttach)>> {
+) -> Result<(Vec<(Variant, GpuAttach)>, Vec<String>)> {
     // The machine is asked once (nvidia-smi, the engine's info), whatever the number of profiles.
     let facts = match flags.gpus.iter().all(|r| *r == GpuRequest::None) {
         true => None,
         false => Some(crate::fit::GpuFacts::of(engine).await?),
     };
+    let machine_gpus: Vec<String> = facts
+        .as_ref()
+        .and_then(|f| f.host.as_ref())
+        .map(|h| h.gpus.iter().map(|g| g.index.to_string()).collect())
+        .unwrap_or_default();
     let mut pairs = Vec::new();
     for request in &flags.gpus {
         let Some(facts) = &facts else { break };
@@ -201,7 +219,7 @@ async fn gpu_profiles(
             }
         }
     }
-    Ok(pairs)
+    Ok((pairs, machine_gpus))
 }
 
 /// Writes `text` to `path` unless the file there was edited since dimtensor-up wrote it (then

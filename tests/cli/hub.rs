@@ -287,3 +287,67 @@ fn a_hub_gpu_profile_reaches_the_engine_as_a_device_request() {
     let stopped = Out::from(sb.cmd(&["--host", &gpu_host, "stop", &project]).output().unwrap()).ok();
     stopped.says("and 1 running lab(s)");
 }
+
+#[test]
+fn one_gpu_each_gives_every_user_a_gpu_of_their_own_and_says_who_holds_them() {
+    if skip_without_engine(GROUP) {
+        return;
+    }
+    let Some(gpu_host) = gpu_engine() else { return };
+    let _g = engine_lock();
+    let sb = Sandbox::new("hub-gpu-each");
+    let out = Out::from(
+        sb.cmd(&[
+            "--host", &gpu_host, "hub", "--labs", "base", "--gpus", "all", "--one-gpu-each", "--up",
+            "--no-browser", "--pull", "never", "--timeout", "300",
+        ])
+        .env("PATH", stub_smi_path_two_gpus())
+        .output()
+        .unwrap(),
+    )
+    .ok();
+    out.says("profiles: base, base-gpu");
+    let hub = out.last_line().trim_end_matches("/hub/").to_string();
+    let hub_dir = sb.work.join("dimtensor-hub");
+    let project = hub_project(&hub_dir);
+    let _cleanup = HubCleanup { host: Some(gpu_host.clone()), project: project.clone() };
+    let admin_password = std::fs::read_to_string(hub_dir.join("admin-password")).unwrap().trim().to_string();
+    let mut tokens = std::collections::HashMap::new();
+    for user in ["alice", "bob", "carol"] {
+        hub_client(&hub, &["signup", user, &format!("{user}-password-1")]);
+        hub_client(&hub, &["authorize", "admin", &admin_password, user]);
+        let t = hub_client(&hub, &["token", user, &format!("{user}-password-1")]);
+        tokens
+            .insert(user, t["token"].as_str().unwrap_or_else(|| panic!("{user} signs in: {t}")).to_string());
+    }
+    let spawn = |user: &str| hub_client(&hub, &["spawn", user, &tokens[user], "base-gpu"]);
+    let stop = |user: &str| hub_client(&hub, &["stop", user, &tokens[user]]);
+    let gpu_of = |user: &str| {
+        docker_on(
+            &gpu_host,
+            &["inspect", "-f", "{{json .HostConfig.DeviceRequests}}", &format!("{project}-{user}")],
+        )
+    };
+    for (user, gpu) in [("alice", "0"), ("bob", "1")] {
+        let lab = spawn(user);
+        assert!(lab["url"].is_string(), "{user} gets a lab: {lab}");
+        assert!(gpu_of(user).contains(&format!(r#""DeviceIDs":["{gpu}"]"#)), "{user}: {}", gpu_of(user));
+    }
+    // Both GPUs are held: the third user is told by whom.
+    let refused = spawn("carol");
+    assert!(refused["url"].is_null(), "{refused}");
+    assert!(
+        refused["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("all 2 GPUs are in use (GPU 0: alice, GPU 1: bob)"),
+        "{refused}"
+    );
+    // A user gets their own GPU back while it is free, even when another is free first.
+    stop("alice");
+    stop("bob");
+    assert!(spawn("bob")["url"].is_string());
+    assert!(gpu_of("bob").contains(r#""DeviceIDs":["1"]"#), "bob keeps GPU 1: {}", gpu_of("bob"));
+    assert!(spawn("carol")["url"].is_string());
+    assert!(gpu_of("carol").contains(r#""DeviceIDs":["0"]"#), "carol: {}", gpu_of("carol"));
+}

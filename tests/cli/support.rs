@@ -722,6 +722,16 @@ pub fn stub_smi_path_mig() -> String {
     format!("/run/dimtensor-up-gpu/bin:{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
 }
 
+/// PATH with a stub nvidia-smi that reports two GPUs, and the stub NVIDIA hook.
+pub fn stub_smi_path_two_gpus() -> String {
+    let dir = std::env::temp_dir().join("dtu-stub-nvidia-smi-two");
+    std::fs::create_dir_all(&dir).unwrap();
+    let smi = dir.join("nvidia-smi");
+    std::fs::write(&smi, "#!/bin/sh\n# stub: two GPUs, as nvidia-smi --query-gpu prints them\nif [ \"$1\" = -L ]; then printf 'GPU 0: NVIDIA Stub GPU (UUID: GPU-0)\\nGPU 1: NVIDIA Stub GPU (UUID: GPU-1)\\n'; exit 0; fi\necho '0, NVIDIA Stub GPU, 550.54.15, 81559'\necho '1, NVIDIA Stub GPU, 550.54.15, 81559'\n").unwrap();
+    std::fs::set_permissions(&smi, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    format!("/run/dimtensor-up-gpu/bin:{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+}
+
 /// PATH with a stub nvidia-smi that reports one GPU on NVIDIA driver `driver`.
 pub fn stub_smi_path_with(driver: &str) -> String {
     let dir = std::env::temp_dir().join(format!("dtu-stub-nvidia-smi-{driver}"));
