@@ -448,6 +448,7 @@ pub fn z2jh_values(profiles: &[Profile], gpus_per_profile: u32, header: &str) ->
             if p.gpus != GpuAttach::None {
                 override_["extra_resource_limits"] =
                     serde_json::json!({"nvidia.com/gpu": gpus_per_profile.to_string()});
+                override_["environment"] = serde_json::json!({"XLA_PYTHON_CLIENT_PREALLOCATE": "false"});
             } else {
                 override_["environment"] = serde_json::json!({"NVIDIA_VISIBLE_DEVICES": "void"});
             }
@@ -478,7 +479,13 @@ pub fn z2jh_values(profiles: &[Profile], gpus_per_profile: u32, header: &str) ->
             "uid": 1000,
             "fsGid": 1000,
             "allowPrivilegeEscalation": false,
-            "storage": {"type": "dynamic", "capacity": "10Gi", "homeMountPath": HOME_MOUNT},
+            // /dev/shm for DataLoader workers: the nodes' memory is not known here, so the cap of
+            // `plan::default_shm_size` (a memory-backed emptyDir counts against the pod's limit).
+            "storage": {
+                "type": "dynamic", "capacity": "10Gi", "homeMountPath": HOME_MOUNT,
+                "extraVolumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Gi"}}],
+                "extraVolumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
+            },
             "profileList": list,
         },
         "cull": {"enabled": true, "timeout": 3600},
@@ -598,6 +605,15 @@ mod tests {
         let list = profiles(&[Variant::Base, Variant::Ml], &[(Variant::Ml, GpuAttach::All)], &image);
         let yaml = z2jh_values(&list, 1, "h");
         assert!(yaml.contains("nvidia.com/gpu: '1'"), "{yaml}");
+        let values: serde_json::Value = serde_norway::from_str(&yaml).unwrap();
+        let storage = &values["singleuser"]["storage"];
+        assert_eq!(
+            storage["extraVolumes"][0]["emptyDir"],
+            serde_json::json!({"medium": "Memory", "sizeLimit": "8Gi"})
+        );
+        assert_eq!(storage["extraVolumeMounts"][0]["mountPath"], "/dev/shm");
+        let gpu = &values["singleuser"]["profileList"][2]["kubespawner_override"];
+        assert_eq!(gpu["environment"]["XLA_PYTHON_CLIENT_PREALLOCATE"], "false");
         assert!(yaml.contains("image: r:jupyter-ml-5.2.0"), "{yaml}");
         assert!(
             yaml.contains("type: ClusterIP") && yaml.contains("allowPrivilegeEscalation: false"),
