@@ -266,3 +266,30 @@ fn gpus_auto_attaches_the_workstations_gpus() {
     assert_eq!(out.stdout.trim(), "all", "GPUs attached: {}", out.stderr);
     docker_on(&gpu_host, &["rmi", ml]);
 }
+
+#[test]
+fn over_ssh_the_workstations_driver_decides_not_the_laptops() {
+    if skip_without_engine(GROUP) {
+        return;
+    }
+    let Some(ws) = workstation() else { return };
+    let Some(gpu_host) = gpu_engine() else { return };
+    let _g = engine_lock();
+    let sb = Sandbox::laptop("sshold", &ws);
+    // `box-olddriver`: the GPU stub engine (its NVIDIA hook works) behind a login whose
+    // nvidia-smi reports a driver older than CUDA 12 needs; the laptop's own stub is new enough.
+    let laptop_path = format!("{}:{}", sb.path.clone().unwrap(), stub_smi_path_with("550.54.15"));
+    let run = |args: &[&str]| Out::from(sb.cmd(args).env("PATH", &laptop_path).output().unwrap());
+    let doctor = run(&["--host", "ssh://box-olddriver", "doctor", "--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&doctor.stdout).unwrap();
+    assert_eq!(report["gpu"]["host"]["driver_version"], "470.256.02", "{report}");
+    let before = docker_on(&gpu_host, &["ps", "-aq"]);
+    let out = run(&[
+        "--host", "ssh://box-olddriver", "jupyter", "--variant", "ml", "--gpus", "all", "--detach",
+        "--no-browser", "--pull", "never",
+    ]);
+    out.user_error(7);
+    out.says("error: --gpus all cannot work with the ml lab: the NVIDIA driver 470.256.02 is older than CUDA 12.8 needs (525.60.13 or newer)");
+    assert!(!out.stderr.contains("pull") && !out.stderr.contains("build"), "{}", out.stderr);
+    assert_eq!(docker_on(&gpu_host, &["ps", "-aq"]), before, "nothing created on the workstation");
+}

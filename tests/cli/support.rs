@@ -338,11 +338,13 @@ impl Sandbox {
         let bin = sb.root.join("bin");
         std::fs::create_dir_all(&ssh_dir).unwrap();
         std::fs::create_dir_all(&bin).unwrap();
-        for key in ["client", "client-noclient", "client-gpu"] {
+        for key in ["client", "client-noclient", "client-gpu", "client-olddriver"] {
             std::fs::copy(ws.keys.join(key), ssh_dir.join(key)).unwrap();
         }
-        let known_hosts =
-            format!("[127.0.0.1]:{0} {1}\n[localhost]:{0} {1}\n[127.1]:{0} {1}\n", ws.port, ws.host_key);
+        let known_hosts = format!(
+            "[127.0.0.1]:{0} {1}\n[localhost]:{0} {1}\n[127.1]:{0} {1}\n[127.0.1]:{0} {1}\n",
+            ws.port, ws.host_key
+        );
         std::fs::write(ssh_dir.join("known_hosts"), known_hosts).unwrap();
         // Aliases for the same user@host:port share ssh's master connection (ControlPath %C):
         // the one whose key changes the remote PATH names the host differently.
@@ -350,6 +352,7 @@ impl Sandbox {
             let name = match alias {
                 "box-noclient" => "localhost",
                 "box-gpu" => "127.1",
+                "box-olddriver" => "127.0.1",
                 _ => "127.0.0.1",
             };
             format!("Host {alias}\n  HostName {name}\n  Port {port}\n  User {user}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {known}\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n", ssh_dir.join(key).display())
@@ -359,6 +362,7 @@ impl Sandbox {
             host("box", "dtu-remote", "client", &ws.port, &known),
             host("box-noclient", "dtu-remote", "client-noclient", &ws.port, &known),
             host("box-gpu", "dtu-remote", "client-gpu", &ws.port, &known),
+            host("box-olddriver", "dtu-remote", "client-olddriver", &ws.port, &known),
             host("box-nodocker", "dtu-nodocker", "client", &ws.port, &known),
             host("box-refused", "root", "client", &ws.port, &known),
             host("box-unknown", "dtu-remote", "client", &ws.port, "/dev/null"),
@@ -374,7 +378,7 @@ impl Sandbox {
         std::fs::set_permissions(bin.join("ssh"), std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
         Command::new("chown").args(["-R", &format!("{TEST_UID}:{TEST_UID}")]).arg(&sb.root).status().unwrap();
-        for file in ["client", "client-noclient", "client-gpu", "config"] {
+        for file in ["client", "client-noclient", "client-gpu", "client-olddriver", "config"] {
             std::fs::set_permissions(ssh_dir.join(file), std::os::unix::fs::PermissionsExt::from_mode(0o600))
                 .unwrap();
         }

@@ -7,6 +7,8 @@
 #   dtu-remote with the second key: a login whose PATH has no docker CLI (dial-stdio exits 127)
 #   dtu-remote with the third key: a login whose docker CLI talks to the GPU stub engine
 #                 (tests/support/gpu-engine.sh) and whose PATH has its stub NVIDIA hook
+#   dtu-remote with the fourth key: the same, but its stub nvidia-smi has a driver too old for
+#                 CUDA 12 (the remote's driver, not the laptop's, decides)
 # Its home folders are 0700: the laptop user cannot see what is in them.
 #   tests/support/sshd.sh start   # prints NAME=VALUE lines for the tests
 #   tests/support/sshd.sh stop
@@ -24,8 +26,8 @@ case "${1:-}" in
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null
       rm -f /usr/sbin/policy-rc.d
     fi
-    mkdir -p "$state/keys" "$state/bin" /run/sshd
-    chmod 755 "$state" "$state/bin"
+    mkdir -p "$state/keys" "$state/bin" "$state/bin-olddriver" /run/sshd
+    chmod 755 "$state" "$state/bin" "$state/bin-olddriver"
     for user_uid in dtu-remote:4331 dtu-nodocker:4332; do
       user=${user_uid%%:*} uid=${user_uid##*:}
       if ! getent passwd "$user" >/dev/null; then
@@ -38,18 +40,20 @@ case "${1:-}" in
     done
     usermod -aG docker dtu-remote
     [ -f "$state/hostkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$state/hostkey"
-    for key in client client-noclient client-gpu; do
+    for key in client client-noclient client-gpu client-olddriver; do
       [ -f "$state/keys/$key" ] || ssh-keygen -q -t ed25519 -N '' -C "dimtensor-up test $key" -f "$state/keys/$key"
     done
     chmod 644 "$state"/keys/*
     printf '#!/bin/sh\n# stub: the remote has one GPU, as nvidia-smi --query-gpu prints it\necho "0, NVIDIA Remote Stub GPU, 550.54.15, 81559"\n' >"$state/bin/nvidia-smi"
-    chmod 755 "$state/bin/nvidia-smi"
+    printf '#!/bin/sh\n# stub: one GPU whose driver is older than CUDA 12 needs\necho "0, NVIDIA Remote Stub GPU, 470.256.02, 81559"\n' >"$state/bin-olddriver/nvidia-smi"
+    chmod 755 "$state/bin/nvidia-smi" "$state/bin-olddriver/nvidia-smi"
     mkdir -p "$state/authorized"
     remote_path="$state/bin:/usr/local/bin:/usr/bin:/bin"
     {
       echo "environment=\"PATH=$remote_path\" $(cat "$state/keys/client.pub")"
       echo "environment=\"PATH=/nonexistent\" $(cat "$state/keys/client-noclient.pub")"
       echo "environment=\"PATH=/run/dimtensor-up-gpu/bin:$remote_path\",environment=\"DOCKER_HOST=unix:///run/dimtensor-up-gpu/docker.sock\" $(cat "$state/keys/client-gpu.pub")"
+      echo "environment=\"PATH=$state/bin-olddriver:/run/dimtensor-up-gpu/bin:/usr/local/bin:/usr/bin:/bin\",environment=\"DOCKER_HOST=unix:///run/dimtensor-up-gpu/docker.sock\" $(cat "$state/keys/client-olddriver.pub")"
     } >"$state/authorized/dtu-remote"
     echo "environment=\"PATH=$remote_path\" $(cat "$state/keys/client.pub")" >"$state/authorized/dtu-nodocker"
     chmod 644 "$state"/authorized/*
