@@ -15,13 +15,14 @@ pub const DEFAULT_PYTHON_IMAGE: &str = "python:3.11-slim-bookworm";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Variant {
-    /// the lab that fits this machine: a GPU lab with usable GPUs, else the largest without CUDA
+    /// picked for this machine: ml or full when it has a usable NVIDIA GPU, else the largest
+    /// lab without the GPU libraries
     Auto,
-    /// dimtensor and numpy only: small, for laptops
+    /// dimtensor and numpy: a small download (~0.7 GB), for laptops
     Base,
-    /// torch and jax (with CUDA 12 where the platform has it)
+    /// adds PyTorch and JAX, with CUDA 12 for NVIDIA GPUs on x86-64 (~9 GB)
     Ml,
-    /// every dimtensor integration, torch and jax
+    /// adds every dimtensor integration to the ml lab (~10 GB)
     #[value(alias = "jupyter")]
     #[serde(alias = "jupyter")]
     Full,

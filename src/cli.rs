@@ -21,14 +21,17 @@ pub struct Cli {
 
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// Engine address (unix://, ssh://[user@]host[:port], tcp://, npipe://); default: DOCKER_HOST, the docker context, then the first local engine that answers
-    #[arg(long, global = true, value_name = "DOCKER_HOST")]
+    /// Where the engine runs: ssh://[user@]host[:port] for another machine, or unix://PATH,
+    /// tcp://HOST:PORT, npipe://PATH [default: DOCKER_HOST, the docker context, else the first
+    /// engine found on this machine]
+    #[arg(long, global = true, value_name = "ADDR", help_heading = "Global options")]
     pub host: Option<String>,
     /// Print only results and errors
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = "Global options")]
     pub quiet: bool,
-    /// Print more about what happens (decisions, images used); `-v` is --volume, as in docker run
-    #[arg(long, global = true)]
+    /// Say more: each decision and the images used (there is no -v for this: -v is --volume, as
+    /// in docker run)
+    #[arg(long, global = true, help_heading = "Global options")]
     pub verbose: bool,
 }
 
@@ -54,6 +57,8 @@ pub enum Command {
     Ps(PsArgs),
     /// Open a running server's URL in the browser again
     Open(TargetArgs),
+    /// Print this folder's lab URL, the same across stop and start (for VS Code, PyCharm)
+    Url(UrlArgs),
     /// Show a server's logs
     Logs(LogsArgs),
     /// Stop servers (your files and volumes stay)
@@ -80,7 +85,8 @@ pub struct JsonArgs {
 /// How the JupyterLab container is laid out: shared by `jupyter` and `compose`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct LabArgs {
-    /// Lab JupyterLab runs on [default: auto, or the wizard's answer]
+    /// Which lab: base (dimtensor and numpy), ml (adds PyTorch and JAX, for GPUs), full (adds
+    /// every dimtensor integration), or auto [default: auto, or the wizard's answer]
     #[arg(long, value_enum)]
     pub variant: Option<Variant>,
     /// Image platform, e.g. linux/arm64 [default: the engine's]
@@ -178,6 +184,20 @@ pub struct JupyterArgs {
     #[arg(long, default_value_t = 120, value_name = "SECS")]
     pub timeout: u64,
     /// Print url, port, token, container, variant, workdir and gpus as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// A new token: the URL this folder's lab had (kept across stop and start for editors)
+    /// stops working
+    #[arg(long)]
+    pub new_token: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UrlArgs {
+    /// The lab of this folder [default: the current folder]
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Print url, port, token, running and workdir as JSON
     #[arg(long)]
     pub json: bool,
 }

@@ -42,30 +42,24 @@ pub fn auto_lab(arch: Arch, gpu: &GpuOutlook) -> Variant {
         .unwrap_or(Variant::Base)
 }
 
-/// The one line that says which lab `auto` chose, why, and how to pick another.
+/// The one line that says which lab `auto` chose, why, and how to pick another (short: what the
+/// other labs hold is in `--help`).
 pub fn auto_lab_line(arch: Arch, gpu: &GpuOutlook) -> String {
     let chosen = auto_lab(arch, gpu);
-    let spec = chosen.lab_image().spec();
     let why = match gpu {
         GpuOutlook::Usable => "GPUs are usable here".to_string(),
-        GpuOutlook::Unusable(reason) if chosen == Variant::Base => format!(
-            "no usable GPU ({reason}), and torch for {} comes only with CUDA libraries",
-            arch.platform()
-        ),
-        GpuOutlook::Unusable(reason) => format!("no usable GPU ({reason})"),
+        GpuOutlook::Unusable(reason) => format!("no usable GPU: {reason}"),
     };
     let others: Vec<String> = Variant::LABS
         .into_iter()
         .filter(|v| *v != chosen)
-        .map(|v| {
-            format!("--variant {} ({}, ~{})", v.name(), v.contents(arch), v.lab_image().spec().size_on(arch))
-        })
+        .map(|v| format!("{} (~{})", v.name(), v.lab_image().spec().size_on(arch)))
         .collect();
     format!(
-        "lab: {} ({}, ~{} for {}): {why}; or {}",
+        "lab: {} ({}), ~{} for {}: {why}; or --variant {}",
         chosen.name(),
         chosen.contents(arch),
-        spec.size_on(arch),
+        chosen.lab_image().spec().size_on(arch),
         arch.platform(),
         others.join(", ")
     )
@@ -257,12 +251,11 @@ mod tests {
         let amd = auto_lab_line(Arch::Amd64, &no_gpu());
         assert!(amd.starts_with("lab: base ("), "{amd}");
         assert!(amd.contains("nvidia-smi not found"), "{amd}");
-        assert!(amd.contains("comes only with CUDA"), "{amd}");
-        assert!(amd.contains("--variant full (") && amd.contains("--variant ml ("), "{amd}");
+        assert!(amd.contains("; or --variant ml (~") && amd.contains(", full (~"), "{amd}");
+        assert!(amd.len() < 160, "one short line: {amd}");
         let arm = auto_lab_line(Arch::Arm64, &no_gpu());
         assert!(arm.starts_with("lab: full (") && arm.contains("for linux/arm64"), "{arm}");
-        assert!(!arm.contains("comes only with CUDA"), "{arm}");
-        assert!(arm.contains("--variant base ("), "{arm}");
+        assert!(arm.contains("--variant base (~"), "{arm}");
         let gpu = auto_lab_line(Arch::Amd64, &GpuOutlook::Usable);
         assert!(gpu.starts_with("lab: full (") && gpu.contains("GPUs are usable"), "{gpu}");
     }

@@ -100,6 +100,7 @@ async fn dispatch(cli: Cli) -> error::Result<u8> {
         Command::Hub(args) => commands::hub::run(&global, args).await,
         Command::Ps(args) => commands::ps::run(&global, args).await,
         Command::Open(args) => commands::open::run(&global, args).await,
+        Command::Url(args) => commands::url::run(&global, args).await,
         Command::Logs(args) => commands::logs::run(&global, args).await,
         Command::Stop(args) => commands::stop::run(&global, args).await,
         Command::Prune(args) => commands::prune::run(&global, args).await,

@@ -10,9 +10,16 @@ pub const FIRST_PORT: u16 = 8888;
 /// How many ports from a first one are tried.
 pub const PORT_RANGE: u16 = 100;
 
-/// The first port of `FIRST..FIRST+PORT_RANGE` that `is_free` accepts and `taken` does not list.
-pub fn choose_port(first: u16, taken: &[u16], is_free: &dyn Fn(u16) -> bool) -> Option<u16> {
-    (first..first.saturating_add(PORT_RANGE)).find(|p| !taken.contains(p) && is_free(*p))
+/// `prefer` (the port a folder's lab had last, so its URL stays the same) when `is_free` accepts
+/// it and `taken` does not list it; else the first such port of `FIRST..FIRST+PORT_RANGE`.
+pub fn choose_port(
+    prefer: Option<u16>,
+    first: u16,
+    taken: &[u16],
+    is_free: &dyn Fn(u16) -> bool,
+) -> Option<u16> {
+    let usable = |p: &u16| !taken.contains(p) && is_free(*p);
+    prefer.filter(usable).or_else(|| (first..first.saturating_add(PORT_RANGE)).find(usable))
 }
 
 pub fn port_is_free(listen: IpAddr, port: u16) -> bool {
@@ -150,9 +157,18 @@ mod tests {
 
     #[test]
     fn the_first_free_port_that_is_not_taken() {
-        assert_eq!(choose_port(8888, &[8888, 8889], &|_| true), Some(8890));
-        assert_eq!(choose_port(8000, &[], &|p| p > 8004), Some(8005));
-        assert_eq!(choose_port(8888, &[], &|_| false), None);
+        assert_eq!(choose_port(None, 8888, &[8888, 8889], &|_| true), Some(8890));
+        assert_eq!(choose_port(None, 8000, &[], &|p| p > 8004), Some(8005));
+        assert_eq!(choose_port(None, 8888, &[], &|_| false), None);
+    }
+
+    #[test]
+    fn the_port_a_lab_had_last_comes_first_while_it_is_free() {
+        assert_eq!(choose_port(Some(8893), 8888, &[], &|_| true), Some(8893));
+        // Outside the range too: it was the user's --port once.
+        assert_eq!(choose_port(Some(9999), 8888, &[], &|_| true), Some(9999));
+        assert_eq!(choose_port(Some(8893), 8888, &[8893], &|_| true), Some(8888));
+        assert_eq!(choose_port(Some(8893), 8888, &[], &|p| p != 8893), Some(8888));
     }
 
     #[test]

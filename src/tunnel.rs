@@ -26,13 +26,14 @@ pub struct Tunnel {
 }
 
 impl Tunnel {
-    /// Forwards the first free local port from 8888 (ports that turn out to be taken are
-    /// skipped) to `remote_port` on the remote's loopback.
-    pub async fn open(target: &SshTarget, remote_port: u16) -> Result<Tunnel> {
+    /// Forwards `prefer` (the port this lab's URL had) where it is free, else the first free local
+    /// port from 8888 (ports that turn out to be taken are skipped), to `remote_port` on the
+    /// remote's loopback.
+    pub async fn open(target: &SshTarget, remote_port: u16, prefer: Option<u16>) -> Result<Tunnel> {
         let mut skipped = Vec::new();
         loop {
-            let local_port =
-                choose_port(FIRST_PORT, &skipped, &|p| port_is_free(LOOPBACK, p)).ok_or_else(|| {
+            let local_port = choose_port(prefer, FIRST_PORT, &skipped, &|p| port_is_free(LOOPBACK, p))
+                .ok_or_else(|| {
                     Error::new(Kind::Usage, "no free port on 127.0.0.1 for the SSH tunnel")
                         .hint("stop servers you no longer need (dimtensor-up ps)")
                 })?;
@@ -48,7 +49,7 @@ impl Tunnel {
     pub async fn reopen(&mut self) -> Result<()> {
         let again = match Self::start(&self.target, self.local_port, self.remote_port).await? {
             Some(tunnel) => tunnel,
-            None => Self::open(&self.target, self.remote_port).await?,
+            None => Self::open(&self.target, self.remote_port, None).await?,
         };
         // The old forwarding went with the old connection: nothing to cancel (a cancel by the same
         // ports would end the new one).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks (README.md, "Benchmarks"): builds the reference images, then runs tests/bench/bench.py.
+# Benchmarks (CONTRIBUTING.md, "Benchmarks"): builds the reference images, then runs tests/bench/bench.py.
 #   BENCH_REPS=5 BENCH_LAB_IMAGES="jupyter-base jupyter-ml jupyter" BENCH_NAIVE=1 bash tests/bench.sh
 # Needs the images (`dimtensor-up build jupyter-base …`) and the test tools (tests/run.sh).
 set -euo pipefail

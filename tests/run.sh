@@ -26,9 +26,10 @@ if ! cmp -s tests/requirements.txt "$tools/requirements.txt" 2>/dev/null; then
 fi
 export PATH="$tools/bin:$PATH" DTU_TEST_PYTHON="$tools/bin/python" DTU_COMPOSE="$tools/bin/docker-compose"
 
-stage "lints: rustfmt, rust-version, hadolint, actionlint, shellcheck"
+stage "lints: rustfmt, rust-version, dependency licences and duplicates, hadolint, actionlint, shellcheck"
 cargo fmt --check
 python3 tests/support/rust-version.py
+python3 tests/support/deps.py
 hadolint docker/Dockerfile
 actionlint .github/workflows/*.yml
 shellcheck -S warning docker/*.sh docker/requirements/compile.sh tests/*.sh tests/support/*.sh .ci/run

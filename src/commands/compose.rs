@@ -173,9 +173,15 @@ async fn plan_file(
         _ => model.docker_api_gpu_form(crate::engine::model::DockerApiClient::Compose)?,
     };
     // As `jupyter` picks it: --port, else the first free one from 8888.
-    let port =
-        crate::lab::start::pick_port(engine, settings.port, settings.listen, crate::ports::FIRST_PORT, &[])
-            .await?;
+    let port = crate::lab::start::pick_port(
+        engine,
+        settings.port,
+        None,
+        settings.listen,
+        crate::ports::FIRST_PORT,
+        &[],
+    )
+    .await?;
     let mut image_ref = settings.image().reference(config.registry());
     // The project's packages: its image is built here, and the file names it by its tag.
     if !settings.project.is_empty() {
@@ -224,7 +230,7 @@ async fn bring_up(
     let timeout = Duration::from_secs(args.timeout);
     crate::compose::up(&engine.endpoint, file, reporter)?;
     let server = wait_for_service(engine, &planned.settings.workdir, timeout).await?;
-    if let Some(tunnel) = crate::lab::serve::open_tunnel(engine, port).await? {
+    if let Some(tunnel) = crate::lab::serve::open_tunnel(engine, port, None).await? {
         // Ready, seen through a tunnel that ends with this process: `open` forwards it again.
         let (local, local_port) = tunnel.local();
         crate::lab::wait_ready(engine, &server.id, local, local_port, token, timeout).await?;

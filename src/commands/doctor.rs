@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::catalog::IMAGES;
 use crate::cli::{GlobalArgs, JsonArgs};
-use crate::engine::model::{Builder, CreateApi, GpuForm, Product};
+use crate::engine::model::{Builder, CreateApi, GpuForm, Product, Vm};
 use crate::engine::{discover, resolve_from_env, Address, Engine, Source};
 use crate::error::Result;
 use crate::fit::GpuOutlook;
@@ -61,6 +61,8 @@ struct EngineDetails {
     arch: Option<String>,
     rootless: bool,
     docker_desktop: bool,
+    /// The laptop VM the engine runs in, if any (kebab-case: "colima", "podman-machine").
+    vm: Option<Vm>,
     storage_driver: Option<String>,
     data_root: String,
     data_root_free_bytes: Option<u64>,
@@ -223,7 +225,8 @@ async fn engine_report(engine: &Engine) -> Result<EngineReport> {
             os_type: info.os_type.clone(),
             arch: info.architecture.clone(),
             rootless: model.rootless,
-            docker_desktop: model.desktop,
+            docker_desktop: model.vm == Some(Vm::DockerDesktop),
+            vm: model.vm,
             storage_driver: info.driver.clone(),
             data_root,
             data_root_free_bytes,
@@ -278,6 +281,9 @@ impl Report {
                     or_null(&d.os_type),
                     or_null(&d.storage_driver)
                 ));
+                if let Some(vm) = d.vm {
+                    out.push(format!("  vm          {}: {}", vm.name(), vm.file_sharing()));
+                }
                 if let Some(free) = d.data_root_free_bytes {
                     out.push(format!("  disk        {:.1} GB free in {}", free as f64 / 1e9, d.data_root));
                 }
@@ -411,6 +417,7 @@ mod tests {
             arch: Some("amd64".into()),
             rootless: true,
             docker_desktop: false,
+            vm: Some(Vm::PodmanMachine),
             storage_driver: Some("overlay".into()),
             data_root: "/var/lib/containers".into(),
             data_root_free_bytes: Some(12_300_000_000),
@@ -426,10 +433,15 @@ mod tests {
         );
         assert!(text.contains("  version     Podman 4.3.1 (API 1.41; using 1.41), rootless\n"), "{text}");
         assert!(text.contains("  disk        12.3 GB free in /var/lib/containers\n"), "{text}");
+        assert!(
+            text.contains("  vm          podman machine: rootless Podman in its VM as your UID"),
+            "{text}"
+        );
         assert!(text.contains("images        base ✓  ml -\n"), "{text}");
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["engine"]["product"], "podman");
         assert_eq!(json["engine"]["rootless"], true);
+        assert_eq!(json["engine"]["vm"], "podman-machine");
         assert_eq!(json["engine"]["create_api"], "libpod");
         assert_eq!(json["engine"]["tried"][0]["label"], "rootful Docker");
         assert_eq!(json["images"]["base"], true);

@@ -111,7 +111,8 @@ async fn plan_hub(
             profile.display = format!("{} with one GPU of its own", profile.lab.name());
         }
     }
-    let port = crate::lab::start::pick_port(engine, args.port, flags.listen, hub::FIRST_PORT, &[]).await?;
+    let port =
+        crate::lab::start::pick_port(engine, args.port, None, flags.listen, hub::FIRST_PORT, &[]).await?;
     let user = model.user_mapping(None, engine.host.caller().await?);
     let socket_group = match user.user {
         Some(u) if u.uid != 0 && !user.keep_id => crate::sys::file_gid(&socket),

@@ -42,6 +42,7 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
         build: args.source.build,
         named: args.lab.variant.filter(|v| *v != crate::catalog::Variant::Auto),
         timeout: std::time::Duration::from_secs(args.timeout),
+        new_token: args.new_token,
     };
     let started = LabStart::new(&engine, &settings, &config, &options, &reporter).run(stop.as_mut()).await?;
     if settings.user_packages {

@@ -14,4 +14,5 @@ pub mod ps;
 pub mod pull;
 pub mod run;
 pub mod stop;
+pub mod url;
 pub mod variants;

@@ -16,7 +16,10 @@ pub async fn run(global: &GlobalArgs, args: TargetArgs) -> Result<u8> {
         .hint("start it with `dimtensor-up jupyter` in its folder"));
     }
     let token = crate::lab::token(&engine, &server).await?;
-    let Some(tunnel) = crate::lab::serve::open_tunnel(&engine, server.port).await? else {
+    // Over ssh, this machine's end of the tunnel takes the port the lab's URL had.
+    let kept = crate::lab::address::kept(&engine, std::path::Path::new(&server.workdir));
+    let Some(tunnel) = crate::lab::serve::open_tunnel(&engine, server.port, kept.map(|k| k.port)).await?
+    else {
         let url = crate::lab::url(&server, &token);
         println!("{url}");
         if !args.no_browser {

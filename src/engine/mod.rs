@@ -11,6 +11,8 @@ pub mod ssh;
 
 use std::path::PathBuf;
 
+use model::Vm;
+
 use bollard::Docker;
 
 pub use endpoint::{
@@ -51,9 +53,16 @@ impl Engine {
     pub async fn discover() -> Result<Engine> {
         let env = |k: &str| std::env::var(k).ok();
         let uid = crate::sys::UserSpec::caller().map(|u| u.uid);
-        let home = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf());
-        let candidates =
-            discover::candidates(discover::ClientOs::this(), home, discover::runtime_dir(&env, uid));
+        let os = discover::ClientOs::this();
+        let candidates = discover::candidates(os, &discover::Places::here(&env, uid))
+            .into_iter()
+            // A laptop VM that was never set up is not tried (nor listed in the error).
+            .filter(|c| match (c.label, &c.endpoint.address) {
+                (discover::Label::Vm(vm), Address::Unix(path)) if vm != Vm::DockerDesktop => {
+                    std::path::Path::new(path).parent().is_some_and(|dir| dir.exists())
+                }
+                _ => true,
+            });
         let mut failed: Vec<(discover::Candidate, ConnectProblem)> = Vec::new();
         for candidate in candidates {
             match Self::try_connect(candidate.endpoint.clone()).await {
@@ -187,13 +196,24 @@ impl Engine {
                     },
                 };
                 let over_ssh = self.host.ssh().is_some();
-                let desktop = match self.identity.product {
-                    model::Product::Docker => model::is_docker_desktop(self.info().await?),
-                    model::Product::Podman => false,
+                let socket = match &self.endpoint.address {
+                    Address::Unix(path) => Some(path.clone()),
+                    _ => None,
+                };
+                let vm = match self.identity.product {
+                    model::Product::Docker => {
+                        let info = self.info().await?;
+                        let (os, name) = (info.operating_system.as_deref(), info.name.as_deref());
+                        model::Vm::detect(self.identity.product, socket.as_deref(), os, name)
+                    }
+                    model::Product::Podman => {
+                        model::Vm::detect(self.identity.product, socket.as_deref(), None, None)
+                    }
                 };
                 let mut model =
                     model::EngineModel::new(&self.identity, rootless, self.endpoint.is_local(), over_ssh);
-                model.desktop = desktop;
+                // A VM is a laptop's engine: over ssh or tcp the socket path means nothing here.
+                model.vm = vm.filter(|_| self.endpoint.is_local());
                 Ok(model)
             })
             .await

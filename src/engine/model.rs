@@ -37,9 +37,83 @@ pub struct EngineModel {
     pub over_ssh: bool,
     /// This machine is Linux (elsewhere, Docker Desktop maps file ownership itself).
     pub linux_client: bool,
-    /// Docker Desktop: the engine runs in a VM, bind mounts are shared into it (docker/README.md,
-    /// "Docker Desktop").
-    pub desktop: bool,
+    /// The laptop VM the engine runs in (Docker Desktop, OrbStack, Colima, ...): bind mounts
+    /// reach it through the VM's file sharing (docker/README.md, "Docker Desktop").
+    pub vm: Option<Vm>,
+}
+
+/// The VMs that laptops run engines in. Each shares the user's folders into its VM its own way,
+/// which decides who the container must run as for files to stay the user's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Vm {
+    DockerDesktop,
+    OrbStack,
+    Colima,
+    RancherDesktop,
+    Lima,
+    PodmanMachine,
+}
+
+impl Vm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Vm::DockerDesktop => "Docker Desktop",
+            Vm::OrbStack => "OrbStack",
+            Vm::Colima => "Colima",
+            Vm::RancherDesktop => "Rancher Desktop",
+            Vm::Lima => "Lima",
+            Vm::PodmanMachine => "podman machine",
+        }
+    }
+
+    /// Which VM, from the engine's socket path (where each puts it) and `docker info`'s
+    /// OperatingSystem and Name (Docker Desktop and OrbStack say themselves; Lima's VMs are
+    /// named `lima-<instance>`, Colima's `colima[-<profile>]`). A socket a context names counts
+    /// as much as one discovery found.
+    pub fn detect(
+        product: Product,
+        socket: Option<&str>,
+        os: Option<&str>,
+        name: Option<&str>,
+    ) -> Option<Vm> {
+        let socket = socket.unwrap_or("");
+        let name = name.unwrap_or("");
+        if product == Product::Podman {
+            let machine =
+                socket.contains("/containers/podman/machine/") || socket.contains("podman-machine-");
+            return machine.then_some(Vm::PodmanMachine);
+        }
+        match os.unwrap_or("") {
+            "Docker Desktop" => return Some(Vm::DockerDesktop),
+            "OrbStack" => return Some(Vm::OrbStack),
+            _ => {}
+        }
+        if socket.contains("/.orbstack/") {
+            Some(Vm::OrbStack)
+        } else if socket.contains("/.colima/") || name == "colima" || name.starts_with("colima-") {
+            Some(Vm::Colima)
+        } else if socket.contains("/.rd/") || name == "lima-rancher-desktop" {
+            Some(Vm::RancherDesktop)
+        } else if socket.contains("/.lima/") || name.starts_with("lima-") {
+            Some(Vm::Lima)
+        } else {
+            None
+        }
+    }
+
+    /// What its file sharing does with ownership, for `doctor`.
+    pub fn file_sharing(self) -> &'static str {
+        match self {
+            Vm::DockerDesktop | Vm::OrbStack => "its file sharing gives files written in the lab to you",
+            Vm::Colima | Vm::RancherDesktop | Vm::Lima => {
+                "its VM user has your UID, so the lab runs as your UID:GID"
+            }
+            Vm::PodmanMachine => {
+                "rootless Podman in its VM as your UID, so the lab runs as you under keep-id"
+            }
+        }
+    }
 }
 
 /// Who the container runs as, and how its user namespace maps to the host.
@@ -146,11 +220,6 @@ impl Identity {
     }
 }
 
-/// Docker Desktop says so in `docker info` (OperatingSystem "Docker Desktop", on every OS).
-pub fn is_docker_desktop(info: &bollard::models::SystemInfo) -> bool {
-    info.operating_system.as_deref() == Some("Docker Desktop")
-}
-
 /// Docker's own word on rootless (`docker info`'s security options; Podman's Docker API does not
 /// say it, see `Engine::model`).
 pub fn docker_says_rootless(info: &bollard::models::SystemInfo) -> bool {
@@ -161,7 +230,7 @@ impl EngineModel {
     /// Whether any file of this machine can be bind-mounted (a local engine outside a VM; Docker
     /// Desktop shares only some folders): the CA bundle is mounted only then.
     pub fn sees_every_host_file(&self) -> bool {
-        self.local && !self.desktop
+        self.local && self.vm.is_none()
     }
 
     pub fn new(identity: &Identity, rootless: bool, local: bool, over_ssh: bool) -> EngineModel {
@@ -172,7 +241,7 @@ impl EngineModel {
             local,
             over_ssh,
             linux_client: cfg!(target_os = "linux"),
-            desktop: false,
+            vm: None,
         }
     }
 
@@ -193,7 +262,12 @@ impl EngineModel {
     ///   be a sub-UID that cannot write the folder);
     /// - rootless Podman: the caller's UID:GID under `keep-id`, which maps it to itself;
     /// - over ssh the same rules, with the remote user as the caller;
-    /// - engines elsewhere (or Docker Desktop): the image's user; the caller's UID is not theirs.
+    /// - laptop VMs (`Vm`): Docker Desktop (macOS, Windows) and OrbStack give files to the user
+    ///   whatever UID writes them: the image's user; Colima, Lima and Rancher Desktop run their VM
+    ///   as a user with the caller's UID, whose mounts show the caller's files as that user: the
+    ///   caller's UID:GID; podman machine runs rootless Podman as that user: the caller's UID:GID
+    ///   under `keep-id`;
+    /// - engines elsewhere: the image's user; the caller's UID is not theirs.
     ///
     /// `caller` is the user who owns the mounted folders, on the engine's machine.
     pub fn user_mapping(&self, explicit: Option<UserSpec>, caller: Option<UserSpec>) -> UserMapping {
@@ -201,13 +275,19 @@ impl EngineModel {
         if explicit.is_some() {
             return UserMapping { user: explicit, keep_id };
         }
+        match self.vm {
+            Some(Vm::PodmanMachine) => return UserMapping { user: caller, keep_id: true },
+            Some(Vm::Colima | Vm::Lima | Vm::RancherDesktop) => return UserMapping { user: caller, keep_id },
+            Some(Vm::OrbStack) => return UserMapping { user: None, keep_id: false },
+            Some(Vm::DockerDesktop) | None => {}
+        }
         let knows_the_caller = (self.local && self.linux_client) || self.over_ssh;
         if !knows_the_caller {
             return UserMapping { user: None, keep_id: false };
         }
         // Rootless Docker and Docker Desktop for Linux map the caller to container root (Desktop's
         // VM runs its engine in a user namespace); another UID there is a sub-UID on the host.
-        let user = match (self.product, self.rootless || self.desktop) {
+        let user = match (self.product, self.rootless || self.vm == Some(Vm::DockerDesktop)) {
             (Product::Docker, true) => Some(UserSpec { uid: 0, gid: 0 }),
             _ => caller,
         };
@@ -295,7 +375,7 @@ mod tests {
             local: true,
             over_ssh: false,
             linux_client: true,
-            desktop: false,
+            vm: None,
         }
     }
 
@@ -370,19 +450,75 @@ mod tests {
         assert_eq!(remote.user_mapping(None, CALLER), UserMapping { user: None, keep_id: false });
         // Docker Desktop on macOS and Windows: its file sharing gives the files to the user
         // whatever the container's UID, so the image's own non-root user runs.
-        let desktop = EngineModel { linux_client: false, desktop: true, ..model(Product::Docker, false) };
+        let desktop =
+            EngineModel { linux_client: false, vm: Some(Vm::DockerDesktop), ..model(Product::Docker, false) };
         assert_eq!(desktop.user_mapping(None, CALLER).user, None);
         // Docker Desktop for Linux maps the caller to container root, as rootless Docker does.
-        let desktop_linux = EngineModel { desktop: true, ..model(Product::Docker, false) };
+        let desktop_linux = EngineModel { vm: Some(Vm::DockerDesktop), ..model(Product::Docker, false) };
         assert_eq!(desktop_linux.user_mapping(None, CALLER).user, Some(UserSpec { uid: 0, gid: 0 }));
-        let info = |os: &str| SystemInfo { operating_system: Some(os.into()), ..Default::default() };
-        assert!(
-            is_docker_desktop(&info("Docker Desktop"))
-                && !is_docker_desktop(&info("Debian GNU/Linux 12 (bookworm)"))
-        );
         // Over ssh the caller is the remote user, whose folders are mounted.
         let ssh = EngineModel { local: false, over_ssh: true, ..model(Product::Docker, false) };
         assert_eq!(ssh.user_mapping(None, CALLER), UserMapping { user: CALLER, keep_id: false });
+    }
+
+    #[test]
+    fn each_laptop_vm_is_told_by_its_socket_or_its_info() {
+        let docker = |socket, os, name| Vm::detect(Product::Docker, Some(socket), Some(os), Some(name));
+        assert_eq!(
+            docker("/var/run/docker.sock", "Docker Desktop", "docker-desktop"),
+            Some(Vm::DockerDesktop)
+        );
+        assert_eq!(docker("/var/run/docker.sock", "OrbStack", "orbstack"), Some(Vm::OrbStack));
+        assert_eq!(docker("/Users/ada/.orbstack/run/docker.sock", "Ubuntu", "x"), Some(Vm::OrbStack));
+        assert_eq!(docker("/Users/ada/.colima/work/docker.sock", "Ubuntu 24.04", "x"), Some(Vm::Colima));
+        assert_eq!(docker("/var/run/docker.sock", "Ubuntu 24.04", "colima-work"), Some(Vm::Colima));
+        assert_eq!(docker("/Users/ada/.rd/docker.sock", "Alpine", "x"), Some(Vm::RancherDesktop));
+        assert_eq!(
+            docker("/var/run/docker.sock", "Alpine", "lima-rancher-desktop"),
+            Some(Vm::RancherDesktop)
+        );
+        assert_eq!(docker("/Users/ada/.lima/docker/sock/docker.sock", "Ubuntu", "x"), Some(Vm::Lima));
+        assert_eq!(docker("/var/run/docker.sock", "Debian GNU/Linux 12 (bookworm)", "box"), None);
+        let podman = |socket| Vm::detect(Product::Podman, Some(socket), None, None);
+        assert_eq!(
+            podman("/Users/ada/.local/share/containers/podman/machine/podman.sock"),
+            Some(Vm::PodmanMachine)
+        );
+        assert_eq!(
+            podman("/var/folders/x/T/podman/podman-machine-default-api.sock"),
+            Some(Vm::PodmanMachine)
+        );
+        assert_eq!(podman("/run/user/1000/podman/podman.sock"), None);
+    }
+
+    #[test]
+    fn files_stay_the_users_in_every_laptop_vm() {
+        let mac = |product, rootless, vm| EngineModel {
+            linux_client: false,
+            vm: Some(vm),
+            ..model(product, rootless)
+        };
+        let me = Some(UserSpec { uid: 501, gid: 20 });
+        // Their file sharing gives files to the user: the image's own user.
+        for vm in [Vm::DockerDesktop, Vm::OrbStack] {
+            assert_eq!(
+                mac(Product::Docker, false, vm).user_mapping(None, me),
+                UserMapping { user: None, keep_id: false }
+            );
+        }
+        // A VM user with the caller's UID: the caller's UID:GID.
+        for vm in [Vm::Colima, Vm::Lima, Vm::RancherDesktop] {
+            assert_eq!(
+                mac(Product::Docker, false, vm).user_mapping(None, me),
+                UserMapping { user: me, keep_id: false }
+            );
+        }
+        // Rootless Podman in the VM as that user: keep-id maps it to itself.
+        let machine = mac(Product::Podman, true, Vm::PodmanMachine);
+        assert_eq!(machine.user_mapping(None, me), UserMapping { user: me, keep_id: true });
+        let every =
+            [Vm::DockerDesktop, Vm::OrbStack, Vm::Colima, Vm::RancherDesktop, Vm::Lima, Vm::PodmanMachine];
+        assert!(every.iter().all(|vm| !mac(Product::Docker, false, *vm).sees_every_host_file()));
     }
 
     #[test]

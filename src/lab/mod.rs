@@ -1,6 +1,7 @@
 //! Running JupyterLab servers: finding them by label, their tokens, readiness, logs, removal;
 //! starting one (start.rs) and holding it in the foreground (serve.rs).
 
+pub mod address;
 pub mod serve;
 pub mod start;
 pub mod token;
@@ -561,8 +562,18 @@ pub async fn target(
                 .hint("see `dimtensor-up ps` for the names")
         });
     }
+    let dir = target_folder(engine, workdir).await?;
+    for_workdir(engine, &dir).await?.ok_or_else(|| {
+        Error::usage(format!("no dimtensor-up server for {}", dir.display()))
+            .hint("start one with `dimtensor-up jupyter`, or see `dimtensor-up ps`")
+    })
+}
+
+/// The work folder a command means: --workdir, else the current folder (over ssh: the remote
+/// folder it stands for).
+pub async fn target_folder(engine: &Engine, workdir: Option<&std::path::Path>) -> Result<PathBuf> {
     let cwd = crate::sys::current_dir()?;
-    let dir = match (engine.host.ssh(), workdir) {
+    Ok(match (engine.host.ssh(), workdir) {
         // Over ssh: --workdir on the remote, or the remote folder this one stands for.
         (Some(target), Some(w)) => {
             let user = engine.host.remote_user().await?.expect("an ssh engine has a remote user");
@@ -582,10 +593,6 @@ pub async fn target(
                     .hint("give an existing folder with --workdir")
             })?
         }
-    };
-    for_workdir(engine, &dir).await?.ok_or_else(|| {
-        Error::usage(format!("no dimtensor-up server for {}", dir.display()))
-            .hint("start one with `dimtensor-up jupyter`, or see `dimtensor-up ps`")
     })
 }
 

@@ -9,9 +9,9 @@ use crate::reporter::Reporter;
 use crate::tunnel::Tunnel;
 
 /// Over ssh, the laptop's end of `remote_port`; None for an engine on this machine.
-pub async fn open_tunnel(engine: &Engine, remote_port: u16) -> Result<Option<Tunnel>> {
+pub async fn open_tunnel(engine: &Engine, remote_port: u16, prefer: Option<u16>) -> Result<Option<Tunnel>> {
     match engine.host.ssh() {
-        Some(target) => Ok(Some(Tunnel::open(target, remote_port).await?)),
+        Some(target) => Ok(Some(Tunnel::open(target, remote_port, prefer).await?)),
         None => Ok(None),
     }
 }

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+use super::address::KeptAddress;
 use super::token::{new_token, TokenFile};
 use super::{by_name, CreateFailure, Server};
 use crate::catalog::{PullPolicy, Variant};
@@ -38,6 +39,9 @@ pub struct StartOptions {
     /// The lab named with --variant (not `auto`): a reused server of another lab is warned about.
     pub named: Option<Variant>,
     pub timeout: Duration,
+    /// --new-token: a new token instead of the one this folder's lab had (its old URL stops
+    /// working).
+    pub new_token: bool,
 }
 
 /// Where a start stands.
@@ -112,6 +116,8 @@ struct Prepared {
     gpu: GpuDecision,
     token: String,
     token_file: TokenFile,
+    /// The address this folder's lab had last (its port is preferred, its token taken again).
+    kept: Option<KeptAddress>,
     newer_check: Option<tokio::task::JoinHandle<Option<String>>>,
 }
 
@@ -235,12 +241,16 @@ impl<'a> LabStart<'a> {
         .await?;
         let model = engine.model().await?;
         let user = model.user_mapping(settings.user, engine.host.caller().await?);
-        let token = new_token();
+        // The token (and port) this folder's lab had: an editor holding its URL keeps working.
+        let kept =
+            (!self.options.new_token).then(|| super::address::kept(engine, &settings.workdir)).flatten();
+        let token = kept.as_ref().map(|k| k.token.clone()).unwrap_or_else(new_token);
         // A token file per start (two starts racing in one folder never share one), removed on
         // any failure or interruption until the server is handed over.
         let file_name = format!("{}-{}", self.name, crate::state::random_hex(4));
         let token_file = TokenFile::write_for(engine, &file_name, &token).await?;
-        self.prepared = Some(Prepared { settings, image_ref, user, gpu, token, token_file, newer_check });
+        self.prepared =
+            Some(Prepared { settings, image_ref, user, gpu, token, token_file, kept, newer_check });
         // Waiting for a name another start holds is bounded from here (a pull or build before
         // this does not count against it).
         self.give_up_waiting = Some(Instant::now() + self.options.timeout);
@@ -265,7 +275,10 @@ impl<'a> LabStart<'a> {
             true => Some(PortLock::acquire().await),
             false => None,
         };
-        let port = pick_port(engine, p.settings.port, p.settings.listen, FIRST_PORT, &clashed).await?;
+        // Over ssh the kept port is this machine's end of the tunnel, preferred there.
+        let prefer = p.kept.as_ref().filter(|_| model.local).map(|k| k.port);
+        let port =
+            pick_port(engine, p.settings.port, prefer, p.settings.listen, FIRST_PORT, &clashed).await?;
         let mut plan = LaunchPlan::new(
             &p.settings,
             p.image_ref.clone(),
@@ -324,7 +337,7 @@ impl<'a> LabStart<'a> {
     async fn wait_until_ready(&mut self, id: String, port: u16) -> Result<State> {
         let engine = self.engine;
         let p = self.prepared.take().expect("the lab is settled before a container is made");
-        let tunnel = super::serve::open_tunnel(engine, port).await?;
+        let tunnel = super::serve::open_tunnel(engine, port, p.kept.as_ref().map(|k| k.port)).await?;
         let (listen, reached_at) = match &tunnel {
             Some(t) => t.local(),
             None => (p.settings.listen, port),
@@ -340,8 +353,24 @@ impl<'a> LabStart<'a> {
         if let Some(check) = p.newer_check {
             tell_if_newer(check, &p.image_ref, p.settings.image(), self.reporter).await;
         }
-        let url = ports::lab_url(listen, reached_at, &p.token);
-        Ok(State::Done(Box::new(Started { url, server, token: p.token, reused: false, tunnel })))
+        let address = KeptAddress { listen, port: reached_at, token: p.token };
+        if let Some(old) = p.kept.filter(|k| k.port != reached_at && p.settings.port.is_none()) {
+            self.reporter.note(format!(
+                "this folder's lab moved from port {} (taken now) to {reached_at}: an editor connected to its old URL needs the new one",
+                old.port
+            ));
+        }
+        self.keep_address(&address);
+        let url = address.url();
+        Ok(State::Done(Box::new(Started { url, server, token: address.token, reused: false, tunnel })))
+    }
+
+    /// The next start of this folder's lab takes this address again (`dimtensor-up url` prints
+    /// it). Not kept is no failure of the start: the next one makes a new token and says so.
+    fn keep_address(&self, address: &KeptAddress) {
+        if let Err(e) = super::address::keep(self.engine, &self.settings.workdir, address) {
+            self.reporter.warn(format!("the lab's URL was not kept for its next start: {e}"));
+        }
     }
 
     /// Another start holds this folder's name: its server once it runs, else a new try.
@@ -386,6 +415,10 @@ impl<'a> LabStart<'a> {
 
     async fn reuse(&self, server: Server) -> Result<Started> {
         let (engine, settings, reporter) = (self.engine, self.settings, self.reporter);
+        if self.options.new_token {
+            return Err(Error::usage("this folder's JupyterLab already runs, with its token")
+                .hint("stop it first (`dimtensor-up stop`), then start it with --new-token"));
+        }
         let differs = self.options.named.is_some_and(|v| server.variant != v.name())
             || settings.port.is_some_and(|p| p != server.port)
             || server.listen_ip() != settings.listen;
@@ -409,14 +442,17 @@ impl<'a> LabStart<'a> {
             ));
         }
         let token = super::token(engine, &server).await?;
-        let tunnel = super::serve::open_tunnel(engine, server.port).await?;
+        let kept = super::address::kept(engine, &settings.workdir);
+        let tunnel = super::serve::open_tunnel(engine, server.port, kept.map(|k| k.port)).await?;
         let (listen, port) = match &tunnel {
             Some(t) => t.local(),
             None => (server.listen_ip(), server.port),
         };
         super::wait_ready(engine, &server.id, listen, port, &token, self.options.timeout).await?;
         reporter.note(format!("JupyterLab already runs for this folder ({})", server.name));
-        Ok(Started { url: ports::lab_url(listen, port, &token), server, token, reused: true, tunnel })
+        let address = KeptAddress { listen, port, token };
+        self.keep_address(&address);
+        Ok(Started { url: address.url(), server, token: address.token, reused: true, tunnel })
     }
 }
 
@@ -536,12 +572,13 @@ async fn wait_for_named(engine: &Engine, name: &str, timeout: Duration) -> Resul
     })
 }
 
-/// `wanted` (--port), checked; else the first free port from `first` that no running server of
-/// ours holds and that did not just clash (`clashed`: the engine can hold a port the bind probe
+/// `wanted` (--port), checked; else `prefer` or the first free port from `first` that no running
+/// server of ours holds and that did not just clash (`clashed`: the engine can hold a port the bind probe
 /// cannot see). Labs start from 8888, hubs from 8000.
 pub async fn pick_port(
     engine: &Engine,
     wanted: Option<u16>,
+    prefer: Option<u16>,
     listen: IpAddr,
     first: u16,
     clashed: &[u16],
@@ -559,7 +596,7 @@ pub async fn pick_port(
     let servers = super::list(engine).await?;
     let mut taken: Vec<u16> = servers.iter().filter(|s| s.running()).map(|s| s.port).collect();
     taken.extend_from_slice(clashed);
-    ports::choose_port(first, &taken, &is_free).ok_or_else(|| {
+    ports::choose_port(prefer, first, &taken, &is_free).ok_or_else(|| {
         Error::usage(format!("no free port from {first} to {} on {listen}", first + PORT_RANGE - 1))
             .hint("pass --port N with a free port, or stop servers you no longer need (dimtensor-up ps)")
     })

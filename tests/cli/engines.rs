@@ -244,3 +244,67 @@ fn twenty_simultaneous_starts_from_two_users_all_get_their_own_port() {
         assert_eq!(sb.servers_here().len(), 1, "{}", sb.work.display());
     }
 }
+
+/// The engine's socket served at `path` for `uid` alone (as a laptop VM's socket in its home
+/// folder is): a relay to the real engine, so discovery finds it where the VM puts it.
+fn relay_engine_socket(path: &std::path::Path, uid: u32) {
+    use std::os::unix::net::{UnixListener, UnixStream};
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let listener = UnixListener::bind(path).unwrap();
+    std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(engine) = UnixStream::connect("/var/run/docker.sock") else { continue };
+            let pipe = |mut from: UnixStream, mut to: UnixStream| {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                })
+            };
+            pipe(client.try_clone().unwrap(), engine.try_clone().unwrap());
+            pipe(engine, client);
+        }
+    });
+}
+
+#[test]
+fn laptop_vms_are_found_in_the_home_folder_named_and_keep_files_the_users() {
+    if skip_without_engine(GROUP) {
+        return;
+    }
+    if !is_root() {
+        eprintln!("skipped: the laptop-VM discovery test serves sockets for a test user (run as root)");
+        return;
+    }
+    let _g = engine_lock();
+    // The VMs that run on Linux too; OrbStack's and podman machine's places (macOS only) are
+    // unit-tested in engine::discover.
+    for (vm, kebab, socket) in [
+        ("Colima", "colima", ".colima/default/docker.sock"),
+        ("Rancher Desktop", "rancher-desktop", ".rd/docker.sock"),
+        ("Lima", "lima", ".lima/docker/sock/docker.sock"),
+    ] {
+        let mut sb = Sandbox::new(&format!("vm-{kebab}"));
+        // Without the docker group the rootful socket is refused: discovery goes on to the VM's.
+        sb.without_docker_group = true;
+        let path = sb.root.join(socket);
+        relay_engine_socket(&path, sb.uid());
+        Command::new("chown").args(["-R", &format!("{0}:{0}", sb.uid())]).arg(&sb.root).status().unwrap();
+        let doctor = sb.run(&["doctor", "--json"]).ok();
+        let report: serde_json::Value = serde_json::from_str(&doctor.stdout).unwrap();
+        assert_eq!(report["engine"]["address"], format!("unix://{}", path.display()), "{vm}: {report}");
+        assert_eq!(report["engine"]["vm"], kebab, "{report}");
+        let tried = report["engine"]["tried"].as_array().unwrap();
+        assert_eq!(tried.last().unwrap()["label"], vm, "{report}");
+        assert!(sb.run(&["doctor"]).ok().stdout.contains(&format!("  vm          {vm}: ")), "{vm}");
+
+        let url = sb.start_base_lab(&[]).ok().last_line().to_string();
+        let saved = jupyter_client(&url, "save", &["work/from-the-vm.ipynb"]);
+        assert_eq!(saved["work/from-the-vm.ipynb"]["status"], 201, "{vm}: {saved}");
+        assert_eq!(owner(&sb.work.join("from-the-vm.ipynb")), sb.uid(), "{vm}: the file is the user's");
+        sb.run(&["stop"]).ok();
+        assert!(sb.leftovers().is_empty(), "{vm}");
+        let _ = std::fs::remove_file(&path);
+    }
+}

@@ -59,7 +59,7 @@ fn a_driver_too_old_for_the_labs_cuda_is_refused_before_any_download() {
     let auto = start(&[]).ok();
     auto.says("lab: base (");
     auto.says(
-        "no usable GPU (the NVIDIA driver 470.256.02 is older than CUDA 12.8 needs (525.60.13 or newer))",
+        "no usable GPU: the NVIDIA driver 470.256.02 is older than CUDA 12.8 needs (525.60.13 or newer);",
     );
     let requests = docker_on(
         &gpu_host,

@@ -467,7 +467,7 @@ fn the_wizard_asks_on_a_terminal_and_never_without_one() {
     // `auto` on amd64 without a GPU: the small lab, said in one line with how to pick another.
     assert_eq!(plain_sb.servers_here()[0]["variant"], "base");
     plain.says("lab: base (dimtensor + numpy");
-    plain.says("--variant full (every integration, torch + jax with CUDA 12");
+    plain.says("; or --variant ml (~8.8 GB), full (~9.8 GB)");
 }
 
 #[test]
@@ -546,4 +546,61 @@ fn the_browser_gets_a_one_shot_address_that_only_its_user_can_follow() {
     assert_eq!(sb.opened(), vec![url], "the browser's own fetch was led to the URL");
     // One shot: once followed, the address answers no more.
     assert_eq!(http_status(port, &path, None), None, "the hand-off is over");
+}
+
+#[test]
+fn a_folders_lab_keeps_its_url_across_stop_and_start_for_editors() {
+    if skip_without_engine(GROUP) {
+        return;
+    }
+    let _g = engine_lock();
+    let sb = Sandbox::new("editor");
+    let none = sb.run(&["url"]);
+    none.user_error(2);
+    none.says("no lab has run for");
+    let url = sb.start_base_lab(&[]).ok().last_line().to_string();
+    assert_eq!(sb.run(&["url"]).ok().stdout.trim(), url);
+    sb.run(&["stop"]).ok();
+
+    // Stopped: the URL an editor holds is still printed, and the lab is said to be stopped.
+    let stopped = sb.run(&["url", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(stopped.stdout.trim()).unwrap();
+    assert_eq!((v["url"].as_str(), v["running"].as_bool()), (Some(url.as_str()), Some(false)), "{v}");
+    assert_eq!(
+        sb.run(&["url"]).ok().stderr.trim(),
+        "the lab is not running: `dimtensor-up jupyter` starts it again at this URL"
+    );
+    let kept: Vec<_> = std::fs::read_dir(sb.root.join("state/addresses")).unwrap().flatten().collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&kept[0].metadata().unwrap().permissions()) & 0o777,
+        0o600
+    );
+
+    // Started again: the same URL answers with its token.
+    let again = sb.start_base_lab(&[]).ok();
+    assert_eq!(again.last_line(), url);
+    assert_eq!(http_status(port_of(&url), "/api/status", Some(token_of(&url))), Some(200));
+    let busy = sb.start_base_lab(&["--new-token"]);
+    busy.user_error(2);
+    busy.says("already runs, with its token");
+    sb.run(&["stop"]).ok();
+
+    // --new-token: the old URL is refused, the new one is kept from now on.
+    let fresh = sb.start_base_lab(&["--new-token"]).ok().last_line().to_string();
+    assert_ne!(token_of(&fresh), token_of(&url));
+    assert_eq!(http_status(port_of(&fresh), "/api/status", Some(token_of(&url))), Some(403));
+    assert_eq!(http_status(port_of(&fresh), "/api/status", Some(token_of(&fresh))), Some(200));
+    assert_eq!(sb.run(&["url"]).ok().stdout.trim(), fresh);
+    sb.run(&["stop"]).ok();
+
+    // Its port taken by another program: the lab moves, keeps its token, and says so.
+    let holder = std::net::TcpListener::bind(("127.0.0.1", port_of(&fresh))).unwrap();
+    let moved = sb.start_base_lab(&[]).ok();
+    moved.says(&format!("this folder's lab moved from port {} (taken now)", port_of(&fresh)));
+    assert_eq!(token_of(moved.last_line()), token_of(&fresh));
+    assert_ne!(port_of(moved.last_line()), port_of(&fresh));
+    drop(holder);
+    sb.run(&["stop"]).ok();
+    assert!(sb.leftovers().is_empty());
 }

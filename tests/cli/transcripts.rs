@@ -25,8 +25,8 @@ fn snapshot_filters(text: &str) -> String {
 #[test]
 fn help_transcripts() {
     let commands = [
-        "", "jupyter", "run", "build", "pull", "compose", "hub", "ps", "open", "logs", "stop", "prune",
-        "doctor", "variants", "config", "completions",
+        "", "jupyter", "run", "build", "pull", "compose", "hub", "ps", "open", "url", "logs", "stop",
+        "prune", "doctor", "variants", "config", "completions",
     ];
     for name in commands {
         let mut args: Vec<&str> = name.split_whitespace().collect();
