@@ -33,6 +33,10 @@ pub struct GlobalArgs {
     /// in docker run)
     #[arg(long, global = true, help_heading = "Global options")]
     pub verbose: bool,
+    /// The --host is a Slurm cluster's login node: labs run as jobs on its nodes (implied when
+    /// the settings have a `[slurm."HOST"]` table for it)
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub slurm: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,6 +194,26 @@ pub struct JupyterArgs {
     /// stops working
     #[arg(long)]
     pub new_token: bool,
+    #[command(flatten)]
+    pub job: JobArgs,
+}
+
+/// What a Slurm job asks for (`--slurm`); `--gpus N` (or TYPE:N) counts the job's GPUs.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Slurm job (--slurm)")]
+pub struct JobArgs {
+    /// The partition [default: the host's settings, else the cluster's default]
+    #[arg(long, value_name = "NAME")]
+    pub partition: Option<String>,
+    /// The time limit, e.g. 4h or 90m [default: the host's settings, else the partition's]
+    #[arg(long, value_name = "DURATION")]
+    pub time: Option<String>,
+    /// The account the job is charged to
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+    /// Another sbatch option, as written, e.g. --sbatch-arg=--qos=short (repeatable)
+    #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub sbatch_args: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -33,7 +33,47 @@ pub struct Config {
     /// Default --idle-timeout: a lab stops after this long without activity.
     #[serde(default, with = "as_text", skip_serializing_if = "Option::is_none")]
     pub idle_timeout: Option<crate::units::Seconds>,
+    /// Slurm clusters by login host (`[slurm."login.cluster"]`): `--host ssh://login.cluster`
+    /// then runs labs as jobs with these settings (flags win).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub slurm: std::collections::BTreeMap<String, SlurmHost>,
 }
+
+/// A Slurm cluster's job settings, typed once (`config set slurm.HOST.KEY VALUE`, or the file).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SlurmHost {
+    pub partition: Option<String>,
+    /// The job's time limit (`2h`, `90m`, `1d`).
+    #[serde(default, with = "as_text", skip_serializing_if = "Option::is_none")]
+    pub time: Option<crate::units::Seconds>,
+    /// GPUs per job as the cluster counts them: `1`, or `a100:1` for a typed gres.
+    pub gpus: Option<String>,
+    pub gpu_flag: Option<GpuFlag>,
+    pub account: Option<String>,
+    /// More `sbatch` options, as written (`["--qos=short"]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sbatch_args: Vec<String>,
+    /// Where Apptainer's SIF images are kept [default: under $SCRATCH, else ~/.cache].
+    pub image_cache: Option<PathBuf>,
+    /// The container runtime on the nodes: apptainer, singularity, podman or docker [default:
+    /// the first of them a node has].
+    pub runtime: Option<String>,
+}
+
+/// How a cluster counts GPUs in a request: `--gres=gpu:N` (every Slurm) or `--gpus=N` (where the
+/// site configured it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GpuFlag {
+    #[default]
+    Gres,
+    Gpus,
+}
+
+/// The keys of a `[slurm."HOST"]` table, for `config set slurm.HOST.KEY`.
+pub const SLURM_KEYS: [&str; 7] =
+    ["partition", "time", "gpus", "gpu-flag", "account", "image-cache", "runtime"];
 
 pub const KEYS: [&str; 9] = [
     "registry", "variant", "gpus", "platform", "listen", "pull", "dimtensor-version", "python-image",
@@ -113,10 +153,41 @@ impl Config {
                 self.idle_timeout =
                     Some(crate::units::Seconds(crate::units::parse_duration(value, "idle-timeout")?))
             }
+            _ if key.starts_with("slurm.") => return self.set_slurm(key, value),
             _ => {
                 return Err(Error::usage(format!("unknown setting `{key}`"))
-                    .hint(format!("settings: {}", KEYS.join(", "))))
+                    .hint(format!("settings: {}, slurm.HOST.KEY", KEYS.join(", "))))
             }
+        }
+        Ok(())
+    }
+
+    /// `config set slurm.HOST.KEY VALUE` (the host may hold dots: the key is the last part).
+    fn set_slurm(&mut self, key: &str, value: &str) -> Result<()> {
+        let unknown = || {
+            Error::usage(format!("unknown setting `{key}`"))
+                .hint(format!("slurm.HOST.KEY with KEY one of {}", SLURM_KEYS.join(", ")))
+        };
+        let (host, field) = key["slurm.".len()..].rsplit_once('.').ok_or_else(unknown)?;
+        if host.is_empty() {
+            return Err(unknown());
+        }
+        let entry = self.slurm.entry(host.to_string()).or_default();
+        match field {
+            "partition" => entry.partition = Some(value.to_string()),
+            "time" => entry.time = Some(crate::units::Seconds(crate::units::parse_duration(value, "time")?)),
+            "gpus" => entry.gpus = Some(value.to_string()),
+            "gpu-flag" => {
+                entry.gpu_flag =
+                    Some(GpuFlag::deserialize(toml::Value::String(value.into())).map_err(|_| {
+                        Error::usage(format!("invalid value `{value}` for {key}"))
+                            .hint("gres (--gres=gpu:N) or gpus (--gpus=N)")
+                    })?)
+            }
+            "account" => entry.account = Some(value.to_string()),
+            "image-cache" => entry.image_cache = Some(PathBuf::from(value)),
+            "runtime" => entry.runtime = Some(value.to_string()),
+            _ => return Err(unknown()),
         }
         Ok(())
     }

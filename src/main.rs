@@ -29,6 +29,7 @@ mod compose;
 mod hub;
 mod plan;
 mod settings;
+mod slurm;
 // floor 5
 mod browser;
 mod fit;
@@ -37,6 +38,7 @@ mod lab;
 mod project_image;
 mod tunnel;
 // floor 6
+mod cluster;
 mod wizard;
 // floor 7
 mod commands;

@@ -31,7 +31,7 @@ DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" "$python" tests/
 DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" "$python" tests/bench/hub.py
 
 copy=$(mktemp -d)
-trap 'rm -rf "$copy"; [ "$(id -u)" != 0 ] || { bash tests/support/engines.sh stop; bash tests/support/sshd.sh stop; bash tests/support/registry.sh stop; bash tests/support/gpu-engine.sh stop; }' EXIT
+trap 'rm -rf "$copy"; [ "$(id -u)" != 0 ] || { bash tests/support/engines.sh stop; bash tests/support/slurm.sh stop; bash tests/support/sshd.sh stop; bash tests/support/registry.sh stop; bash tests/support/gpu-engine.sh stop; }' EXIT
 
 # As root: rootless Podman (the launcher against a bare `podman run`, both as the engines' user),
 # and a workstation over ssh (against the same engine reached locally).
@@ -41,6 +41,9 @@ if [ "$(id -u)" = 0 ]; then
   chmod -R a+rX "${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up"
   DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" PYTHONPATH=tests/bench "$python" tests/bench/engines.py
   DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" "$python" tests/bench/remote.py
+  # A lab as a Slurm job on the one-node test cluster, against the same lab through ssh://.
+  bash tests/support/slurm.sh start >/dev/null
+  DTU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/dimtensor-up" PYTHONPATH=tests/bench "$python" tests/bench/slurm.py
   # Pulls from a real registry (TLS, a login) into an empty engine: the launcher against
   # `docker pull`, and the bytes of the full GPU lab once jupyter-ml is there.
   while IFS= read -r line; do export "${line?}"; done < <(bash tests/support/registry.sh start jupyter-base)

@@ -80,7 +80,7 @@ fi
 
 stage "a real registry: TLS from a test CA, a login, the workflow's tags (tests/support/registry.sh)"
 if [ "$(id -u)" = 0 ]; then
-  trap 'bash tests/support/registry.sh stop; bash tests/support/gpu-engine.sh stop; bash tests/support/engines.sh stop; bash tests/support/sshd.sh stop' EXIT
+  trap 'bash tests/support/registry.sh stop; bash tests/support/gpu-engine.sh stop; bash tests/support/engines.sh stop; bash tests/support/slurm.sh stop; bash tests/support/sshd.sh stop' EXIT
   registry_env=$(bash tests/support/registry.sh start base jupyter-base)
   while IFS= read -r line; do
     export "${line?}"
@@ -100,23 +100,30 @@ else
   echo "$DTU_SKIP_GPU_STUB"
 fi
 
+# A fixture that needs root: started, its NAME=VALUE lines exported; else SKIP_VAR says why not.
+root_fixture() { # SKIP_VAR WHY COMMAND...
+  local skip=$1 why=$2 out line
+  shift 2
+  if [ "$(id -u)" = 0 ]; then
+    out=$("$@")
+    while IFS= read -r line; do export "${line?}"; echo "  $line"; done <<<"$out"
+  else
+    export "$skip=$why"
+    echo "$why"
+  fi
+}
+
 stage "a remote workstation: sshd on loopback"
-if [ "$(id -u)" = 0 ]; then
-  ssh_env=$(bash tests/support/sshd.sh start)
-  while IFS= read -r line; do export "${line?}"; echo "  $line"; done <<<"$ssh_env"
-else
-  export DTU_SKIP_SSH="not root: the test sshd and its remote users need root to set up"
-  echo "$DTU_SKIP_SSH"
-fi
+root_fixture DTU_SKIP_SSH "not root: the test sshd and its remote users need root to set up" \
+  bash tests/support/sshd.sh start
+
+stage "a Slurm cluster: one node, its login node the sshd (tests/support/slurm.sh)"
+root_fixture DTU_SKIP_SLURM "not root: slurmctld, slurmd and munge need root to start" \
+  bash tests/support/slurm.sh start
 
 stage "other engines: rootless Docker, rootless and rootful Podman"
-if [ "$(id -u)" = 0 ]; then
-  engines=$(bash tests/support/engines.sh start python:3.11-slim-bookworm ghcr.io/marcoloco23/dimtensor:jupyter-base)
-  while IFS= read -r line; do export "${line?}"; echo "  $line"; done <<<"$engines"
-else
-  export DTU_SKIP_OTHER_ENGINES="not root: rootless engines for a test user and rootful Podman need root to set up"
-  echo "$DTU_SKIP_OTHER_ENGINES"
-fi
+root_fixture DTU_SKIP_OTHER_ENGINES "not root: rootless engines for a test user and rootful Podman need root to set up" \
+  bash tests/support/engines.sh start python:3.11-slim-bookworm ghcr.io/marcoloco23/dimtensor:jupyter-base
 
 stage "clippy"
 cargo clippy --locked --all-targets -- -D warnings

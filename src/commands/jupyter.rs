@@ -16,6 +16,9 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
     // Every flag is validated before the engine is touched or a question asked (over ssh, the
     // paths are checked on the remote once it answers).
     crate::settings::precheck(global.host.as_deref(), &args.lab, &config, &cwd)?;
+    if crate::cluster::Cluster::wanted(global.host.as_deref(), global.slurm, &config) {
+        return run_as_job(global, &args, &config, &cwd, &reporter).await;
+    }
     let engine = Engine::connect(global.host.as_deref()).await?;
     let lab_args = match crate::wizard::wanted(&args.lab, &config) {
         true => {
@@ -72,6 +75,83 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
         (false, _) => "the tunnel stays open until Ctrl-C; the server keeps running after it.".to_string(),
     });
     crate::lab::serve::serve(&engine, started, stop, owns, &reporter).await
+}
+
+/// `--slurm`: the lab as a job on the cluster's nodes; this folder's running job is re-used.
+async fn run_as_job(
+    global: &GlobalArgs,
+    args: &JupyterArgs,
+    config: &crate::config::Config,
+    cwd: &std::path::Path,
+    reporter: &Reporter,
+) -> Result<u8> {
+    use crate::cluster::{self, Cluster, JobFlags};
+    let time = args.job.time.as_deref().map(|t| crate::units::parse_duration(t, "--time")).transpose()?;
+    let flags = JobFlags {
+        partition: args.job.partition.clone(),
+        time,
+        account: args.job.account.clone(),
+        sbatch_args: args.job.sbatch_args.clone(),
+        timeout: std::time::Duration::from_secs(args.timeout),
+    };
+    let stop = crate::error::stop_signal();
+    tokio::pin!(stop);
+    let cluster = Cluster::connect(global.host.as_deref(), config).await?;
+    let workdir = args.lab.workdir.as_deref();
+    let (folder, existing) = cluster::job_for_folder(&cluster, workdir).await?;
+    let (lab, owns) = match existing {
+        Some(job) if job.state == "RUNNING" => {
+            reporter.note(format!("JupyterLab already runs for this folder as job {}", job.job));
+            (cluster::reopen(&cluster, &job, &folder, reporter).await?, false)
+        }
+        Some(job) => {
+            return Err(crate::error::Error::usage(format!(
+                "this folder's lab is already job {} ({})",
+                job.job,
+                job.state.to_lowercase()
+            ))
+            .hint("`dimtensor-up ps --slurm` shows it; `dimtensor-up stop --slurm` cancels it"))
+        }
+        None => {
+            let lab =
+                cluster::start(&cluster, &args.lab, &flags, config, cwd, reporter, stop.as_mut()).await?;
+            (lab, true)
+        }
+    };
+    reporter.note(format!(
+        "JupyterLab runs in job {} on {}, reached through {}",
+        lab.job,
+        lab.node,
+        cluster.target.display()
+    ));
+    if args.json {
+        let value = json!({"url": lab.url, "job": lab.job, "node": lab.node, "workdir": lab.workdir});
+        println!("{value}");
+    } else {
+        println!("{}", lab.url);
+    }
+    let port = lab.tunnel.local().1;
+    let hand_off = (!args.no_browser).then(|| crate::browser::open_url(&lab.url, port, reporter));
+    if args.detach {
+        if let Some(hand_off) = hand_off {
+            hand_off.settled().await;
+        }
+        let host = global.host.as_deref().unwrap_or_default();
+        reporter.note(format!(
+            "job {} keeps running until its time limit; `dimtensor-up open --host {host} --slurm` opens it again, `dimtensor-up stop --host {host} --slurm` cancels it",
+            lab.job
+        ));
+        if let Some(file) = lab.token_file {
+            file.keep();
+        }
+        return Ok(0);
+    }
+    reporter.note(match owns {
+        true => "JupyterLab runs until Ctrl-C, which cancels the job; your files stay on the cluster.",
+        false => "the tunnel stays open until Ctrl-C; the job keeps running after it.",
+    });
+    let _hand_off = hand_off;
+    cluster::serve(&cluster, lab, owns, reporter, stop).await
 }
 
 /// Once per start: what `pip install` in the lab added, kept for this folder but listed in no

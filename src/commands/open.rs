@@ -6,6 +6,10 @@ use crate::reporter::Reporter;
 
 pub async fn run(global: &GlobalArgs, args: TargetArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
+    let (config, _) = crate::config::load()?;
+    if crate::cluster::Cluster::wanted(global.host.as_deref(), global.slurm, &config) {
+        return open_job(global, &args, &config, &reporter).await;
+    }
     let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
     let server = crate::lab::target(&engine, args.name.as_deref(), args.workdir.as_deref()).await?;
     if !server.running() {
@@ -44,4 +48,29 @@ pub async fn run(global: &GlobalArgs, args: TargetArgs) -> Result<u8> {
     ));
     let started = crate::lab::start::Started { server, token, url, reused: true, tunnel: Some(tunnel) };
     crate::lab::serve::serve(&engine, started, stop.as_mut(), false, &reporter).await
+}
+
+/// `open --slurm`: this folder's running lab job, through the login node until Ctrl-C; the job
+/// keeps running after it.
+async fn open_job(
+    global: &GlobalArgs,
+    args: &TargetArgs,
+    config: &crate::config::Config,
+    reporter: &Reporter,
+) -> Result<u8> {
+    use crate::cluster;
+    let cluster = cluster::Cluster::connect(global.host.as_deref(), config).await?;
+    let (folder, job) = cluster::job_for_folder(&cluster, args.workdir.as_deref()).await?;
+    let job = job.ok_or_else(|| {
+        Error::usage(format!("no lab job for {} on the cluster", folder.display()))
+            .hint("`dimtensor-up jupyter --slurm` starts one; `dimtensor-up ps --slurm` lists them")
+    })?;
+    let stop = crate::error::stop_signal();
+    tokio::pin!(stop);
+    let lab = cluster::reopen(&cluster, &job, &folder, reporter).await?;
+    println!("{}", lab.url);
+    let port = lab.tunnel.local().1;
+    let _hand_off = (!args.no_browser).then(|| crate::browser::open_url(&lab.url, port, reporter));
+    reporter.note("the tunnel stays open until Ctrl-C; the job keeps running after it.");
+    cluster::serve(&cluster, lab, false, reporter, stop).await
 }

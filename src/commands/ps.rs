@@ -4,6 +4,10 @@ use crate::cli::{GlobalArgs, PsArgs};
 use crate::error::Result;
 
 pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
+    let (config, _) = crate::config::load()?;
+    if crate::cluster::Cluster::wanted(global.host.as_deref(), global.slurm, &config) {
+        return jobs(global, &args, &config).await;
+    }
     let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
     let servers = crate::lab::list(&engine).await?;
     // A stopped lab says why, where it can: killed for memory, or idle.
@@ -62,6 +66,28 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
             s.gpus,
             crate::registry::shown_digest(digest.as_deref()),
             s.workdir
+        );
+    }
+    Ok(0)
+}
+
+/// `ps --slurm`: the lab jobs on the cluster, with their node and time left.
+async fn jobs(global: &GlobalArgs, args: &PsArgs, config: &crate::config::Config) -> Result<u8> {
+    let cluster = crate::cluster::Cluster::connect(global.host.as_deref(), config).await?;
+    let jobs = crate::cluster::jobs(&cluster).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&jobs).expect("json"));
+        return Ok(0);
+    }
+    println!("{:<10} {:<11} {:<14} {:<12} NAME", "JOB", "STATE", "NODE", "TIME LEFT");
+    for j in &jobs {
+        println!(
+            "{:<10} {:<11} {:<14} {:<12} {}",
+            j.job,
+            j.state.to_lowercase(),
+            j.node.as_deref().unwrap_or("-"),
+            j.time_left.as_deref().unwrap_or("-"),
+            j.name
         );
     }
     Ok(0)

@@ -6,6 +6,10 @@ use crate::reporter::Reporter;
 
 pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
+    let (config, _) = crate::config::load()?;
+    if crate::cluster::Cluster::wanted(global.host.as_deref(), global.slurm, &config) {
+        return cancel_jobs(global, &args, &config, &reporter).await;
+    }
     let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
     let servers = if args.all {
         crate::lab::list(&engine).await?
@@ -47,5 +51,31 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<u8> {
         };
         reporter.note(format!("stopped {} (files in {} kept{packages})", s.name, s.workdir));
     }
+    Ok(0)
+}
+
+/// `stop --slurm`: cancels this folder's lab job (or, with --all, every lab job); files stay.
+async fn cancel_jobs(
+    global: &GlobalArgs,
+    args: &StopArgs,
+    config: &crate::config::Config,
+    reporter: &Reporter,
+) -> Result<u8> {
+    use crate::cluster;
+    let cluster = cluster::Cluster::connect(global.host.as_deref(), config).await?;
+    let jobs = match (args.all, &args.name) {
+        (true, _) => cluster::jobs(&cluster).await?,
+        (false, Some(name)) => {
+            cluster::jobs(&cluster).await?.into_iter().filter(|j| &j.name == name || &j.job == name).collect()
+        }
+        (false, None) => {
+            cluster::job_for_folder(&cluster, args.workdir.as_deref()).await?.1.into_iter().collect()
+        }
+    };
+    if jobs.is_empty() && !args.all {
+        return Err(crate::error::Error::usage("no lab job for this folder on the cluster")
+            .hint("`dimtensor-up ps --slurm` lists the lab jobs"));
+    }
+    cluster::cancel(&cluster, &jobs, reporter).await?;
     Ok(0)
 }

@@ -30,20 +30,28 @@ fn file_name(engine_address: &str, workdir: &Path) -> String {
     format!("{key:016x}.json")
 }
 
-fn file_for(engine: &Engine, workdir: &Path) -> Result<PathBuf> {
-    let name = file_name(&engine.endpoint.address.to_string(), workdir);
-    Ok(crate::state::private_dir("addresses")?.join(name))
+fn file_for(engine_address: &str, workdir: &Path) -> Result<PathBuf> {
+    Ok(crate::state::private_dir("addresses")?.join(file_name(engine_address, workdir)))
 }
 
 /// The address this folder's lab had last; none when it never ran or the file is unreadable
 /// (a new token is then no loss: no editor can hold a URL that was never printed).
 pub fn kept(engine: &Engine, workdir: &Path) -> Option<KeptAddress> {
-    let path = file_for(engine, workdir).ok()?;
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    kept_at(&engine.endpoint.address.to_string(), workdir)
 }
 
 pub fn keep(engine: &Engine, workdir: &Path, address: &KeptAddress) -> Result<()> {
-    let path = file_for(engine, workdir)?;
+    keep_at(&engine.endpoint.address.to_string(), workdir, address)
+}
+
+/// `kept` by the address of where the lab runs (a Slurm cluster's login node has no engine).
+pub fn kept_at(engine_address: &str, workdir: &Path) -> Option<KeptAddress> {
+    let path = file_for(engine_address, workdir).ok()?;
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+pub fn keep_at(engine_address: &str, workdir: &Path, address: &KeptAddress) -> Result<()> {
+    let path = file_for(engine_address, workdir)?;
     let text = serde_json::to_string(address).expect("an address serialises");
     crate::state::write_secret_file(&path, &text, 0o600)
 }

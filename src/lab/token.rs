@@ -47,7 +47,16 @@ impl TokenFile {
         let (Some(target), Some(user)) = (engine.host.ssh(), engine.host.remote_user().await?) else {
             return Self::write(container, token);
         };
-        let dir = user.home.join(".local/share/dimtensor-up/tokens");
+        Self::write_remote(target, &user.home, container, token).await
+    }
+    /// Writes it in the private state folder of the remote user whose home is `home`.
+    pub async fn write_remote(
+        target: &crate::engine::ssh::SshTarget,
+        home: &Path,
+        container: &str,
+        token: &str,
+    ) -> Result<TokenFile> {
+        let dir = home.join(".local/share/dimtensor-up/tokens");
         let path = dir.join(container);
         let (d, f) = (sh_quote_path(&dir), sh_quote_path(&path));
         // The token travels on stdin, never on a command line; 0644 inside a 0700 folder, as here.

@@ -56,25 +56,30 @@ def cli(root, args, docker_group):
     return time.perf_counter() - start
 
 
-local, cold, warm, reuse = [], [], [], []
-with tempfile.TemporaryDirectory() as root:
-    os.makedirs(f"{root}/work")
-    laptop(root)
-    for _ in range(REPS):
-        local.append(cli(root, LAB, True))
-        cli(root, ["stop", "-q"], True)
-        subprocess.run(["setpriv", f"--reuid={LAPTOP_UID}", f"--regid={LAPTOP_UID}", "--clear-groups", f"{root}/bin/ssh",
-                        "-o", f"ControlPath={root}/state/ssh/%C", "-O", "exit", "box"], capture_output=True)
-        cold.append(cli(root, ["--host", "ssh://box", *LAB], False))
-        reuse.append(cli(root, ["--host", "ssh://box", *LAB], False))
-        cli(root, ["--host", "ssh://box", "stop", "-q"], False)
-        warm.append(cli(root, ["--host", "ssh://box", *LAB], False))
-        cli(root, ["--host", "ssh://box", "stop", "-q"], False)
-med = statistics.median
-print(json.dumps({
-    "reps": REPS,
-    "time_to_ready_s": {"local": round(med(local), 3),
-                        "ssh_with_log_in": round(med(cold), 3), "ratio_with_log_in": round(med(cold) / med(local), 3),
-                        "ssh_master_open": round(med(warm), 3), "ratio_master_open": round(med(warm) / med(local), 3)},
-    "reuse_running_remote_server_s": round(med(reuse), 3),
-}, indent=2))
+def main():
+    local, cold, warm, reuse = [], [], [], []
+    with tempfile.TemporaryDirectory() as root:
+        os.makedirs(f"{root}/work")
+        laptop(root)
+        for _ in range(REPS):
+            local.append(cli(root, LAB, True))
+            cli(root, ["stop", "-q"], True)
+            subprocess.run(["setpriv", f"--reuid={LAPTOP_UID}", f"--regid={LAPTOP_UID}", "--clear-groups", f"{root}/bin/ssh",
+                            "-o", f"ControlPath={root}/state/ssh/%C", "-O", "exit", "box"], capture_output=True)
+            cold.append(cli(root, ["--host", "ssh://box", *LAB], False))
+            reuse.append(cli(root, ["--host", "ssh://box", *LAB], False))
+            cli(root, ["--host", "ssh://box", "stop", "-q"], False)
+            warm.append(cli(root, ["--host", "ssh://box", *LAB], False))
+            cli(root, ["--host", "ssh://box", "stop", "-q"], False)
+    med = statistics.median
+    print(json.dumps({
+        "reps": REPS,
+        "time_to_ready_s": {"local": round(med(local), 3),
+                            "ssh_with_log_in": round(med(cold), 3), "ratio_with_log_in": round(med(cold) / med(local), 3),
+                            "ssh_master_open": round(med(warm), 3), "ratio_master_open": round(med(warm) / med(local), 3)},
+        "reuse_running_remote_server_s": round(med(reuse), 3),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

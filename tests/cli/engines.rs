@@ -286,8 +286,13 @@ fn laptop_vms_are_found_in_the_home_folder_named_and_keep_files_the_users() {
         ("Lima", "lima", ".lima/docker/sock/docker.sock"),
     ] {
         let mut sb = Sandbox::new(&format!("vm-{kebab}"));
-        // Without the docker group the rootful socket is refused: discovery goes on to the VM's.
+        // Without the docker group the rootful socket is refused, and an empty runtime folder
+        // hides the rootless engines (engines.sh runs them for this user): discovery goes on to
+        // the VM's socket.
         sb.without_docker_group = true;
+        let runtime_dir = sb.root.join("xdg-empty");
+        std::fs::create_dir_all(&runtime_dir).unwrap();
+        sb.runtime_dir = Some(runtime_dir);
         let path = sb.root.join(socket);
         relay_engine_socket(&path, sb.uid());
         Command::new("chown").args(["-R", &format!("{0}:{0}", sb.uid())]).arg(&sb.root).status().unwrap();

@@ -17,6 +17,7 @@ mod platforms;
 mod project;
 mod registry;
 mod resources;
+mod slurm;
 mod ssh;
 mod support;
 mod transcripts;
