@@ -152,6 +152,8 @@ pub struct JobFlags {
     pub sbatch_args: Vec<String>,
     /// How long JupyterLab may take to answer once the job runs (the queue is not counted).
     pub timeout: Duration,
+    /// --new-token: not the token this folder's lab had.
+    pub new_token: bool,
 }
 
 /// A lab in a running job, its way in from here, and what to hand to `serve`.
@@ -224,9 +226,10 @@ pub async fn start(
     let log = state.join("%j.log");
     target.run(&format!("mkdir -p {0} && chmod 700 {0}", sh_quote_path(&state)), None).await?;
     let name = format!("{}-{}", request.name, crate::state::random_hex(4));
-    let token = crate::lab::address::kept_at(&cluster.address, &settings.workdir)
-        .map(|k| k.token)
-        .unwrap_or_else(crate::lab::token::new_token);
+    // The token and local port this folder's lab had: an editor's URL keeps working.
+    let kept = crate::lab::address::kept_at(&cluster.address, &settings.workdir).filter(|_| !flags.new_token);
+    let kept_port = kept.as_ref().map(|k| k.port);
+    let token = kept.map(|k| k.token).unwrap_or_else(crate::lab::token::new_token);
     let token_file = TokenFile::write_remote(target, &cluster.user.home, &name, &token).await?;
     let user = crate::engine::model::UserMapping {
         user: Some(crate::sys::UserSpec { uid: cluster.user.uid, gid: cluster.user.gid }),
@@ -283,7 +286,7 @@ pub async fn start(
     ));
     // From here a Ctrl-C or a failure cancels the job.
     let waited = tokio::select! {
-        waited = wait_for_lab(cluster, &job, &token, flags.timeout, reporter) => waited,
+        waited = wait_for_lab(cluster, &job, &token, flags.timeout, kept_port, reporter) => waited,
         _ = &mut stop => Err(Error::interrupted()),
     };
     match waited {
@@ -342,20 +345,23 @@ async fn wait_for_lab(
     job: &str,
     token: &str,
     timeout: Duration,
+    prefer: Option<u16>,
     reporter: &Reporter,
 ) -> Result<(String, Tunnel)> {
     let status_file = cluster.state_dir().join(format!("{job}.status"));
     let spinner = reporter.spinner(format!("job {job} submitted"));
-    let mut last_line = String::new();
+    // Without a terminal, a line when the state or Slurm's reason changes (not each second).
+    let mut told = (String::new(), String::new());
     let (node, port) = loop {
         let status = cluster.status_of(job).await?;
         if let Some(status) = status.as_ref().filter(|s| s.pending()) {
             let line = status.waiting_line(job);
-            if line != last_line && !reporter.is_tty() {
+            let now = (status.state.clone(), status.reason.clone());
+            if now != told && !reporter.is_tty() {
                 reporter.note(&line);
             }
-            spinner.set_message(line.clone());
-            last_line = line;
+            spinner.set_message(line);
+            told = now;
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
         }
@@ -410,7 +416,7 @@ async fn wait_for_lab(
     };
     spinner.finish_and_clear();
     let address = node_address(cluster, &node).await;
-    let tunnel = Tunnel::open_to(&cluster.target, &address, port, None).await?;
+    let tunnel = Tunnel::open_to(&cluster.target, &address, port, prefer).await?;
     let (_, local) = tunnel.local();
     let ready = crate::poll::until(timeout, Duration::from_millis(250), || async {
         (crate::ready::http_status("127.0.0.1", local, "/api/status", Some(token)).await == Some(200))
@@ -540,7 +546,9 @@ pub async fn job_for_folder(cluster: &Cluster, workdir: Option<&Path>) -> Result
         }
     };
     let name = crate::naming::container_name_for(&folder);
-    Ok((folder, jobs(cluster).await?.into_iter().find(|j| j.name == name)))
+    // A job that is finishing (cancelled, ended) is no lab any more.
+    let job = jobs(cluster).await?.into_iter().find(|j| j.name == name && j.state != "COMPLETING");
+    Ok((folder, job))
 }
 
 /// Cancels lab jobs and removes their token files; the work folders stay.

@@ -93,6 +93,7 @@ async fn run_as_job(
         account: args.job.account.clone(),
         sbatch_args: args.job.sbatch_args.clone(),
         timeout: std::time::Duration::from_secs(args.timeout),
+        new_token: args.new_token,
     };
     let stop = crate::error::stop_signal();
     tokio::pin!(stop);

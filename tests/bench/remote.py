@@ -52,7 +52,9 @@ def cli(root, args, docker_group):
            "XDG_RUNTIME_DIR": f"{root}/xdg"}
     cmd = ["setpriv", f"--reuid={LAPTOP_UID}", f"--regid={LAPTOP_UID}", groups, "env", *[f"{k}={v}" for k, v in env.items()], BIN, *args]
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=f"{root}/work", check=True, capture_output=True)
+    done = subprocess.run(cmd, cwd=f"{root}/work", capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
     return time.perf_counter() - start
 
 
