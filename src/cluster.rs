@@ -16,7 +16,7 @@ use crate::error::{Error, Kind, Result};
 use crate::lab::address::KeptAddress;
 use crate::lab::token::TokenFile;
 use crate::reporter::Reporter;
-use crate::slurm::{ended_line, sbatch_refusal, JobRequest, JobStatus, NodeLab, SQUEUE_FORMAT};
+use crate::slurm::{ended_line, sbatch_refusal, JobRequest, JobStatus, NodeLab, NodeSays, SQUEUE_FORMAT};
 use crate::sys::{sh_quote, sh_quote_path};
 use crate::tunnel::Tunnel;
 
@@ -33,6 +33,9 @@ pub struct Cluster {
     pub login_runtime: Option<String>,
     pub settings: SlurmHost,
 }
+
+/// The jobs' status files and logs, below the cluster user's home.
+const JOB_FILES: &str = ".local/share/dimtensor-up/slurm";
 
 /// The marker lines of the probe.
 const PROBE: &str = r#"id -u; id -g; printf '%s\n' "$HOME"
@@ -93,10 +96,24 @@ impl Cluster {
         })
     }
 
-    /// Where the jobs' status files, logs and scripts live (the home folder is shared with the
-    /// nodes on every cluster this is for).
+    /// Where the jobs' status files and logs live (the home folder is shared with the nodes on
+    /// every cluster this is for).
     fn state_dir(&self) -> PathBuf {
-        self.user.home.join(".local/share/dimtensor-up/slurm")
+        self.user.home.join(JOB_FILES)
+    }
+
+    /// What job `job`'s script said last (its status file).
+    async fn node_says(&self, job: &str) -> Result<NodeSays> {
+        let file = self.state_dir().join(format!("{job}.status"));
+        let said = self.target.run(&format!("cat {} 2>/dev/null; true", sh_quote_path(&file)), None).await?;
+        Ok(NodeSays::parse(&said))
+    }
+
+    /// sbatch's refusal, with the partitions and their limits for the hint.
+    async fn refusal(&self, said: &str, request: &JobRequest) -> Error {
+        let partitions =
+            self.target.run("sinfo -h -o '%P %l' 2>/dev/null; true", None).await.unwrap_or_default();
+        sbatch_refusal(said, request, &partitions)
     }
 
     /// Runs `script` on the login node; its output and exit status, whatever the status.
@@ -265,14 +282,12 @@ pub async fn start(
     let (code, said) = cluster.run_status(&sbatch(true), Some(script.as_bytes())).await?;
     // Nodes drained or busy now is no refusal: the job waits for them, and the queue says why.
     if code != 0 && !crate::slurm::only_unavailable_now(&said) {
-        let partitions = target.run("sinfo -h -o '%P %l' 2>/dev/null; true", None).await.unwrap_or_default();
-        return Err(sbatch_refusal(&said, &request, &partitions));
+        return Err(cluster.refusal(&said, &request).await);
     }
     let (code, said) = cluster.run_status(&sbatch(false), Some(script.as_bytes())).await?;
     let job = said.trim().lines().last().unwrap_or("").split(';').next().unwrap_or("").trim().to_string();
     if code != 0 || job.is_empty() || !job.chars().all(|c| c.is_ascii_digit()) {
-        let partitions = target.run("sinfo -h -o '%P %l' 2>/dev/null; true", None).await.unwrap_or_default();
-        return Err(sbatch_refusal(&said, &request, &partitions));
+        return Err(cluster.refusal(&said, &request).await);
     }
     reporter.note(format!(
         "submitted job {job} ({}{}) on {}",
@@ -348,7 +363,6 @@ async fn wait_for_lab(
     prefer: Option<u16>,
     reporter: &Reporter,
 ) -> Result<(String, Tunnel)> {
-    let status_file = cluster.state_dir().join(format!("{job}.status"));
     let spinner = reporter.spinner(format!("job {job} submitted"));
     // Without a terminal, a line when the state or Slurm's reason changes (not each second).
     let mut told = (String::new(), String::new());
@@ -366,48 +380,39 @@ async fn wait_for_lab(
             continue;
         }
         // Running, or gone already: what the job's script said.
-        let said = cluster
-            .target
-            .run(&format!("cat {} 2>/dev/null; true", sh_quote_path(&status_file)), None)
-            .await?;
-        let words: Vec<&str> = said.split_whitespace().collect();
         let ended = |what: String| async move {
             let mut err = Error::new(Kind::Container, what);
             for line in cluster.log_tail(job).await.lines().filter(|l| !l.trim().is_empty()) {
                 err = err.cause(line.to_string());
             }
-            err.hint("the job's log is in ~/.local/share/dimtensor-up/slurm on the cluster")
+            err.hint(format!("the job's log is in ~/{JOB_FILES} on the cluster"))
         };
-        match (words.as_slice(), &status) {
-            (["running", _runtime, port, host, ..], _) => {
-                let node = status.and_then(|s| s.node).unwrap_or_else(|| host.to_string());
-                let port = port
-                    .parse::<u16>()
-                    .map_err(|_| Error::new(Kind::Container, format!("job {job} reported port {port}")))?;
-                break (node, port);
+        match (cluster.node_says(job).await?, &status) {
+            (NodeSays::Running { port, host }, _) => {
+                break (status.and_then(|s| s.node).unwrap_or(host), port);
             }
-            (["no-runtime", host, ..], _) => {
+            (NodeSays::NoRuntime { host }, _) => {
                 spinner.finish_and_clear();
                 let tried =
                     cluster.settings.runtime.clone().unwrap_or_else(|| crate::slurm::RUNTIMES.join(", "));
                 return Err(Error::new(Kind::Container, format!("no container runtime on node {host}: none of {tried} is installed there"))
                     .hint("ask the cluster's admins which container runtime the nodes have (Apptainer usually), or pick a --partition whose nodes have one"));
             }
-            (["no-image", path, ..], _) => {
+            (NodeSays::NoImage { path }, _) => {
                 spinner.finish_and_clear();
                 return Err(Error::new(Kind::Image, format!("the node has Apptainer but no image at {path}"))
                     .hint("the login node has no Apptainer to convert it: run `apptainer pull` of the lab image into that file on a node"));
             }
-            (["exited", code, ..] | ["failed", code, ..], _) => {
+            (NodeSays::Ended(why), _) => {
                 spinner.finish_and_clear();
-                return Err(ended(format!("JupyterLab in job {job} stopped ({code})")).await);
+                return Err(ended(format!("JupyterLab in job {job} stopped ({why})")).await);
             }
-            (_, None) => {
+            (NodeSays::Starting, None) => {
                 spinner.finish_and_clear();
                 let how = cluster.how_it_ended(job).await;
                 return Err(ended(format!("job {job} ended before JupyterLab answered: {how}")).await);
             }
-            (_, Some(status)) => spinner.set_message(format!(
+            (NodeSays::Starting, Some(status)) => spinner.set_message(format!(
                 "job {job} running on {}: starting JupyterLab",
                 status.node.as_deref().unwrap_or("its node")
             )),
@@ -428,9 +433,7 @@ async fn wait_for_lab(
             Kind::Container,
             format!("JupyterLab in job {job} did not answer within {} s", timeout.as_secs()),
         )
-        .hint(
-            "the job's log is in ~/.local/share/dimtensor-up/slurm on the cluster; --timeout waits longer",
-        ));
+        .hint(format!("the job's log is in ~/{JOB_FILES} on the cluster; --timeout waits longer")));
     }
     Ok((node, tunnel))
 }
@@ -555,7 +558,7 @@ pub async fn job_for_folder(cluster: &Cluster, workdir: Option<&Path>) -> Result
 pub async fn cancel(cluster: &Cluster, jobs: &[LabJob], reporter: &Reporter) -> Result<()> {
     for job in jobs {
         cluster.cancel(&job.job).await;
-        let tokens = cluster.user.home.join(".local/share/dimtensor-up/tokens");
+        let tokens = crate::lab::token::remote_token_dir(&cluster.user.home);
         let pattern = format!("{}/{}-*", sh_quote_path(&tokens), job.name);
         let _ = cluster.target.run(&format!("rm -f -- {pattern}"), None).await;
         reporter.always(format!("cancelled job {} ({}; files kept)", job.job, job.name));
@@ -571,25 +574,18 @@ pub async fn reopen(
     folder: &Path,
     reporter: &Reporter,
 ) -> Result<ClusterLab> {
-    let status_file = cluster.state_dir().join(format!("{}.status", job.job));
-    let said =
-        cluster.target.run(&format!("cat {} 2>/dev/null; true", sh_quote_path(&status_file)), None).await?;
-    let words: Vec<&str> = said.split_whitespace().collect();
-    let ["running", _, port, host, ..] = words.as_slice() else {
+    let NodeSays::Running { port, host } = cluster.node_says(&job.job).await? else {
         return Err(Error::new(
             Kind::Container,
             format!("job {} has no JupyterLab running yet ({})", job.job, job.state),
         )
         .hint("wait until `dimtensor-up ps --slurm` shows it running"));
     };
-    let port: u16 = port
-        .parse()
-        .map_err(|_| Error::new(Kind::Container, format!("job {} reported port {port}", job.job)))?;
     let kept = crate::lab::address::kept_at(&cluster.address, folder).ok_or_else(|| {
         Error::new(Kind::Container, format!("the token of job {} is not kept on this machine", job.job))
             .hint("it was started from another machine: `dimtensor-up stop --slurm` there, or cancel it and start it here")
     })?;
-    let node = job.node.clone().unwrap_or_else(|| host.to_string());
+    let node = job.node.clone().unwrap_or(host);
     let address = node_address(cluster, &node).await;
     let tunnel = Tunnel::open_to(&cluster.target, &address, port, Some(kept.port)).await?;
     let url = tunnel.url(&kept.token);

@@ -221,6 +221,38 @@ pub fn only_unavailable_now(said: &str) -> bool {
     said.contains("requested node configuration is not available") || said.contains("nodes are busy")
 }
 
+/// What the node's script said last in its status file (`say` in `NodeLab::script`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeSays {
+    /// Nothing yet, or `starting RUNTIME`.
+    Starting,
+    /// `running RUNTIME PORT HOST`: JupyterLab listens on the node's PORT.
+    Running { port: u16, host: String },
+    /// `no-runtime HOST`: none of the runtimes tried is on the node.
+    NoRuntime { host: String },
+    /// `no-image PATH`: Apptainer, but no SIF at PATH.
+    NoImage { path: String },
+    /// `exited CODE` or `failed WHY`: the lab ended, or never started.
+    Ended(String),
+}
+
+impl NodeSays {
+    pub fn parse(text: &str) -> NodeSays {
+        let text = text.trim();
+        let (word, rest) = text.split_once(' ').unwrap_or((text, ""));
+        match (word, rest.split_whitespace().collect::<Vec<_>>().as_slice()) {
+            ("running", [_runtime, port, host, ..]) => match port.parse() {
+                Ok(port) => NodeSays::Running { port, host: host.to_string() },
+                Err(_) => NodeSays::Ended(format!("it reported port {port}")),
+            },
+            ("no-runtime", _) => NodeSays::NoRuntime { host: rest.to_string() },
+            ("no-image", _) => NodeSays::NoImage { path: rest.to_string() },
+            ("exited" | "failed", _) => NodeSays::Ended(rest.to_string()),
+            _ => NodeSays::Starting,
+        }
+    }
+}
+
 /// Which container runtime runs the lab on the node, first found wins.
 pub const RUNTIMES: [&str; 4] = ["apptainer", "singularity", "podman", "docker"];
 
@@ -517,6 +549,24 @@ mod tests {
             partitions,
         );
         assert!(account.hint.unwrap().contains("--account"));
+    }
+
+    #[test]
+    fn the_status_file_in_the_scripts_words() {
+        assert_eq!(NodeSays::parse(""), NodeSays::Starting);
+        assert_eq!(NodeSays::parse("starting docker\n"), NodeSays::Starting);
+        assert_eq!(
+            NodeSays::parse("running docker 41234 node1\n"),
+            NodeSays::Running { port: 41234, host: "node1".into() }
+        );
+        assert_eq!(NodeSays::parse("no-runtime node1"), NodeSays::NoRuntime { host: "node1".into() });
+        assert_eq!(NodeSays::parse("no-image /s/x.sif"), NodeSays::NoImage { path: "/s/x.sif".into() });
+        assert_eq!(NodeSays::parse("exited 125"), NodeSays::Ended("125".into()));
+        assert_eq!(
+            NodeSays::parse("failed no free port on node1"),
+            NodeSays::Ended("no free port on node1".into())
+        );
+        assert_eq!(NodeSays::parse("running docker x node1"), NodeSays::Ended("it reported port x".into()));
     }
 
     #[test]

@@ -56,7 +56,7 @@ impl TokenFile {
         container: &str,
         token: &str,
     ) -> Result<TokenFile> {
-        let dir = home.join(".local/share/dimtensor-up/tokens");
+        let dir = remote_token_dir(home);
         let path = dir.join(container);
         let (d, f) = (sh_quote_path(&dir), sh_quote_path(&path));
         // The token travels on stdin, never on a command line; 0644 inside a 0700 folder, as here.
@@ -90,6 +90,11 @@ pub fn remove(path: &Path, remote: Option<&crate::engine::ssh::SshTarget>) {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// Where token files live on a remote whose user's home is `home` (the state folder there).
+pub fn remote_token_dir(home: &Path) -> PathBuf {
+    home.join(".local/share/dimtensor-up/tokens")
 }
 
 pub fn read_token_file(path: &Path) -> Option<String> {
