@@ -65,6 +65,40 @@ fn hub_project(dir: &Path) -> String {
     yaml.lines().find_map(|l| l.strip_prefix("name: ").map(str::to_string)).unwrap()
 }
 
+/// A hub `hub --up` started in the sandbox's folder (on `host`, else the default engine): its
+/// address, files and admin password, removed when the test ends.
+struct RunningHub {
+    /// http://127.0.0.1:PORT, without /hub/.
+    url: String,
+    dir: std::path::PathBuf,
+    project: String,
+    admin_password: String,
+    _cleanup: HubCleanup,
+}
+
+impl RunningHub {
+    fn of(out: &Out, sb: &Sandbox, host: Option<&str>) -> RunningHub {
+        let dir = sb.work.join("dimtensor-hub");
+        let project = hub_project(&dir);
+        let admin_password = std::fs::read_to_string(dir.join("admin-password")).unwrap().trim().to_string();
+        RunningHub {
+            url: out.last_line().trim_end_matches("/hub/").to_string(),
+            _cleanup: HubCleanup { host: host.map(str::to_string), project: project.clone() },
+            dir,
+            project,
+            admin_password,
+        }
+    }
+    /// A user who signed up and whom the admin authorized; their API token.
+    fn user(&self, name: &str) -> String {
+        let password = format!("{name}-password-1");
+        hub_client(&self.url, &["signup", name, &password]);
+        hub_client(&self.url, &["authorize", "admin", &self.admin_password, name]);
+        let t = hub_client(&self.url, &["token", name, &password]);
+        t["token"].as_str().unwrap_or_else(|| panic!("{name} signs in: {t}")).to_string()
+    }
+}
+
 #[test]
 fn a_hub_gives_each_user_a_lab_of_their_own_that_outlives_the_hub() {
     if skip_without_engine(GROUP) {
@@ -72,7 +106,6 @@ fn a_hub_gives_each_user_a_lab_of_their_own_that_outlives_the_hub() {
     }
     let _g = engine_lock();
     let sb = Sandbox::new("hub");
-    let hub_dir = sb.work.join("dimtensor-hub");
     let out = sb
         .run(&[
             "hub", "--labs", "base", "--gpus", "none", "--up", "--no-browser", "--pull", "never",
@@ -81,14 +114,12 @@ fn a_hub_gives_each_user_a_lab_of_their_own_that_outlives_the_hub() {
         .ok();
     let url = out.last_line().to_string();
     assert!(url.starts_with("http://127.0.0.1:80") && url.ends_with("/hub/"), "{url}\n{}", out.stderr);
-    let hub = url.trim_end_matches("/hub/").to_string();
-    let project = hub_project(&hub_dir);
-    let _cleanup = HubCleanup { host: None, project: project.clone() };
+    let running = RunningHub::of(&out, &sb, None);
+    let (hub, hub_dir, project) = (running.url.clone(), running.dir.clone(), running.project.clone());
     validate_against_schema(&hub_dir.join("compose.yaml"));
-    let password_file = hub_dir.join("admin-password");
-    let meta = std::fs::metadata(&password_file).unwrap();
+    let meta = std::fs::metadata(hub_dir.join("admin-password")).unwrap();
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777, 0o600);
-    let admin_password = std::fs::read_to_string(&password_file).unwrap().trim().to_string();
+    let admin_password = running.admin_password.clone();
     assert!(admin_password.len() >= 32);
     let inspect = sb.docker(&["inspect", &project]);
     assert!(!inspect.contains(&admin_password), "the admin password is not in the container's config");
@@ -266,16 +297,10 @@ fn a_hub_gpu_profile_reaches_the_engine_as_a_device_request() {
         )
         .ok();
     out.says("profiles: base, base-gpu");
-    let hub = out.last_line().trim_end_matches("/hub/").to_string();
-    let hub_dir = sb.work.join("dimtensor-hub");
-    let project = hub_project(&hub_dir);
-    let _cleanup = HubCleanup { host: Some(gpu_host.clone()), project: project.clone() };
-    let admin_password = std::fs::read_to_string(hub_dir.join("admin-password")).unwrap().trim().to_string();
-    hub_client(&hub, &["signup", "carol", "carol-password-1"]);
-    hub_client(&hub, &["authorize", "admin", &admin_password, "carol"]);
-    let token =
-        hub_client(&hub, &["token", "carol", "carol-password-1"])["token"].as_str().unwrap().to_string();
-    let lab = hub_client(&hub, &["spawn", "carol", &token, "base-gpu"]);
+    let running = RunningHub::of(&out, &sb, Some(&gpu_host));
+    let project = running.project.clone();
+    let token = running.user("carol");
+    let lab = hub_client(&running.url, &["spawn", "carol", &token, "base-gpu"]);
     let url = lab["url"].as_str().unwrap_or_else(|| panic!("the GPU profile starts: {lab}"));
     let requests = docker_on(
         &gpu_host,
@@ -307,19 +332,10 @@ fn one_gpu_each_gives_every_user_a_gpu_of_their_own_and_says_who_holds_them() {
     )
     .ok();
     out.says("profiles: base, base-gpu");
-    let hub = out.last_line().trim_end_matches("/hub/").to_string();
-    let hub_dir = sb.work.join("dimtensor-hub");
-    let project = hub_project(&hub_dir);
-    let _cleanup = HubCleanup { host: Some(gpu_host.clone()), project: project.clone() };
-    let admin_password = std::fs::read_to_string(hub_dir.join("admin-password")).unwrap().trim().to_string();
-    let mut tokens = std::collections::HashMap::new();
-    for user in ["alice", "bob", "carol"] {
-        hub_client(&hub, &["signup", user, &format!("{user}-password-1")]);
-        hub_client(&hub, &["authorize", "admin", &admin_password, user]);
-        let t = hub_client(&hub, &["token", user, &format!("{user}-password-1")]);
-        tokens
-            .insert(user, t["token"].as_str().unwrap_or_else(|| panic!("{user} signs in: {t}")).to_string());
-    }
+    let running = RunningHub::of(&out, &sb, Some(&gpu_host));
+    let (hub, project) = (running.url.clone(), running.project.clone());
+    let tokens: std::collections::HashMap<&str, String> =
+        ["alice", "bob", "carol"].into_iter().map(|user| (user, running.user(user))).collect();
     let spawn = |user: &str| hub_client(&hub, &["spawn", user, &tokens[user], "base-gpu"]);
     let stop = |user: &str| hub_client(&hub, &["stop", user, &tokens[user]]);
     let gpu_of = |user: &str| {
