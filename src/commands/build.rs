@@ -1,15 +1,15 @@
 //! `dimtensor-up build`: images from the embedded Dockerfile, through BuildKit.
 
-use crate::catalog::Platforms;
-use crate::catalog::{ImageId, IMAGES};
-use crate::cli::{BuildArgs, GlobalArgs};
-use crate::error::Result;
+use crate::base::error::Result;
+use crate::base::reporter::Reporter;
 use crate::image::{self, BuildOptions};
-use crate::reporter::Reporter;
+use crate::spec::catalog::Platforms;
+use crate::spec::catalog::{ImageId, IMAGES};
+use crate::spec::cli::{BuildArgs, GlobalArgs};
 
 pub async fn run(global: &GlobalArgs, args: BuildArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
-    let (config, _) = crate::config::load()?;
+    let (config, _) = crate::spec::config::load()?;
     let mut opts = BuildOptions::new(&config, args.dimtensor_version, args.python_image, args.ca_cert)?;
     opts.no_cache = args.no_cache;
     let requested = config.platform(args.platform.as_deref())?;
@@ -25,12 +25,12 @@ pub async fn run(global: &GlobalArgs, args: BuildArgs) -> Result<u8> {
     opts.platform = platforms.explicit().map(str::to_string);
     reporter.note(format!("building for {}", platforms.images.platform()));
     // One signal future for the whole run: no Ctrl-C falls between two builds.
-    let stop = crate::error::stop_signal();
+    let stop = crate::base::error::stop_signal();
     tokio::pin!(stop);
     for id in images {
         tokio::select! {
             r = image::build(&engine, id, config.registry(), &opts, &reporter) => r?,
-            _ = &mut stop => return Err(crate::error::Error::interrupted()),
+            _ = &mut stop => return Err(crate::base::error::Error::interrupted()),
         }
     }
     Ok(0)

@@ -4,17 +4,19 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::catalog::{Arch, Variant};
-use crate::cli::{ComposeArgs, GlobalArgs, LabArgs};
-use crate::compose::{default_output, merge_env_file, render, strong_token_in};
-use crate::config::Config;
+use crate::base::error::{Error, Kind, Result};
+use crate::base::reporter::Reporter;
 use crate::engine::model::{GpuForm, UserMapping};
 use crate::engine::Engine;
-use crate::error::{Error, Kind, Result};
 use crate::gpu;
+use crate::plan::compose::{default_output, merge_env_file, render, strong_token_in};
+use crate::plan::generated::{self, Replace};
+use crate::plan::settings::LabSettings;
+use crate::plan::settings::Prechecked;
 use crate::plan::LaunchPlan;
-use crate::reporter::Reporter;
-use crate::settings::LabSettings;
+use crate::spec::catalog::{Arch, Variant};
+use crate::spec::cli::{ComposeArgs, GlobalArgs};
+use crate::spec::config::Config;
 
 /// Where the files go: `-o` (or ./compose.yaml), its folder (which must exist), and `.env`
 /// beside it.
@@ -41,7 +43,8 @@ fn paths(cwd: &Path, output: Option<&Path>) -> Result<Paths> {
 /// Otherwise the file is written without asking one.
 fn needs_engine(args: &ComposeArgs, config: &Config, remote: bool, wizard: bool, project: bool) -> bool {
     let gpus_explicit = match (&args.lab.gpus, &config.gpus) {
-        (Some(flag), _) => flag != "auto",
+        // A bad value was refused before (settings::precheck).
+        (Some(flag), _) => !matches!(gpu::GpuRequest::parse(flag), Ok(gpu::GpuRequest::Auto)),
         (None, Some(setting)) => *setting != gpu::GpuRequest::Auto,
         (None, None) => false,
     };
@@ -54,19 +57,13 @@ fn needs_engine(args: &ComposeArgs, config: &Config, remote: bool, wizard: bool,
         || args.lab.user.is_none()
 }
 
-/// Whether the work folder here (the compose file's folder by default) has files for a project
-/// image.
-fn has_project_files(lab: &LabArgs, config: &Config, compose_dir: &Path) -> Result<bool> {
-    let mut lab = lab.clone();
-    lab.workdir.get_or_insert_with(|| compose_dir.to_path_buf());
-    Ok(!LabSettings::resolve(&lab, config, compose_dir)?.project.is_empty())
-}
-
 /// The file planned: the launch plan it writes down and what `--up` needs of it.
 struct Planned {
     plan: LaunchPlan,
     settings: LabSettings,
     user: UserMapping,
+    /// What writing compose.yaml does to the one there.
+    replace: Replace,
 }
 
 pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
@@ -74,30 +71,47 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
         if variant == Variant::Auto {
             return Err(Error::usage("--example needs a lab").hint("one of base, ml, full"));
         }
-        print!("{}", crate::compose::example(variant));
+        print!("{}", crate::plan::compose::example(variant));
         return Ok(0);
     }
     let reporter = Reporter::new(global.quiet, global.verbose);
-    let (config, _) = crate::config::load()?;
-    let cwd = crate::sys::current_dir()?;
+    let (config, _) = crate::spec::config::load()?;
+    let cwd = crate::base::sys::current_dir()?;
     let paths = paths(&cwd, args.output.as_deref())?;
     let remote = crate::engine::is_remote(global.host.as_deref())?;
-    let wizard = crate::wizard::wanted(&args.lab, &config);
+    let wizard = crate::lab::wizard::wanted(&args.lab, &config);
     // Flags are checked before anything is touched or asked.
-    crate::settings::precheck(global.host.as_deref(), &args.lab, &config, &paths.compose_dir)?;
-    let project = !remote && has_project_files(&args.lab, &config, &paths.compose_dir)?;
+    // (The work folder is the compose file's folder by default: `.` from there.)
+    let prechecked =
+        crate::plan::settings::precheck(global.host.as_deref(), &args.lab, &config, &paths.compose_dir)?;
+    let project = prechecked.has_project_files();
     let engine = match needs_engine(&args, &config, remote, wizard, project) {
         true => Some(Engine::connect(global.host.as_deref()).await?),
         false => None,
     };
-    let planned = plan_file(engine.as_ref(), &args, &config, &paths, remote, wizard, &reporter).await?;
+    let writing = Writing {
+        engine: engine.as_ref(),
+        args: &args,
+        config: &config,
+        paths: &paths,
+        wizard,
+        reporter: &reporter,
+    };
+    let planned = plan_file(&writing, prechecked).await?;
     let yaml = render(&planned.plan, &paths.compose_dir, &header(&planned.plan));
     // Keep an existing token when overwriting with --force: open browsers keep working.
     let existing_env = std::fs::read_to_string(&paths.env).unwrap_or_default();
     let token = strong_token_in(&existing_env).unwrap_or_else(crate::lab::token::new_token);
     let env = merge_env_file(&existing_env, &token, planned.user.user);
-    crate::state::write_secret_file(&paths.env, &env, 0o600)?;
-    crate::state::write_atomic(&paths.output, &yaml, 0o644, Kind::Usage)?;
+    crate::base::state::write_secret_file(&paths.env, &env, 0o600)?;
+    generated::write(&paths.output, &generated::with_checksum(&yaml), planned.replace)?;
+    if planned.replace == Replace::KeepingBackup {
+        reporter.note(format!(
+            "kept your {} as {}",
+            paths.output.display(),
+            generated::backup_of(&paths.output).display()
+        ));
+    }
     reporter.note(format!(
         "wrote {} and {} (token inside, mode 600)",
         paths.output.display(),
@@ -112,59 +126,90 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     }
 }
 
-/// The settings, settled on the engine where one is asked, into the plan the file writes down.
-async fn plan_file(
-    engine: Option<&Engine>,
-    args: &ComposeArgs,
-    config: &Config,
-    paths: &Paths,
-    remote: bool,
+/// What a run of `compose` works with, for the steps that plan its file.
+struct Writing<'a> {
+    engine: Option<&'a Engine>,
+    args: &'a ComposeArgs,
+    config: &'a Config,
+    paths: &'a Paths,
     wizard: bool,
-    reporter: &Reporter,
-) -> Result<Planned> {
-    let compose_dir = &paths.compose_dir;
-    // Relative --workdir/--data/-v are taken from the compose file's folder, like compose does.
-    let mut lab = match (wizard, engine) {
-        (true, Some(engine)) => crate::wizard::ask(&args.lab, config, engine, compose_dir).await?,
-        _ => args.lab.clone(),
-    };
-    // Over ssh the file's paths are the remote's (checked there, the work folder by default the
-    // remote one that stands for this folder); the files themselves are written here.
-    if lab.workdir.is_none() && !remote {
-        lab.workdir = Some(compose_dir.clone());
-    }
-    let settings = match (engine, remote) {
-        (Some(engine), true) => {
-            crate::settings::on_engine(engine, &lab, config, compose_dir, reporter).await?
+    reporter: &'a Reporter,
+}
+
+/// The settings, settled on the engine where one is asked, into the plan the file writes down.
+async fn plan_file(w: &Writing<'_>, prechecked: Prechecked) -> Result<Planned> {
+    let settings = file_settings(w, prechecked).await?;
+    // compose.yaml by the rule for generated files; .env is merged (your lines and token stay).
+    let replace =
+        generated::check(&w.paths.output, w.args.force, "keep your edits, or -o to write elsewhere")?;
+    let (settings, plan, user) = match w.engine {
+        Some(engine) => plan_on_engine(engine, settings, w.config, w.reporter).await?,
+        None => {
+            let (plan, user) = plan_without_engine(&settings, w.config, w.reporter)?;
+            (settings, plan, user)
         }
-        _ => LabSettings::resolve(&lab, config, compose_dir)?,
+    };
+    Ok(Planned { plan, settings, user, replace })
+}
+
+/// The lab's settings for the file: those settled before the engine was asked, the wizard's
+/// answers where it asked, or, over ssh, the remote's. Relative --workdir, --data and -v are
+/// taken from the compose file's folder, as compose does.
+async fn file_settings(w: &Writing<'_>, prechecked: Prechecked) -> Result<LabSettings> {
+    let Writing { engine, args, config, paths, wizard, reporter } = *w;
+    let compose_dir = &paths.compose_dir;
+    let settings = match (engine, prechecked) {
+        (Some(engine), _) if wizard => {
+            let mut lab = crate::lab::wizard::ask(&args.lab, config, engine, compose_dir).await?;
+            if engine.host.ssh().is_none() {
+                lab.workdir.get_or_insert_with(|| compose_dir.clone());
+            }
+            // Over ssh the answers' paths are the remote's, checked there.
+            crate::plan::settings::on_engine(engine, &lab, config, compose_dir, reporter).await?
+        }
+        // Over ssh the file's paths are the remote's (checked there, the work folder by default
+        // the remote one that stands for this folder); the files themselves are written here.
+        (Some(engine), Prechecked::Remote) => {
+            crate::plan::settings::on_engine(engine, &args.lab, config, compose_dir, reporter).await?
+        }
+        (_, Prechecked::Here(settings)) => *settings,
+        (None, Prechecked::Remote) => unreachable!("over ssh the engine is always asked (needs_engine)"),
     };
     if let Some(warning) = settings.exposure_warning() {
         reporter.warn(warning);
     }
-    for path in [&paths.output, &paths.env] {
-        if path.exists() && !args.force {
-            return Err(Error::usage(format!("{} exists", path.display()))
-                .hint("pass --force to overwrite it, or -o to write elsewhere"));
-        }
+    Ok(settings)
+}
+
+/// Explicit lab, GPUs and user: written down without asking an engine.
+fn plan_without_engine(
+    settings: &LabSettings,
+    config: &Config,
+    reporter: &Reporter,
+) -> Result<(LaunchPlan, UserMapping)> {
+    let lab = settings.variant;
+    let cuda = crate::image::cuda_need(lab.lab_image(), settings.platform.unwrap_or(Arch::Amd64));
+    let decision = gpu::decide(&settings.gpus, None, &Default::default(), cuda.as_ref(), lab.name())?;
+    if let Some(note) = decision.note() {
+        reporter.note(note);
     }
-    let Some(engine) = engine else {
-        // Explicit lab, GPUs and user: written down without asking an engine.
-        let lab = settings.variant;
-        let cuda = crate::image::cuda_need(lab.lab_image(), settings.platform.unwrap_or(Arch::Amd64));
-        let decision = gpu::decide(&settings.gpus, None, &Default::default(), cuda.as_ref(), lab.name())?;
-        if let Some(note) = decision.note() {
-            reporter.note(note);
-        }
-        let user = UserMapping { user: settings.user, keep_id: false };
-        let port = settings.port.unwrap_or(crate::ports::FIRST_PORT);
-        let image_ref = settings.image().reference(config.registry());
-        let mut plan =
-            LaunchPlan::new(&settings, image_ref, port, user, decision.attach, GpuForm::DeviceRequest);
-        plan.platform = settings.platform.map(Arch::platform);
-        return Ok(Planned { plan, settings, user });
-    };
-    let (settings, platforms, decision) = crate::fit::settle_lab(engine, settings, reporter).await?;
+    let user = UserMapping { user: settings.user, keep_id: false };
+    let port = settings.port.unwrap_or(crate::spec::ports::FIRST_PORT);
+    let image_ref = settings.image().reference(config.registry());
+    let mut plan = LaunchPlan::new(settings, image_ref, port, user, decision.attach, GpuForm::DeviceRequest);
+    plan.platform = settings.platform.map(Arch::platform);
+    Ok((plan, user))
+}
+
+/// The lab settled on the engine, as `jupyter` settles it: `auto`, the GPUs, the user mapping,
+/// the port, the project image (built here; the file names it by its tag), /dev/shm.
+async fn plan_on_engine(
+    engine: &Engine,
+    settings: LabSettings,
+    config: &Config,
+    reporter: &Reporter,
+) -> Result<(LabSettings, LaunchPlan, UserMapping)> {
+    let (settings, platforms, decision) = crate::lab::fit::settle_lab(engine, settings, reporter).await?;
     let model = engine.model().await?;
     let user = model.user_mapping(settings.user, engine.host.caller().await?);
     // Compose speaks the Docker API: the GPU request must be one this engine honours there.
@@ -178,18 +223,17 @@ async fn plan_file(
         settings.port,
         None,
         settings.listen,
-        crate::ports::FIRST_PORT,
+        crate::spec::ports::FIRST_PORT,
         &[],
     )
     .await?;
     let mut image_ref = settings.image().reference(config.registry());
-    // The project's packages: its image is built here, and the file names it by its tag.
     if !settings.project.is_empty() {
         let policy = config.pull.unwrap_or_default();
         let (lab_ref, _) =
             crate::image::ensure(engine, settings.image(), platforms, config, policy, false, reporter)
                 .await?;
-        image_ref = crate::project_image::ensure(
+        image_ref = crate::image::project::ensure(
             engine, &lab_ref, &settings.project, &settings.workdir, platforms, config, reporter,
         )
         .await?;
@@ -203,7 +247,7 @@ async fn plan_file(
     plan.ca_bundle = plan.ca_bundle.filter(|_| model.sees_every_host_file());
     let engine_memory = engine.memory().await?;
     plan.shm_size.get_or_insert(crate::plan::default_shm_size(engine_memory));
-    Ok(Planned { plan, settings, user })
+    Ok((settings, plan, user))
 }
 
 /// The comment at the top of the file: what it is, how to start and stop it, its URL.
@@ -212,7 +256,7 @@ fn header(plan: &LaunchPlan) -> String {
         "JupyterLab with dimtensor ({} variant), written by dimtensor-up {}.\nStart: docker compose up -d   Stop: docker compose down (your files and the `jupyter-settings` volume stay)\nURL:   http://{}:{}/lab?token=<JUPYTER_TOKEN from .env>\nThe token is in .env beside this file (mode 600): keep .env out of version control.",
         plan.variant.name(),
         env!("CARGO_PKG_VERSION"),
-        crate::ports::connect_host(plan.listen),
+        crate::spec::ports::connect_host(plan.listen),
         plan.host_port
     )
 }
@@ -228,9 +272,9 @@ async fn bring_up(
 ) -> Result<u8> {
     let port = planned.plan.host_port;
     let timeout = Duration::from_secs(args.timeout);
-    crate::compose::up(&engine.endpoint, file, reporter)?;
+    crate::plan::compose::up(&engine.endpoint, file, reporter)?;
     let server = wait_for_service(engine, &planned.settings.workdir, timeout).await?;
-    if let Some(tunnel) = crate::lab::serve::open_tunnel(engine, port, None).await? {
+    if let Some(tunnel) = crate::lab::tunnel::open_tunnel(engine, port, None).await? {
         // Ready, seen through a tunnel that ends with this process: `open` forwards it again.
         let (local, local_port) = tunnel.local();
         crate::lab::wait_ready(engine, &server.id, local, local_port, token, timeout).await?;
@@ -245,7 +289,7 @@ async fn bring_up(
     let url = planned.plan.url(token);
     println!("{url}");
     if !args.no_browser {
-        crate::browser::open_url(&url, port, reporter).settled().await;
+        crate::lab::browser::open_url(&url, port, reporter).settled().await;
     }
     Ok(0)
 }
@@ -255,7 +299,7 @@ async fn wait_for_service(
     workdir: &Path,
     timeout: Duration,
 ) -> Result<crate::lab::Server> {
-    let running = crate::poll::until_ok(timeout, Duration::from_millis(200), || async {
+    let running = crate::base::poll::until_ok(timeout, Duration::from_millis(200), || async {
         Ok::<_, Error>(crate::lab::for_workdir(engine, workdir).await?.filter(crate::lab::Server::running))
     })
     .await?;
@@ -271,8 +315,8 @@ mod tests {
 
     fn compose_args(flags: &[&str]) -> ComposeArgs {
         let argv = [&["dimtensor-up", "compose"], flags].concat();
-        match crate::cli::Cli::parse_from(argv).command {
-            crate::cli::Command::Compose(args) => args,
+        match crate::spec::cli::Cli::parse_from(argv).command {
+            crate::spec::cli::Command::Compose(args) => args,
             _ => unreachable!("a compose command line"),
         }
     }

@@ -1,10 +1,10 @@
 //! `dimtensor-up config show|path|set`.
 
-use crate::cli::{ConfigAction, ConfigArgs, GlobalArgs};
-use crate::error::Result;
+use crate::base::error::Result;
+use crate::spec::cli::{ConfigAction, ConfigArgs, GlobalArgs};
 
 pub fn run(global: &GlobalArgs, args: ConfigArgs) -> Result<u8> {
-    let (mut config, path) = crate::config::load()?;
+    let (mut config, path) = crate::spec::config::load()?;
     match args.action {
         ConfigAction::Path => println!("{}", path.display()),
         ConfigAction::Show => {
@@ -15,7 +15,7 @@ pub fn run(global: &GlobalArgs, args: ConfigArgs) -> Result<u8> {
         ConfigAction::Set { key, value } => {
             config.set(&key, &value)?;
             config.save(&path)?;
-            crate::reporter::Reporter::new(global.quiet, global.verbose)
+            crate::base::reporter::Reporter::new(global.quiet, global.verbose)
                 .note(format!("set {key} = {value} in {}", path.display()));
         }
     }

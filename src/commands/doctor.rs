@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::catalog::IMAGES;
-use crate::cli::{GlobalArgs, JsonArgs};
+use crate::base::error::Result;
 use crate::engine::model::{Builder, CreateApi, GpuForm, Product, Vm};
 use crate::engine::{discover, resolve_from_env, Address, Engine, Source};
-use crate::error::Result;
-use crate::fit::GpuOutlook;
 use crate::gpu::{self, EngineGpuState, HostGpuState};
-use crate::ports::{port_is_free, FIRST_PORT};
+use crate::lab::fit::GpuOutlook;
+use crate::spec::catalog::IMAGES;
+use crate::spec::cli::{GlobalArgs, JsonArgs};
+use crate::spec::ports::{port_is_free, FIRST_PORT};
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -97,7 +97,7 @@ struct LabNeed {
 }
 
 pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
-    let (config, config_path) = crate::config::load()?;
+    let (config, config_path) = crate::spec::config::load()?;
     let endpoint = resolve_from_env(global.host.as_deref())?;
     let report = |engine, gpu, auto_lab, images| Report {
         dimtensor_up: env!("CARGO_PKG_VERSION"),
@@ -137,7 +137,7 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
     };
     let (gpu, outlook) = gpu_report(&engine).await?;
     // What `jupyter` would start here with no --variant (the same rule, the same outlook).
-    let auto_lab = engine.platform().await.ok().map(|arch| crate::fit::auto_lab_line(arch, &outlook));
+    let auto_lab = engine.platform().await.ok().map(|arch| crate::lab::fit::auto_lab_line(arch, &outlook));
     let mut images = BTreeMap::new();
     for spec in &IMAGES {
         let reference = spec.id.reference(config.registry());
@@ -153,7 +153,7 @@ async fn gpu_report(engine: &Engine) -> Result<(GpuReport, GpuOutlook)> {
     let (host_gpu, toolkit) = engine.host.probe_gpus().await;
     let engine_gpu = gpu::engine_state(Some(engine.info().await?), engine.model().await?, toolkit);
     let arch = engine.platform().await?;
-    let labs_need: Vec<LabNeed> = crate::catalog::Variant::LABS
+    let labs_need: Vec<LabNeed> = crate::spec::catalog::Variant::LABS
         .into_iter()
         .filter_map(|lab| {
             crate::image::cuda_need(lab.lab_image(), arch).map(|need| LabNeed {
@@ -164,7 +164,7 @@ async fn gpu_report(engine: &Engine) -> Result<(GpuReport, GpuOutlook)> {
         })
         .collect();
     // The verdict for the lab `auto` takes with usable GPUs, as `jupyter` decides it.
-    let gpu_lab = crate::fit::auto_lab(arch, &GpuOutlook::Usable);
+    let gpu_lab = crate::lab::fit::auto_lab(arch, &GpuOutlook::Usable);
     let cuda = crate::image::cuda_need(gpu_lab.lab_image(), arch);
     let decision =
         gpu::decide(&gpu::GpuRequest::Auto, host_gpu.as_ref(), &engine_gpu, cuda.as_ref(), gpu_lab.name());
@@ -202,12 +202,12 @@ async fn engine_report(engine: &Engine) -> Result<EngineReport> {
     let data_root_free_bytes = match engine.host.ssh() {
         // Over ssh, the remote's disk: `df -Pk` prints free KiB in its fourth column.
         Some(target) => target
-            .run(&format!("df -Pk {} | tail -n 1", crate::sys::sh_quote(&data_root)), None)
+            .run(&format!("df -Pk {} | tail -n 1", crate::base::sys::sh_quote(&data_root)), None)
             .await
             .ok()
             .and_then(|out| out.split_whitespace().nth(3).and_then(|k| k.parse::<u64>().ok()))
             .map(|kib| kib * 1024),
-        None if model.local => crate::sys::free_bytes(&data_root),
+        None if model.local => crate::base::sys::free_bytes(&data_root),
         None => None,
     };
     Ok(EngineReport {
@@ -247,12 +247,35 @@ fn print(report: &Report, json: bool) {
 impl Report {
     /// The report as a person reads it.
     fn text(&self) -> String {
+        let mut out = vec![format!("dimtensor-up {}   settings: {}", self.dimtensor_up, self.config_file)];
+        out.extend(self.engine.lines());
+        out.extend(self.gpu.lines());
+        if let Some(lab) = &self.auto_lab {
+            out.push(lab.clone());
+        }
+        if let Some(images) = &self.images {
+            let line: Vec<String> =
+                images.iter().map(|(k, v)| format!("{k} {}", if *v { "✓" } else { "-" })).collect();
+            out.push(format!("images        {}", line.join("  ")));
+        }
+        out.push(format!(
+            "port 8888     {}",
+            match self.port_8888_free {
+                true => "free on 127.0.0.1",
+                false => "in use on 127.0.0.1 (jupyter picks the next free one)",
+            }
+        ));
+        out.iter().map(|line| format!("{line}\n")).collect()
+    }
+}
+
+impl EngineReport {
+    /// The engine, what discovery tried before it, and what it runs on.
+    fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let e = &self.engine;
-        out.push(format!("dimtensor-up {}   settings: {}", self.dimtensor_up, self.config_file));
-        out.push(format!("engine        {} (chosen by {})", e.address, e.chosen_by));
+        out.push(format!("engine        {} (chosen by {})", self.address, self.chosen_by));
         // Discovery: what was tried before the engine that answered (or all of it, when none did).
-        for tried in &e.tried {
+        for tried in &self.tried {
             out.push(match tried {
                 Tried::Socket(t) => format!(
                     "  tried       {} ({}): {}",
@@ -263,7 +286,7 @@ impl Report {
                 Tried::Cause(cause) => format!("  tried       {cause}"),
             });
         }
-        match &e.details {
+        match &self.details {
             Some(d) => {
                 out.push(format!(
                     "  version     {} {} (API {}; using {}), {}",
@@ -288,32 +311,39 @@ impl Report {
                     out.push(format!("  disk        {:.1} GB free in {}", free as f64 / 1e9, d.data_root));
                 }
             }
-            None => out.push(format!("  unreachable: {}", e.error.as_deref().unwrap_or("no answer"))),
+            None => out.push(format!("  unreachable: {}", self.error.as_deref().unwrap_or("no answer"))),
         }
-        if let Some(host) = &self.gpu.host {
-            let cuda = self.gpu.driver_cuda.map(|c| format!(" (runs CUDA up to {c})")).unwrap_or_default();
+        out
+    }
+}
+
+impl GpuReport {
+    /// The host's driver and GPUs, MIG slices, what the labs need, the engine's side, the verdict.
+    fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(host) = &self.host {
+            let cuda = self.driver_cuda.map(|c| format!(" (runs CUDA up to {c})")).unwrap_or_default();
             out.push(match &host.driver_version {
                 Some(d) => format!("gpu host      NVIDIA driver {d}{cuda}, {} GPU(s)", host.gpus.len()),
                 None => format!("gpu host      {}", host.problem.as_deref().unwrap_or("no NVIDIA GPU")),
             });
         }
         if let Some(listing) =
-            self.gpu.host.as_ref().and_then(|h| h.listing.as_ref()).filter(|l| !l.mig.is_empty())
+            self.host.as_ref().and_then(|h| h.listing.as_ref()).filter(|l| !l.mig.is_empty())
         {
             let slices: Vec<String> =
                 listing.mig.iter().map(|m| format!("{} {} {}", m.index_name(), m.profile, m.uuid)).collect();
             out.push(format!("gpu mig       {} (--gpus device=GPU:MIG or a MIG UUID)", slices.join(", ")));
         }
-        if !self.gpu.labs_need.is_empty() {
+        if !self.labs_need.is_empty() {
             let needs: Vec<String> = self
-                .gpu
                 .labs_need
                 .iter()
                 .map(|n| format!("{}: CUDA {} (driver {} or newer)", n.lab, n.cuda, n.min_driver))
                 .collect();
             out.push(format!("gpu labs      {}", needs.join(", ")));
         }
-        if let Some(eg) = &self.gpu.engine {
+        if let Some(eg) = &self.engine {
             out.push(format!(
                 "gpu engine    nvidia runtime: {}, CDI: {}, toolkit: {}",
                 eg.nvidia_runtime,
@@ -321,26 +351,11 @@ impl Report {
                 eg.toolkit_on_path.as_deref().unwrap_or("not found")
             ));
         }
-        for warning in &self.gpu.warnings {
+        for warning in &self.warnings {
             out.push(format!("gpu warning   {warning}"));
         }
-        out.push(self.gpu.verdict.clone());
-        if let Some(lab) = &self.auto_lab {
-            out.push(lab.clone());
-        }
-        if let Some(images) = &self.images {
-            let line: Vec<String> =
-                images.iter().map(|(k, v)| format!("{k} {}", if *v { "✓" } else { "-" })).collect();
-            out.push(format!("images        {}", line.join("  ")));
-        }
-        out.push(format!(
-            "port 8888     {}",
-            match self.port_8888_free {
-                true => "free on 127.0.0.1",
-                false => "in use on 127.0.0.1 (jupyter picks the next free one)",
-            }
-        ));
-        out.iter().map(|line| format!("{line}\n")).collect()
+        out.push(self.verdict.clone());
+        out
     }
 }
 
@@ -445,5 +460,8 @@ mod tests {
         assert_eq!(json["engine"]["create_api"], "libpod");
         assert_eq!(json["engine"]["tried"][0]["label"], "rootful Docker");
         assert_eq!(json["images"]["base"], true);
+        // The whole of both, as a user reads them.
+        insta::assert_snapshot!("doctor_text_reachable", text);
+        insta::assert_snapshot!("doctor_json_reachable", serde_json::to_string_pretty(&json).unwrap());
     }
 }

@@ -5,16 +5,17 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::catalog::{Arch, Platforms};
-use crate::catalog::{ImageId, Variant, DIMTENSOR_VERSION};
-use crate::cli::{GlobalArgs, HubArgs};
-use crate::config::Config;
+use crate::base::error::{Error, Kind, Result};
+use crate::base::reporter::Reporter;
 use crate::engine::model::GpuForm;
 use crate::engine::Engine;
-use crate::error::{Error, Kind, Result};
 use crate::gpu::{GpuAttach, GpuRequest};
-use crate::hub::{self, HubPlan, Profile};
-use crate::reporter::Reporter;
+use crate::plan::generated::{self, Replace};
+use crate::plan::hub::{self, HubPlan, Profile};
+use crate::spec::catalog::{Arch, Platforms};
+use crate::spec::catalog::{ImageId, Variant, DIMTENSOR_VERSION};
+use crate::spec::cli::{GlobalArgs, HubArgs};
+use crate::spec::config::Config;
 
 /// The flags, checked before anything is touched.
 struct HubFlags {
@@ -34,16 +35,16 @@ fn check_flags(args: &HubArgs, config: &Config, cwd: &Path) -> Result<HubFlags> 
         true => vec![GpuRequest::Auto],
         false => args.gpus.iter().map(|g| GpuRequest::parse(g)).collect::<Result<Vec<_>>>()?,
     };
-    crate::settings::check_port(args.port)?;
-    let listen = crate::settings::listen_address(args.listen.as_deref(), config)?;
+    crate::plan::settings::check_port(args.port)?;
+    let listen = crate::plan::settings::listen_address(args.listen.as_deref(), config)?;
     let dir = cwd.join(args.dir.clone().unwrap_or_else(|| PathBuf::from("dimtensor-hub")));
     Ok(HubFlags { dir, labs, gpus, listen })
 }
 
 pub async fn run(global: &GlobalArgs, args: HubArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
-    let (config, _) = crate::config::load()?;
-    let cwd = crate::sys::current_dir()?;
+    let (config, _) = crate::spec::config::load()?;
+    let cwd = crate::base::sys::current_dir()?;
     let flags = check_flags(&args, &config, &cwd)?;
     if args.kubernetes {
         let pinned = |lab: Variant| lab.lab_image().versioned_reference(config.registry(), DIMTENSOR_VERSION);
@@ -115,7 +116,7 @@ async fn plan_hub(
         crate::lab::start::pick_port(engine, args.port, None, flags.listen, hub::FIRST_PORT, &[]).await?;
     let user = model.user_mapping(None, engine.host.caller().await?);
     let socket_group = match user.user {
-        Some(u) if u.uid != 0 && !user.keep_id => crate::sys::file_gid(&socket),
+        Some(u) if u.uid != 0 && !user.keep_id => crate::base::sys::file_gid(&socket),
         _ => None,
     };
     let plan = HubPlan {
@@ -149,7 +150,7 @@ async fn bring_up(
     args: &HubArgs,
     reporter: &Reporter,
 ) -> Result<u8> {
-    let stop = crate::error::stop_signal();
+    let stop = crate::base::error::stop_signal();
     tokio::pin!(stop);
     let started = tokio::select! {
         r = start(engine, plan, config, args, reporter) => r,
@@ -176,7 +177,7 @@ async fn bring_up(
         plan.dir.join(hub::ADMIN_PASSWORD_FILE).display()
     ));
     if !args.no_browser {
-        crate::browser::open_url(&url, plan.port, reporter).settled().await;
+        crate::lab::browser::open_url(&url, plan.port, reporter).settled().await;
     }
     Ok(0)
 }
@@ -192,7 +193,7 @@ async fn gpu_profiles(
     // The machine is asked once (nvidia-smi, the engine's info), whatever the number of profiles.
     let facts = match flags.gpus.iter().all(|r| *r == GpuRequest::None) {
         true => None,
-        false => Some(crate::fit::GpuFacts::of(engine).await?),
+        false => Some(crate::lab::fit::GpuFacts::of(engine).await?),
     };
     let machine_gpus: Vec<String> = facts
         .as_ref()
@@ -223,36 +224,16 @@ async fn gpu_profiles(
     Ok((pairs, machine_gpus))
 }
 
-/// Writes `text` to `path` unless the file there was edited since dimtensor-up wrote it (then
-/// only with --force, keeping the edited one as .bak). Nothing is written before all checks pass.
-fn check_writable(path: &Path, force: bool) -> Result<bool> {
-    match std::fs::read_to_string(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(Error::new(Kind::Usage, format!("cannot read {}", path.display())).cause(e)),
-        Ok(text) if hub::is_unedited(&text) => Ok(false),
-        Ok(_) if force => Ok(true),
-        Ok(_) => Err(Error::usage(format!("{} was edited since dimtensor-up wrote it", path.display()))
-            .hint("keep your edits (start it with `docker compose up -d` there), or pass --force to replace it (yours is kept as .bak)")),
-    }
-}
-
-fn write(path: &Path, text: &str, backup: bool) -> Result<()> {
-    let fail =
-        |e: std::io::Error| Error::new(Kind::Usage, format!("cannot write {}", path.display())).cause(e);
-    if backup {
-        std::fs::copy(
-            path,
-            path.with_extension(format!("{}.bak", path.extension().and_then(|e| e.to_str()).unwrap_or(""))),
-        )
-        .map_err(fail)?;
-    }
-    crate::state::write_atomic(path, text, 0o644, Kind::Usage)
-}
+/// What a user who keeps an edited hub file does instead of --force.
+const KEEP_HUB_EDITS: &str = "keep your edits (start it with `docker compose up -d` there)";
 
 fn write_files(plan: &HubPlan, force: bool, reporter: &Reporter) -> Result<()> {
     let compose = plan.dir.join(hub::COMPOSE_FILE);
     let config = plan.dir.join(hub::CONFIG_FILE);
-    let backups = [check_writable(&compose, force)?, check_writable(&config, force)?];
+    let replace = [
+        generated::check(&compose, force, KEEP_HUB_EDITS)?,
+        generated::check(&config, force, KEEP_HUB_EDITS)?,
+    ];
     std::fs::create_dir_all(&plan.dir)
         .map_err(|e| Error::usage(format!("cannot create {}", plan.dir.display())).cause(e))?;
     let header = format!(
@@ -263,11 +244,24 @@ fn write_files(plan: &HubPlan, force: bool, reporter: &Reporter) -> Result<()> {
         hub::ADMIN,
         hub::ADMIN_PASSWORD_FILE
     );
-    write(&compose, &plan.compose_yaml(&header), backups[0])?;
-    write(&config, &plan.jupyterhub_config(), backups[1])?;
+    generated::write(&compose, &plan.compose_yaml(&header), replace[0])?;
+    generated::write(&config, &plan.jupyterhub_config(), replace[1])?;
+    for (path, replace) in [(&compose, replace[0]), (&config, replace[1])] {
+        if replace == Replace::KeepingBackup {
+            reporter.note(format!(
+                "kept your {} as {}",
+                path.display(),
+                generated::backup_of(path).display()
+            ));
+        }
+    }
     let password = plan.dir.join(hub::ADMIN_PASSWORD_FILE);
     if !password.exists() {
-        crate::state::write_secret_file(&password, &format!("{}\n", crate::state::random_hex(16)), 0o600)?;
+        crate::base::state::write_secret_file(
+            &password,
+            &format!("{}\n", crate::base::state::random_hex(16)),
+            0o600,
+        )?;
     }
     reporter.note(format!(
         "wrote {} and {} ({} profiles: {})",
@@ -306,13 +300,15 @@ async fn start(
             crate::image::tag(engine, &image.reference(config.registry()), &versioned).await?;
         }
     }
-    crate::compose::up(&engine.endpoint, &plan.dir.join(hub::COMPOSE_FILE), reporter)?;
+    crate::plan::compose::up(&engine.endpoint, &plan.dir.join(hub::COMPOSE_FILE), reporter)?;
     let spinner = reporter.spinner("waiting for JupyterHub to answer");
-    let host = crate::ports::connect_host(plan.listen);
-    let healthy = crate::poll::until(Duration::from_secs(timeout), Duration::from_millis(200), || async {
-        (crate::ready::http_status(&host, plan.port, "/hub/health", None).await == Some(200)).then_some(())
-    })
-    .await;
+    let host = crate::spec::ports::connect_host(plan.listen);
+    let healthy =
+        crate::base::poll::until(Duration::from_secs(timeout), Duration::from_millis(200), || async {
+            (crate::lab::ready::http_status(&host, plan.port, "/hub/health", None).await == Some(200))
+                .then_some(())
+        })
+        .await;
     spinner.finish_and_clear();
     healthy.ok_or_else(|| {
         Error::new(Kind::Container, format!("JupyterHub did not answer within {timeout} s"))
@@ -346,7 +342,7 @@ fn write_kubernetes(
 ) -> Result<u8> {
     let profiles: Vec<Profile> = hub::profiles(&flags.labs, &kubernetes_gpu_pairs(flags), pinned);
     let path = flags.dir.join(hub::K8S_VALUES_FILE);
-    let backup = check_writable(&path, args.force)?;
+    let replace = generated::check(&path, args.force, "keep your edits (pass it to helm as it is)")?;
     std::fs::create_dir_all(&flags.dir)
         .map_err(|e| Error::usage(format!("cannot create {}", flags.dir.display())).cause(e))?;
     let header = format!(
@@ -355,7 +351,10 @@ fn write_kubernetes(
         hub::K8S_VALUES_FILE,
         hub::ADMIN
     );
-    write(&path, &hub::z2jh_values(&profiles, args.gpus_per_user, &header), backup)?;
+    generated::write(&path, &hub::z2jh_values(&profiles, args.gpus_per_user, &header), replace)?;
+    if replace == Replace::KeepingBackup {
+        reporter.note(format!("kept your {} as {}", path.display(), generated::backup_of(&path).display()));
+    }
     reporter.note(format!("wrote {} ({} profiles)", path.display(), profiles.len()));
     println!("{}", path.display());
     Ok(0)
@@ -368,8 +367,8 @@ mod tests {
 
     fn hub_args(flags: &[&str]) -> HubArgs {
         let argv = [&["dimtensor-up", "hub"], flags].concat();
-        match crate::cli::Cli::parse_from(argv).command {
-            crate::cli::Command::Hub(args) => args,
+        match crate::spec::cli::Cli::parse_from(argv).command {
+            crate::spec::cli::Command::Hub(args) => args,
             _ => unreachable!("a hub command line"),
         }
     }
@@ -403,23 +402,5 @@ mod tests {
         let all = flags(&["--gpus", "all"]).unwrap();
         assert_eq!(kubernetes_gpu_pairs(&all).len(), 3);
         assert!(kubernetes_gpu_pairs(&flags(&["--gpus", "none"]).unwrap()).is_empty());
-    }
-
-    #[test]
-    fn an_edited_file_is_replaced_only_with_force_and_kept_as_bak() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(hub::COMPOSE_FILE);
-        assert!(!check_writable(&path, false).unwrap(), "absent: written, no backup");
-        std::fs::write(&path, hub::with_checksum("services: {}\n")).unwrap();
-        assert!(!check_writable(&path, false).unwrap(), "as written: replaced, no backup");
-        std::fs::write(&path, "services: {}\n# mine\n").unwrap();
-        let err = check_writable(&path, false).unwrap_err();
-        assert!(err.message.contains("was edited") && err.hint.unwrap().contains("--force"));
-        assert!(check_writable(&path, true).unwrap(), "with --force: backed up");
-        write(&path, "new\n", true).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(dir.path().join("compose.yaml.bak")).unwrap(),
-            "services: {}\n# mine\n"
-        );
     }
 }

@@ -3,47 +3,47 @@
 
 use serde_json::json;
 
-use crate::cli::{GlobalArgs, JupyterArgs};
+use crate::base::error::Result;
+use crate::base::reporter::Reporter;
 use crate::engine::Engine;
-use crate::error::Result;
 use crate::lab::start::{LabStart, StartOptions, Started};
-use crate::reporter::Reporter;
+use crate::spec::cli::{GlobalArgs, JupyterArgs};
 
 pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet || args.json, global.verbose);
-    let (config, _) = crate::config::load()?;
-    let cwd = crate::sys::current_dir()?;
+    let (config, _) = crate::spec::config::load()?;
+    let cwd = crate::base::sys::current_dir()?;
     // Every flag is validated before the engine is touched or a question asked (over ssh, the
     // paths are checked on the remote once it answers).
-    crate::settings::precheck(global.host.as_deref(), &args.lab, &config, &cwd)?;
     if crate::cluster::Cluster::wanted(global.host.as_deref(), global.slurm, &config) {
         return run_as_job(global, &args, &config, &cwd, &reporter).await;
     }
+    let prechecked = crate::plan::settings::precheck(global.host.as_deref(), &args.lab, &config, &cwd)?;
     let engine = Engine::connect(global.host.as_deref()).await?;
-    let lab_args = match crate::wizard::wanted(&args.lab, &config) {
+    let settings = match crate::lab::wizard::wanted(&args.lab, &config) {
         true => {
-            let mut answers = crate::wizard::ask(&args.lab, &config, &engine, &cwd).await?;
+            let mut answers = crate::lab::wizard::ask(&args.lab, &config, &engine, &cwd).await?;
             if engine.host.ssh().is_some() {
                 // The folder question is about this machine; over ssh the remote folder stands.
                 answers.workdir = args.lab.workdir.clone();
             }
-            answers
+            // The answers are new flags: settled as such.
+            crate::plan::settings::on_engine(&engine, &answers, &config, &cwd, &reporter).await?
         }
-        false => args.lab.clone(),
+        false => prechecked.on(&engine, &args.lab, &config, &cwd, &reporter).await?,
     };
-    let settings = crate::settings::on_engine(&engine, &lab_args, &config, &cwd, &reporter).await?;
 
     if let Some(warning) = settings.exposure_warning() {
         reporter.warn(warning);
     }
     // Ctrl-C or SIGTERM at any point before the server is handed over removes what was
     // created; one signal future for the whole run, so no signal falls between two of them.
-    let stop = crate::error::stop_signal();
+    let stop = crate::base::error::stop_signal();
     tokio::pin!(stop);
     let options = StartOptions {
         pull: args.source.pull.or(config.pull).unwrap_or_default(),
         build: args.source.build,
-        named: args.lab.variant.filter(|v| *v != crate::catalog::Variant::Auto),
+        named: args.lab.variant.filter(|v| *v != crate::spec::catalog::Variant::Auto),
         timeout: std::time::Duration::from_secs(args.timeout),
         new_token: args.new_token,
     };
@@ -77,39 +77,55 @@ pub async fn run(global: &GlobalArgs, args: JupyterArgs) -> Result<u8> {
     crate::lab::serve::serve(&engine, started, stop, owns, &reporter).await
 }
 
-/// `--slurm`: the lab as a job on the cluster's nodes; this folder's running job is re-used.
-async fn run_as_job(
+/// The job's flags, every one checked before the cluster is asked. `--gpus` counts GPUs as the
+/// cluster does (`a100:1`): read as such; the rest as for any lab.
+fn job_flags(
     global: &GlobalArgs,
     args: &JupyterArgs,
-    config: &crate::config::Config,
+    config: &crate::spec::config::Config,
     cwd: &std::path::Path,
-    reporter: &Reporter,
-) -> Result<u8> {
-    use crate::cluster::{self, Cluster, JobFlags};
-    let time = args.job.time.as_deref().map(|t| crate::units::parse_duration(t, "--time")).transpose()?;
-    let flags = JobFlags {
+) -> Result<crate::cluster::JobFlags> {
+    let mut lab = args.lab.clone();
+    let gpus = lab.gpus.take().map(|text| crate::plan::slurm::JobGpus::parse(&text)).transpose()?;
+    crate::plan::settings::precheck(global.host.as_deref(), &lab, config, cwd)?;
+    let time =
+        args.job.time.as_deref().map(|t| crate::base::units::parse_duration(t, "--time")).transpose()?;
+    Ok(crate::cluster::JobFlags {
+        gpus,
         partition: args.job.partition.clone(),
         time,
         account: args.job.account.clone(),
         sbatch_args: args.job.sbatch_args.clone(),
         timeout: std::time::Duration::from_secs(args.timeout),
         new_token: args.new_token,
-    };
-    let stop = crate::error::stop_signal();
+    })
+}
+
+/// `--slurm`: the lab as a job on the cluster's nodes; this folder's running job is re-used.
+async fn run_as_job(
+    global: &GlobalArgs,
+    args: &JupyterArgs,
+    config: &crate::spec::config::Config,
+    cwd: &std::path::Path,
+    reporter: &Reporter,
+) -> Result<u8> {
+    use crate::cluster::{self, Cluster};
+    let flags = job_flags(global, args, config, cwd)?;
+    let stop = crate::base::error::stop_signal();
     tokio::pin!(stop);
     let cluster = Cluster::connect(global.host.as_deref(), config).await?;
     let workdir = args.lab.workdir.as_deref();
     let (folder, existing) = cluster::job_for_folder(&cluster, workdir).await?;
     let (lab, owns) = match existing {
-        Some(job) if job.state == "RUNNING" => {
+        Some(job) if job.state == crate::plan::slurm::JobState::Running => {
             reporter.note(format!("JupyterLab already runs for this folder as job {}", job.job));
             (cluster::reopen(&cluster, &job, &folder, reporter).await?, false)
         }
         Some(job) => {
-            return Err(crate::error::Error::usage(format!(
+            return Err(crate::base::error::Error::usage(format!(
                 "this folder's lab is already job {} ({})",
                 job.job,
-                job.state.to_lowercase()
+                job.state.word().to_lowercase()
             ))
             .hint("`dimtensor-up ps --slurm` shows it; `dimtensor-up stop --slurm` cancels it"))
         }
@@ -132,7 +148,7 @@ async fn run_as_job(
         println!("{}", lab.url);
     }
     let port = lab.tunnel.local().1;
-    let hand_off = (!args.no_browser).then(|| crate::browser::open_url(&lab.url, port, reporter));
+    let hand_off = (!args.no_browser).then(|| crate::lab::browser::open_url(&lab.url, port, reporter));
     if args.detach {
         if let Some(hand_off) = hand_off {
             hand_off.settled().await;
@@ -171,7 +187,11 @@ async fn report_hand_installed(engine: &Engine, started: &Started, reporter: &Re
 }
 
 /// The URL (or JSON) on stdout first, then the browser.
-fn report(started: &Started, args: &JupyterArgs, reporter: &Reporter) -> Option<crate::browser::HandOff> {
+fn report(
+    started: &Started,
+    args: &JupyterArgs,
+    reporter: &Reporter,
+) -> Option<crate::lab::browser::HandOff> {
     if args.json {
         let s = &started.server;
         let value = json!({
@@ -182,7 +202,7 @@ fn report(started: &Started, args: &JupyterArgs, reporter: &Reporter) -> Option<
     } else {
         println!("{}", started.url);
     }
-    (!args.no_browser).then(|| crate::browser::open_url(&started.url, started.server.port, reporter))
+    (!args.no_browser).then(|| crate::lab::browser::open_url(&started.url, started.server.port, reporter))
 }
 
 /// `--detach` over ssh: the server stays on the remote; the URL needs a tunnel, which `open` holds.

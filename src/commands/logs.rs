@@ -2,8 +2,8 @@
 
 use futures_util::StreamExt;
 
-use crate::cli::{GlobalArgs, LogsArgs};
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
+use crate::spec::cli::{GlobalArgs, LogsArgs};
 
 pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<u8> {
     use bollard::query_parameters::LogsOptionsBuilder;
@@ -12,7 +12,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<u8> {
     let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).follow(args.follow).build();
     let mut stream = engine.docker.logs(&server.id, Some(opts));
     // One signal future for the whole run: no Ctrl-C falls between two lines.
-    let stop = crate::error::stop_signal();
+    let stop = crate::base::error::stop_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -30,7 +30,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<u8> {
                             Ok(note) => note,
                             Err(err) => format!("{}; {}", err.message, err.hint.unwrap_or_default()),
                         };
-                        crate::reporter::Reporter::new(global.quiet, global.verbose).note(said);
+                        crate::base::reporter::Reporter::new(global.quiet, global.verbose).note(said);
                     }
                     return Ok(0);
                 }

@@ -1,12 +1,12 @@
 //! `dimtensor-up open`: the URL of a running server, in the browser again.
 
-use crate::cli::{GlobalArgs, TargetArgs};
-use crate::error::{Error, Kind, Result};
-use crate::reporter::Reporter;
+use crate::base::error::{Error, Kind, Result};
+use crate::base::reporter::Reporter;
+use crate::spec::cli::{GlobalArgs, TargetArgs};
 
 pub async fn run(global: &GlobalArgs, args: TargetArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
-    let (config, _) = crate::config::load()?;
+    let (config, _) = crate::spec::config::load()?;
     if crate::cluster::Cluster::wanted(global.host.as_deref(), global.slurm, &config) {
         return open_job(global, &args, &config, &reporter).await;
     }
@@ -22,17 +22,17 @@ pub async fn run(global: &GlobalArgs, args: TargetArgs) -> Result<u8> {
     let token = crate::lab::token(&engine, &server).await?;
     // Over ssh, this machine's end of the tunnel takes the port the lab's URL had.
     let kept = crate::lab::address::kept(&engine, std::path::Path::new(&server.workdir));
-    let Some(tunnel) = crate::lab::serve::open_tunnel(&engine, server.port, kept.map(|k| k.port)).await?
+    let Some(tunnel) = crate::lab::tunnel::open_tunnel(&engine, server.port, kept.map(|k| k.port)).await?
     else {
         let url = crate::lab::url(&server, &token);
         println!("{url}");
         if !args.no_browser {
-            crate::browser::open_url(&url, server.port, &reporter).settled().await;
+            crate::lab::browser::open_url(&url, server.port, &reporter).settled().await;
         }
         return Ok(0);
     };
     // Over ssh: this machine's end of the tunnel, held until Ctrl-C; the server keeps running.
-    let stop = crate::error::stop_signal();
+    let stop = crate::base::error::stop_signal();
     tokio::pin!(stop);
     let (local, port) = tunnel.local();
     let timeout = std::time::Duration::from_secs(60);
@@ -40,7 +40,7 @@ pub async fn run(global: &GlobalArgs, args: TargetArgs) -> Result<u8> {
     let url = tunnel.url(&token);
     println!("{url}");
     // The hand-off runs beside the forwarding, which outlasts it.
-    let _hand_off = (!args.no_browser).then(|| crate::browser::open_url(&url, port, &reporter));
+    let _hand_off = (!args.no_browser).then(|| crate::lab::browser::open_url(&url, port, &reporter));
     reporter.note(format!(
         "forwarding {} from {} until Ctrl-C; the server keeps running after it",
         server.name,
@@ -55,7 +55,7 @@ pub async fn run(global: &GlobalArgs, args: TargetArgs) -> Result<u8> {
 async fn open_job(
     global: &GlobalArgs,
     args: &TargetArgs,
-    config: &crate::config::Config,
+    config: &crate::spec::config::Config,
     reporter: &Reporter,
 ) -> Result<u8> {
     use crate::cluster;
@@ -65,12 +65,12 @@ async fn open_job(
         Error::usage(format!("no lab job for {} on the cluster", folder.display()))
             .hint("`dimtensor-up jupyter --slurm` starts one; `dimtensor-up ps --slurm` lists them")
     })?;
-    let stop = crate::error::stop_signal();
+    let stop = crate::base::error::stop_signal();
     tokio::pin!(stop);
     let lab = cluster::reopen(&cluster, &job, &folder, reporter).await?;
     println!("{}", lab.url);
     let port = lab.tunnel.local().1;
-    let _hand_off = (!args.no_browser).then(|| crate::browser::open_url(&lab.url, port, reporter));
+    let _hand_off = (!args.no_browser).then(|| crate::lab::browser::open_url(&lab.url, port, reporter));
     reporter.note("the tunnel stays open until Ctrl-C; the job keeps running after it.");
     cluster::serve(&cluster, lab, false, reporter, stop).await
 }

@@ -5,12 +5,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::catalog::{DIMTENSOR_VERSION, IMAGES};
-use crate::cli::{GlobalArgs, PruneArgs};
+use crate::base::error::Result;
+use crate::base::reporter::{human_bytes, Reporter};
 use crate::engine::Engine;
-use crate::error::Result;
-use crate::project_image::{labels as project, BASE_REPOSITORY};
-use crate::reporter::{human_bytes, Reporter};
+use crate::image::project::{labels as project, BASE_REPOSITORY};
+use crate::spec::catalog::{DIMTENSOR_VERSION, IMAGES};
+use crate::spec::cli::{GlobalArgs, PruneArgs};
 
 /// What prune needs to know of one local image.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,7 +122,7 @@ pub async fn run(global: &GlobalArgs, args: PruneArgs) -> Result<u8> {
         ListContainersOptionsBuilder, ListImagesOptionsBuilder, RemoveImageOptionsBuilder,
     };
     let reporter = Reporter::new(global.quiet, global.verbose);
-    let (config, _) = crate::config::load()?;
+    let (config, _) = crate::spec::config::load()?;
     let engine = Engine::connect(global.host.as_deref()).await?;
     let images = engine
         .docker
@@ -173,7 +173,7 @@ pub async fn run(global: &GlobalArgs, args: PruneArgs) -> Result<u8> {
             Err(e) => reporter.warn(format!(
                 "kept {}: {}",
                 removal.what,
-                crate::error::first_line(&crate::error::engine_message(&e))
+                crate::base::error::first_line(&crate::base::error::engine_message(&e))
             )),
         }
     }

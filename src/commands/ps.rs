@@ -1,10 +1,10 @@
 //! `dimtensor-up ps`: the servers dimtensor-up started.
 
-use crate::cli::{GlobalArgs, PsArgs};
-use crate::error::Result;
+use crate::base::error::Result;
+use crate::spec::cli::{GlobalArgs, PsArgs};
 
 pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
-    let (config, _) = crate::config::load()?;
+    let (config, _) = crate::spec::config::load()?;
     if crate::cluster::Cluster::wanted(global.host.as_deref(), global.slurm, &config) {
         return jobs(global, &args, &config).await;
     }
@@ -25,8 +25,8 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
             Ok(image) => image.repo_digests.unwrap_or_default(),
             Err(_) => vec![],
         };
-        let repository = crate::registry::repository_of(&s.image);
-        digests.push(crate::registry::pulled_digest(&repo_digests, repository).map(str::to_string));
+        let repository = crate::engine::registry::repository_of(&s.image);
+        digests.push(crate::engine::registry::pulled_digest(&repo_digests, repository).map(str::to_string));
     }
     if args.json {
         let rows: Vec<serde_json::Value> = servers
@@ -44,7 +44,7 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
         return Ok(0);
     }
     if servers.is_empty() {
-        crate::reporter::Reporter::new(global.quiet, global.verbose)
+        crate::base::reporter::Reporter::new(global.quiet, global.verbose)
             .note("no dimtensor-up servers (start one with `dimtensor-up jupyter`)");
         return Ok(0);
     }
@@ -64,7 +64,7 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
             s.variant,
             format!("{}:{}", s.listen, s.port),
             s.gpus,
-            crate::registry::shown_digest(digest.as_deref()),
+            crate::engine::registry::shown_digest(digest.as_deref()),
             s.workdir
         );
     }
@@ -72,7 +72,7 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<u8> {
 }
 
 /// `ps --slurm`: the lab jobs on the cluster, with their node and time left.
-async fn jobs(global: &GlobalArgs, args: &PsArgs, config: &crate::config::Config) -> Result<u8> {
+async fn jobs(global: &GlobalArgs, args: &PsArgs, config: &crate::spec::config::Config) -> Result<u8> {
     let cluster = crate::cluster::Cluster::connect(global.host.as_deref(), config).await?;
     let jobs = crate::cluster::jobs(&cluster).await?;
     if args.json {
@@ -84,9 +84,9 @@ async fn jobs(global: &GlobalArgs, args: &PsArgs, config: &crate::config::Config
         println!(
             "{:<10} {:<11} {:<14} {:<12} {}",
             j.job,
-            j.state.to_lowercase(),
+            j.state.word().to_lowercase(),
             j.node.as_deref().unwrap_or("-"),
-            j.time_left.as_deref().unwrap_or("-"),
+            j.time_left.map(crate::plan::slurm::slurm_time).as_deref().unwrap_or("-"),
             j.name
         );
     }

@@ -8,18 +8,18 @@ use bollard::query_parameters::AttachContainerOptionsBuilder;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use crate::cli::{GlobalArgs, LabArgs, RunArgs};
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
+use crate::spec::cli::{GlobalArgs, LabArgs, RunArgs};
 
-use crate::catalog::Platforms;
+use crate::base::reporter::Reporter;
 use crate::lab::CreateFailure;
 use crate::plan::{LaunchPlan, Role};
-use crate::reporter::Reporter;
+use crate::spec::catalog::Platforms;
 
 pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
-    let (config, _) = crate::config::load()?;
-    let cwd = crate::sys::current_dir()?;
+    let (config, _) = crate::spec::config::load()?;
+    let cwd = crate::base::sys::current_dir()?;
     // The same settings rules as `jupyter`, for the parts `run` has.
     let lab = LabArgs {
         workdir: args.workdir.clone(),
@@ -30,16 +30,16 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
         no_user_packages: true,
         ..Default::default()
     };
-    crate::settings::precheck(global.host.as_deref(), &lab, &config, &cwd)?;
+    let prechecked = crate::plan::settings::precheck(global.host.as_deref(), &lab, &config, &cwd)?;
     let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
-    let settings = crate::settings::on_engine(&engine, &lab, &config, &cwd, &reporter).await?;
+    let settings = prechecked.on(&engine, &lab, &config, &cwd, &reporter).await?;
     let policy = args.source.pull.or(config.pull).unwrap_or_default();
     let platforms = Platforms::new(engine.platform().await?, settings.platform);
     let (image_ref, _) =
         crate::image::ensure(&engine, args.image, platforms, &config, policy, args.source.build, &reporter)
             .await?;
     let spec = args.image.spec();
-    let decision = crate::fit::decide_on(
+    let decision = crate::lab::fit::decide_on(
         &engine,
         &settings.gpus,
         crate::image::cuda_need(args.image, platforms.images).as_ref(),
@@ -68,7 +68,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<u8> {
 
 /// Streams the container's output, feeds it stdin, and returns its exit code.
 async fn attach_and_wait(engine: &crate::engine::Engine, id: &str, interactive: bool) -> Result<u8> {
-    let stop = crate::error::stop_signal();
+    let stop = crate::base::error::stop_signal();
     tokio::pin!(stop);
     let options =
         AttachContainerOptionsBuilder::default().stdin(true).stdout(true).stderr(true).stream(true).build();
@@ -80,7 +80,7 @@ async fn attach_and_wait(engine: &crate::engine::Engine, id: &str, interactive: 
     if let Err(e) =
         engine.docker.start_container(id, None::<bollard::query_parameters::StartContainerOptions>).await
     {
-        return Err(crate::lab::start::start_error(&crate::error::engine_message(&e)));
+        return Err(crate::lab::start::start_error(&crate::base::error::engine_message(&e)));
     }
     let raw = interactive.then(RawMode::enable);
     // stdin is read on a plain thread: a blocking read there never holds up the exit.

@@ -1,12 +1,12 @@
 //! `dimtensor-up stop`: stops and removes servers. Host files and named volumes stay.
 
-use crate::cli::{GlobalArgs, StopArgs};
-use crate::error::Result;
-use crate::reporter::Reporter;
+use crate::base::error::Result;
+use crate::base::reporter::Reporter;
+use crate::spec::cli::{GlobalArgs, StopArgs};
 
 pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
-    let (config, _) = crate::config::load()?;
+    let (config, _) = crate::spec::config::load()?;
     if crate::cluster::Cluster::wanted(global.host.as_deref(), global.slurm, &config) {
         return cancel_jobs(global, &args, &config, &reporter).await;
     }
@@ -24,12 +24,12 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<u8> {
             reporter.note(format!("{} belongs to compose project `{project}`: removing the container; `docker compose up -d` brings it back", s.name));
         }
         // A hub stops its users' labs as it exits; any it leaves are removed after it.
-        let labs = match s.variant == "hub" {
+        let labs = match s.variant == crate::lab::ServerKind::Hub {
             true => crate::lab::hub_labs(&engine, &s.workdir).await?,
             false => vec![],
         };
         crate::lab::remove(&engine, &s.id, s.token_file.as_deref()).await?;
-        if s.variant == "hub" {
+        if s.variant == crate::lab::ServerKind::Hub {
             for id in crate::lab::hub_labs(&engine, &s.workdir).await? {
                 crate::lab::remove(&engine, &id, None).await?;
             }
@@ -44,7 +44,7 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<u8> {
             continue;
         }
         // Only what is true: the folder is the host's, the packages volume if there is one.
-        let volume = crate::naming::packages_volume_for(std::path::Path::new(&s.workdir));
+        let volume = crate::spec::naming::packages_volume_for(std::path::Path::new(&s.workdir));
         let packages = match engine.docker.inspect_volume(&volume).await {
             Ok(_) => format!("; packages installed by hand kept in volume {volume}"),
             Err(_) => String::new(),
@@ -58,7 +58,7 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<u8> {
 async fn cancel_jobs(
     global: &GlobalArgs,
     args: &StopArgs,
-    config: &crate::config::Config,
+    config: &crate::spec::config::Config,
     reporter: &Reporter,
 ) -> Result<u8> {
     use crate::cluster;
@@ -73,7 +73,7 @@ async fn cancel_jobs(
         }
     };
     if jobs.is_empty() && !args.all {
-        return Err(crate::error::Error::usage("no lab job for this folder on the cluster")
+        return Err(crate::base::error::Error::usage("no lab job for this folder on the cluster")
             .hint("`dimtensor-up ps --slurm` lists the lab jobs"));
     }
     cluster::cancel(&cluster, &jobs, reporter).await?;

@@ -4,12 +4,12 @@
 
 use serde_json::json;
 
-use crate::cli::{GlobalArgs, UrlArgs};
+use crate::base::error::{Error, Result};
+use crate::base::reporter::Reporter;
 use crate::engine::Engine;
-use crate::error::{Error, Result};
 use crate::lab::address::KeptAddress;
 use crate::lab::Server;
-use crate::reporter::Reporter;
+use crate::spec::cli::{GlobalArgs, UrlArgs};
 
 pub async fn run(global: &GlobalArgs, args: UrlArgs) -> Result<u8> {
     let reporter = Reporter::new(global.quiet, global.verbose);
@@ -21,7 +21,7 @@ pub async fn run(global: &GlobalArgs, args: UrlArgs) -> Result<u8> {
     let address = match (&server, kept) {
         // Here, a running lab's own address (one `compose --up` started is kept nowhere).
         (Some(s), _) if !remote => {
-            KeptAddress { listen: s.listen_ip(), port: s.port, token: crate::lab::token(&engine, s).await? }
+            KeptAddress { listen: s.listen, port: s.port, token: crate::lab::token(&engine, s).await? }
         }
         (_, Some(kept)) => kept,
         (Some(_), None) => {

@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 
-use crate::catalog::{Arch, ImageSpec, Platforms, IMAGES};
-use crate::cli::{GlobalArgs, JsonArgs};
-use crate::error::Result;
+use crate::base::error::Result;
 use crate::image::Presence;
+use crate::spec::catalog::{Arch, ImageSpec, Platforms, IMAGES};
+use crate::spec::cli::{GlobalArgs, JsonArgs};
 
 #[derive(Debug, Serialize)]
 struct Row {
@@ -60,7 +60,7 @@ impl Row {
             self.approx_size,
             if self.cuda { "yes" } else { "no" },
             local,
-            crate::registry::shown_digest(self.digest.as_deref()),
+            crate::engine::registry::shown_digest(self.digest.as_deref()),
             self.summary,
             self.for_whom
         )
@@ -68,7 +68,7 @@ impl Row {
 }
 
 pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
-    let (config, _) = crate::config::load()?;
+    let (config, _) = crate::spec::config::load()?;
     let requested = config.platform(None)?;
     let engine = crate::engine::Engine::connect(global.host.as_deref()).await?;
     let arch = Platforms::new(engine.platform().await?, requested).images;
@@ -78,8 +78,9 @@ pub async fn run(global: &GlobalArgs, args: JsonArgs) -> Result<u8> {
         let mut row = Row::new(spec, reference.clone(), arch);
         if let Ok(img) = engine.docker.inspect_image(&reference).await {
             let repo_digests = img.repo_digests.unwrap_or_default();
-            let repository = crate::registry::repository_of(&reference);
-            row.digest = crate::registry::pulled_digest(&repo_digests, repository).map(str::to_string);
+            let repository = crate::engine::registry::repository_of(&reference);
+            row.digest =
+                crate::engine::registry::pulled_digest(&repo_digests, repository).map(str::to_string);
             row.present = Presence::of(img.architecture.as_deref(), arch) == Presence::Present;
             row.local_size_bytes = img.size;
             row.local_architecture = img.architecture;
@@ -104,7 +105,7 @@ mod tests {
 
     #[test]
     fn rows_say_what_is_here_for_this_platform() {
-        let spec = crate::catalog::ImageId::JupyterBase.spec();
+        let spec = crate::spec::catalog::ImageId::JupyterBase.spec();
         let mut row = Row::new(spec, "r:jupyter-base".into(), Arch::Amd64);
         assert!(row.text().starts_with("jupyter-base  0.7 GB   no    -              -"), "{}", row.text());
         row.local_size_bytes = Some(720_000_000);

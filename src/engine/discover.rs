@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 
+use super::endpoint::{Address, Endpoint, Source};
 use super::model::{Product, Vm};
-use super::{Address, Endpoint, Source};
+use crate::base::error::io_kind;
 
 /// One place an engine may answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,9 +200,40 @@ pub struct Tried {
     pub problem: Option<String>,
 }
 
+/// Why a socket did not answer, as discovery weighs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectProblem {
+    Missing,
+    PermissionDenied,
+    Refused,
+    Other,
+}
+
+impl ConnectProblem {
+    pub fn of(err: &bollard::errors::Error) -> ConnectProblem {
+        use std::io::ErrorKind as K;
+        match (err, io_kind(err)) {
+            (bollard::errors::Error::SocketNotFoundError(_), _) | (_, Some(K::NotFound)) => {
+                ConnectProblem::Missing
+            }
+            (_, Some(K::PermissionDenied)) => ConnectProblem::PermissionDenied,
+            (_, Some(K::ConnectionRefused)) => ConnectProblem::Refused,
+            _ => ConnectProblem::Other,
+        }
+    }
+    pub fn describe(self) -> &'static str {
+        match self {
+            ConnectProblem::Missing => "no socket",
+            ConnectProblem::PermissionDenied => "permission denied",
+            ConnectProblem::Refused => "nothing listens",
+            ConnectProblem::Other => "no answer",
+        }
+    }
+}
+
 /// The hint when no candidate answered: the most specific thing the user can do.
-pub fn nothing_answered_hint(tried: &[(Candidate, super::ConnectProblem)], podman_installed: bool) -> String {
-    use super::ConnectProblem as P;
+pub fn nothing_answered_hint(tried: &[(Candidate, ConnectProblem)], podman_installed: bool) -> String {
+    use ConnectProblem as P;
     if tried.iter().any(|(c, p)| c.label == Label::RootfulDocker && *p == P::PermissionDenied) {
         let group = "add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in again)";
         return match podman_installed {
@@ -220,7 +252,6 @@ pub fn nothing_answered_hint(tried: &[(Candidate, super::ConnectProblem)], podma
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::ConnectProblem;
 
     #[test]
     fn rootful_docker_then_rootless_docker_then_podman() {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::ssh;
-use crate::error::{Error, Kind, Result};
+use crate::base::error::{Error, Kind, Result};
 
 /// Where an engine listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +118,7 @@ impl Endpoint {
         let Address::Ssh(url) = &self.address else { return Ok(None) };
         use std::io::IsTerminal;
         let mut target = ssh::SshTarget::parse(url, &self.source.to_string())?;
-        target.control_dir = crate::state::private_dir("ssh")?;
+        target.control_dir = crate::base::state::private_dir("ssh")?;
         target.batch = !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal());
         Ok(Some(target))
     }

@@ -1,12 +1,14 @@
-//! Finding and connecting to the engine, as the docker CLI does: `--host`, then DOCKER_HOST,
-//! then the active docker context; with none of them, the first engine that answers among the
-//! usual sockets (discover.rs). Which address (endpoint.rs) is decided purely; what kind of
-//! engine answered lives in model.rs.
+//! Floor 2 (its `model` on floor 1): finding and connecting to the engine, as the docker CLI does:
+//! `--host`, then DOCKER_HOST, then the active docker context; with none of them, the first
+//! engine that answers among the usual sockets (discover.rs). Which address (endpoint.rs) is
+//! decided purely; what kind of engine answered lives in model.rs; ssh in ssh/; registry
+//! credentials in registry.rs.
 
 pub mod discover;
 pub mod endpoint;
 pub mod model;
 pub mod raw;
+pub mod registry;
 pub mod ssh;
 
 use std::path::PathBuf;
@@ -19,7 +21,8 @@ pub use endpoint::{
     docker_cli_config, docker_config_dir, is_remote, resolve_from_env, Address, Endpoint, Source,
 };
 
-use crate::error::{api_status, io_kind, Error, Kind, Result};
+use crate::base::error::{api_status, io_kind, Error, Kind, Result};
+use discover::ConnectProblem;
 
 /// Requests fail after this many seconds (a pull or build streams and is not bound by it).
 const REQUEST_TIMEOUT_SECS: u64 = 600;
@@ -52,7 +55,7 @@ impl Engine {
     /// or may not be used (a user outside the `docker` group) is passed over for the next.
     pub async fn discover() -> Result<Engine> {
         let env = |k: &str| std::env::var(k).ok();
-        let uid = crate::sys::UserSpec::caller().map(|u| u.uid);
+        let uid = crate::base::sys::UserSpec::caller().map(|u| u.uid);
         let os = discover::ClientOs::this();
         let candidates = discover::candidates(os, &discover::Places::here(&env, uid))
             .into_iter()
@@ -85,7 +88,7 @@ impl Engine {
                 Err((_, problem)) => failed.push((candidate, problem)),
             }
         }
-        let podman_installed = crate::sys::find_on_path(&["podman"]).is_some();
+        let podman_installed = crate::base::sys::find_on_path(&["podman"]).is_some();
         let mut err = Error::new(Kind::Engine, "no container engine answers on this machine");
         for (candidate, problem) in &failed {
             err = err.cause(format!(
@@ -170,9 +173,9 @@ impl Engine {
     }
 
     /// The platform the engine runs containers for (`docker info`: OSType, Architecture).
-    pub async fn platform(&self) -> Result<crate::catalog::Arch> {
+    pub async fn platform(&self) -> Result<crate::spec::catalog::Arch> {
         let info = self.info().await?;
-        crate::catalog::Arch::from_engine(
+        crate::spec::catalog::Arch::from_engine(
             info.os_type.as_deref().unwrap_or_default(),
             info.architecture.as_deref().unwrap_or_default(),
         )
@@ -221,7 +224,7 @@ impl Engine {
 
     fn local_socket_owner(&self) -> Option<u32> {
         let Address::Unix(path) = &self.endpoint.address else { return None };
-        crate::sys::file_uid(path)
+        crate::base::sys::file_uid(path)
     }
 
     /// A request to Podman's own API (what its Docker API cannot express), decoded as JSON.
@@ -255,7 +258,7 @@ impl Engine {
     /// Wraps an engine error with what was being done.
     pub fn fail(&self, doing: &str, err: bollard::errors::Error) -> Error {
         if let Some((_, message)) = api_status(&err) {
-            return Error::new(Kind::Engine, format!("{doing}: {}", crate::error::first_line(message)));
+            return Error::new(Kind::Engine, format!("{doing}: {}", crate::base::error::first_line(message)));
         }
         connect_error(&self.endpoint, &err).cause(format!("while {doing}"))
     }
@@ -297,9 +300,9 @@ fn client_for(
 
 /// `GET /_ping` over one dial-stdio connection: the answer's head, or ssh's failure, worded.
 async fn preflight(target: &ssh::SshTarget) -> Result<String> {
-    let stream = target.dial().await.map_err(ssh::ssh_missing)?;
+    let stream = ssh::transport::dial(target).await.map_err(ssh::ssh_missing)?;
     let (io, failed) = stream.split();
-    match crate::http::exchange(io, "GET", "/_ping", &[], None).await {
+    match crate::base::http::exchange(io, "GET", "/_ping", &[], None).await {
         Ok(answer) if answer.status == 200 => Ok(answer.head()),
         Ok(answer) => Err(Error::new(
             Kind::Engine,
@@ -365,11 +368,11 @@ impl EngineHost {
     }
 
     /// The user whose folders are mounted, on the engine's machine.
-    pub async fn caller(&self) -> Result<Option<crate::sys::UserSpec>> {
+    pub async fn caller(&self) -> Result<Option<crate::base::sys::UserSpec>> {
         Ok(match self {
-            EngineHost::Local => crate::sys::UserSpec::caller(),
+            EngineHost::Local => crate::base::sys::UserSpec::caller(),
             EngineHost::Ssh { .. } => {
-                self.remote_user().await?.map(|u| crate::sys::UserSpec { uid: u.uid, gid: u.gid })
+                self.remote_user().await?.map(|u| crate::base::sys::UserSpec { uid: u.uid, gid: u.gid })
             }
             EngineHost::Elsewhere => None,
         })
@@ -380,10 +383,15 @@ impl EngineHost {
     pub async fn probe_gpus(&self) -> (Option<crate::gpu::HostGpuState>, Option<String>) {
         use crate::gpu;
         match self {
-            EngineHost::Local => (Some(gpu::probe_host()), crate::sys::find_on_path(&gpu::CONTAINER_TOOLKIT)),
-            EngineHost::Ssh { target, .. } => match target.run(&ssh::gpu_probe(), None).await {
+            EngineHost::Local => {
+                (Some(gpu::probe_host()), crate::base::sys::find_on_path(&gpu::CONTAINER_TOOLKIT))
+            }
+            EngineHost::Ssh { target, .. } => match target
+                .run(&crate::gpu::probe::remote_script(), None)
+                .await
+            {
                 Ok(text) => {
-                    let probe = ssh::split_gpu_probe(&text);
+                    let probe = crate::gpu::probe::split_remote(&text);
                     let mut state = gpu::host_state(probe.smi.as_deref(), &probe.proc_version);
                     state.listing = probe.listing.as_deref().and_then(gpu::parse_nvidia_smi_list);
                     (Some(state), probe.toolkit)
@@ -391,37 +399,6 @@ impl EngineHost {
                 Err(e) => (Some(gpu::HostGpuState { problem: Some(e.message), ..Default::default() }), None),
             },
             EngineHost::Elsewhere => (None, None),
-        }
-    }
-}
-
-/// Why a socket did not answer, as discovery weighs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectProblem {
-    Missing,
-    PermissionDenied,
-    Refused,
-    Other,
-}
-
-impl ConnectProblem {
-    pub fn of(err: &bollard::errors::Error) -> ConnectProblem {
-        use std::io::ErrorKind as K;
-        match (err, io_kind(err)) {
-            (bollard::errors::Error::SocketNotFoundError(_), _) | (_, Some(K::NotFound)) => {
-                ConnectProblem::Missing
-            }
-            (_, Some(K::PermissionDenied)) => ConnectProblem::PermissionDenied,
-            (_, Some(K::ConnectionRefused)) => ConnectProblem::Refused,
-            _ => ConnectProblem::Other,
-        }
-    }
-    pub fn describe(self) -> &'static str {
-        match self {
-            ConnectProblem::Missing => "no socket",
-            ConnectProblem::PermissionDenied => "permission denied",
-            ConnectProblem::Refused => "nothing listens",
-            ConnectProblem::Other => "no answer",
         }
     }
 }
@@ -474,7 +451,7 @@ fn tls_failed(at: &str, err: &bollard::errors::Error) -> Error {
 fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(e) = next {
-        if crate::error::EngineSays::Tls.in_message(&e.to_string()) {
+        if crate::base::error::EngineSays::Tls.in_message(&e.to_string()) {
             return true;
         }
         next = e.source();

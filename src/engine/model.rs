@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::sys::UserSpec;
+use crate::base::sys::UserSpec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -326,8 +326,8 @@ impl EngineModel {
     }
 
     /// `compose_gpu_form`, or the error that says why GPUs cannot go through the Docker API here.
-    pub fn docker_api_gpu_form(&self, through: DockerApiClient) -> crate::error::Result<GpuForm> {
-        use crate::error::{Error, Kind};
+    pub fn docker_api_gpu_form(&self, through: DockerApiClient) -> crate::base::error::Result<GpuForm> {
+        use crate::base::error::{Error, Kind};
         self.compose_gpu_form().ok_or_else(|| {
             let (what, hint) = match through {
                 DockerApiClient::Compose => (

@@ -1,10 +1,10 @@
 //! Plain requests to the engine for what bollard does not speak (Podman's own API, `/_ping`'s
-//! headers), through the one HTTP client (http.rs): over the engine's socket, plain tcp, or, for
+//! headers), through the one HTTP client (base/http.rs): over the engine's socket, plain tcp, or, for
 //! an ssh:// engine, pooled dial-stdio connections.
 
+use super::endpoint::{Address, Endpoint};
 use super::ssh::SshHttp;
-use super::Endpoint;
-use crate::http::{exchange, Answer};
+use crate::base::http::{exchange, Answer};
 
 /// Sends one request and returns the whole answer.
 pub async fn request(
@@ -19,11 +19,11 @@ pub async fn request(
     }
     match &endpoint.address {
         #[cfg(unix)]
-        super::Address::Unix(socket) => {
+        Address::Unix(socket) => {
             exchange(tokio::net::UnixStream::connect(socket).await?, method, path, &[], body).await
         }
         // Plain HTTP only where the address says so: an https:// engine speaks TLS.
-        super::Address::Tcp(url) if endpoint.tls_dir.is_none() && !url.starts_with("https://") => {
+        Address::Tcp(url) if endpoint.tls_dir.is_none() && !url.starts_with("https://") => {
             let host = endpoint.address.host_port().unwrap_or_default();
             exchange(tokio::net::TcpStream::connect(host).await?, method, path, &[], body).await
         }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::error::Result;
 use crate::engine::Engine;
-use crate::error::Result;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeptAddress {
@@ -20,18 +20,18 @@ pub struct KeptAddress {
 
 impl KeptAddress {
     pub fn url(&self) -> String {
-        crate::ports::lab_url(self.listen, self.port, &self.token)
+        crate::spec::ports::lab_url(self.listen, self.port, &self.token)
     }
 }
 
 /// One file per engine and folder: the same folder on two engines (or on a remote) has two labs.
 fn file_name(engine_address: &str, workdir: &Path) -> String {
-    let key = crate::naming::fnv1a(format!("{engine_address}\n{}", workdir.display()).as_bytes());
+    let key = crate::spec::naming::fnv1a(format!("{engine_address}\n{}", workdir.display()).as_bytes());
     format!("{key:016x}.json")
 }
 
 fn file_for(engine_address: &str, workdir: &Path) -> Result<PathBuf> {
-    Ok(crate::state::private_dir("addresses")?.join(file_name(engine_address, workdir)))
+    Ok(crate::base::state::private_dir("addresses")?.join(file_name(engine_address, workdir)))
 }
 
 /// The address this folder's lab had last; none when it never ran or the file is unreadable
@@ -53,7 +53,7 @@ pub fn kept_at(engine_address: &str, workdir: &Path) -> Option<KeptAddress> {
 pub fn keep_at(engine_address: &str, workdir: &Path, address: &KeptAddress) -> Result<()> {
     let path = file_for(engine_address, workdir)?;
     let text = serde_json::to_string(address).expect("an address serialises");
-    crate::state::write_secret_file(&path, &text, 0o600)
+    crate::base::state::write_secret_file(&path, &text, 0o600)
 }
 
 #[cfg(test)]

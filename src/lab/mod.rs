@@ -1,10 +1,17 @@
-//! Running JupyterLab servers: finding them by label, their tokens, readiness, logs, removal;
-//! starting one (start.rs) and holding it in the foreground (serve.rs).
+//! Floor 4: running labs. Finding servers by label, their tokens, logs and removal (here);
+//! starting one (`start`), holding it in the foreground (`serve`), readiness (`ready`), the ssh
+//! tunnel (`tunnel`), the browser (`browser`), the lab that fits the machine (`fit`), the wizard's
+//! questions (`wizard`), the address a folder's lab keeps across restarts (`address`), tokens.
 
 pub mod address;
+pub mod browser;
+pub mod fit;
+pub mod ready;
 pub mod serve;
 pub mod start;
 pub mod token;
+pub mod tunnel;
+pub mod wizard;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -14,15 +21,15 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::base::error::{api_status, EngineSays, Error, Kind, Result};
 use crate::engine::model::CreateApi;
 use crate::engine::ssh::RemoteFolders;
 use crate::engine::Engine;
-use crate::error::{api_status, EngineSays, Error, Kind, Result};
-use crate::naming::{labels, TOKEN_MOUNT};
+use crate::lab::ready::{http_status, POLL_INTERVAL};
 use crate::plan::{LaunchPlan, Role};
-use crate::ports::{connect_host, lab_url};
-use crate::ready::{http_status, POLL_INTERVAL};
+use crate::spec::config::Config;
+use crate::spec::naming::{labels, TOKEN_MOUNT};
+use crate::spec::ports::{connect_host, lab_url};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Server {
@@ -32,9 +39,9 @@ pub struct Server {
     pub image: String,
     /// The image the container runs (`image` may have moved to a newer one since).
     pub image_id: String,
-    pub variant: String,
+    pub variant: ServerKind,
     pub workdir: String,
-    pub listen: String,
+    pub listen: IpAddr,
     pub port: u16,
     pub gpus: String,
     #[serde(skip)]
@@ -108,8 +115,40 @@ impl Server {
     pub fn running(&self) -> bool {
         self.state == ContainerState::Running
     }
-    pub fn listen_ip(&self) -> IpAddr {
-        self.listen.parse().unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+/// What a server is, from its variant label: a lab of a variant, or a hub (which stops its
+/// users' labs with it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerKind {
+    Lab(String),
+    Hub,
+}
+
+impl ServerKind {
+    fn parse(label: &str) -> ServerKind {
+        match label {
+            "hub" => ServerKind::Hub,
+            variant => ServerKind::Lab(variant.to_string()),
+        }
+    }
+    pub fn name(&self) -> &str {
+        match self {
+            ServerKind::Lab(variant) => variant,
+            ServerKind::Hub => "hub",
+        }
+    }
+}
+
+impl std::fmt::Display for ServerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl Serialize for ServerKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
@@ -127,9 +166,9 @@ fn from_labels(
         state,
         image,
         image_id,
-        variant: get(labels::VARIANT),
+        variant: ServerKind::parse(&get(labels::VARIANT)),
         workdir: get(labels::WORKDIR),
-        listen: l.get(labels::LISTEN).cloned().unwrap_or_else(|| "127.0.0.1".into()),
+        listen: l.get(labels::LISTEN).and_then(|a| a.parse().ok()).unwrap_or(IpAddr::from([127, 0, 0, 1])),
         port: get(labels::PORT).parse().unwrap_or(0),
         gpus: get(labels::GPUS),
         token_file: l.get(labels::TOKEN_FILE).map(PathBuf::from),
@@ -196,7 +235,7 @@ pub async fn by_name(engine: &Engine, name: &str) -> Result<Option<Server>> {
                 &l,
             )))
         }
-        Err(e) if crate::error::api_status(&e).is_some_and(|(c, _)| c == 404) => Ok(None),
+        Err(e) if crate::base::error::api_status(&e).is_some_and(|(c, _)| c == 404) => Ok(None),
         Err(e) => Err(engine.fail("inspecting a container", e)),
     }
 }
@@ -204,7 +243,7 @@ pub async fn by_name(engine: &Engine, name: &str) -> Result<Option<Server>> {
 /// Whether the container still runs, asking every second for up to 5 s while the engine does
 /// not answer; false when it has stopped, is gone, or the engine stays silent.
 pub async fn still_running(engine: &Engine, id: &str) -> bool {
-    let answer = crate::poll::until(Duration::from_secs(4), Duration::from_secs(1), || async {
+    let answer = crate::base::poll::until(Duration::from_secs(4), Duration::from_secs(1), || async {
         match engine.docker.inspect_container(id, None).await {
             Ok(c) => Some(c.state.and_then(|s| s.running) == Some(true)),
             Err(e) if api_status(&e).is_some() => Some(false),
@@ -267,7 +306,7 @@ async fn exec_output(engine: &Engine, id: &str, cmd: Vec<String>) -> Result<Stri
 }
 
 pub fn url(server: &Server, token: &str) -> String {
-    lab_url(server.listen_ip(), server.port, token)
+    lab_url(server.listen, server.port, token)
 }
 
 /// Polls `/api/status` with the token until 200, watching the container: fails with its last
@@ -282,7 +321,7 @@ pub async fn wait_ready(
 ) -> Result<()> {
     let host = connect_host(listen);
     let last_check = std::cell::Cell::new(Instant::now());
-    let ready = crate::poll::until_ok(timeout, POLL_INTERVAL, || async {
+    let ready = crate::base::poll::until_ok(timeout, POLL_INTERVAL, || async {
         if http_status(&host, port, "/api/status", Some(token)).await == Some(200) {
             return Ok(Some(()));
         }
@@ -372,14 +411,14 @@ impl StopReason {
         match self {
             StopReason::Idle => Ok(format!(
                 "JupyterLab stopped itself after {} without activity (--idle-timeout): its GPUs are free, your files are in the folder",
-                idle_timeout.map(crate::units::duration_text).unwrap_or_else(|| "a while".into())
+                idle_timeout.map(crate::base::units::duration_text).unwrap_or_else(|| "a while".into())
             )),
             StopReason::OutOfMemory { limit } => Err(Error::new(
                 Kind::Container,
                 format!(
                     "JupyterLab was killed for lack of memory ({})",
                     match limit {
-                        Some(l) => format!("its limit is {}", crate::units::size_text(l)),
+                        Some(l) => format!("its limit is {}", crate::base::units::size_text(l)),
                         None => "the engine's machine ran out".into(),
                     }
                 ),
@@ -518,7 +557,9 @@ pub async fn hub_labs(engine: &Engine, hub_dir: &str) -> Result<Vec<String>> {
 pub async fn remove_unused_network(engine: &Engine, name: &str) -> Result<()> {
     match engine.docker.remove_network(name).await {
         Ok(()) => Ok(()),
-        Err(e) if crate::error::api_status(&e).is_some_and(|(c, _)| c == 404 || c == 403 || c == 409) => {
+        Err(e)
+            if crate::base::error::api_status(&e).is_some_and(|(c, _)| c == 404 || c == 403 || c == 409) =>
+        {
             Ok(())
         }
         Err(e) => Err(engine.fail("removing the hub's network", e)),
@@ -541,7 +582,7 @@ pub async fn remove(engine: &Engine, server_id: &str, token_file: Option<&Path>)
         .await
     {
         Ok(()) => {}
-        Err(e) if crate::error::api_status(&e).is_some_and(|(c, _)| c == 404 || c == 409) => {}
+        Err(e) if crate::base::error::api_status(&e).is_some_and(|(c, _)| c == 404 || c == 409) => {}
         Err(e) => return Err(engine.fail("removing the container", e)),
     }
     if let Some(path) = token_file {
@@ -572,14 +613,15 @@ pub async fn target(
 /// The work folder a command means: --workdir, else the current folder (over ssh: the remote
 /// folder it stands for).
 pub async fn target_folder(engine: &Engine, workdir: Option<&std::path::Path>) -> Result<PathBuf> {
-    let cwd = crate::sys::current_dir()?;
+    let cwd = crate::base::sys::current_dir()?;
     Ok(match (engine.host.ssh(), workdir) {
         // Over ssh: --workdir on the remote, or the remote folder this one stands for.
         (Some(target), Some(w)) => {
             let user = engine.host.remote_user().await?.expect("an ssh engine has a remote user");
             let folders = RemoteFolders { target, home: user.home.clone(), known: vec![] };
-            let args = crate::cli::LabArgs { workdir: Some(w.to_path_buf()), ..Default::default() };
-            crate::settings::LabSettings::resolve_in(&args, &Config::default(), &user.home, &folders)?.workdir
+            let args = crate::spec::cli::LabArgs { workdir: Some(w.to_path_buf()), ..Default::default() };
+            crate::plan::settings::LabSettings::resolve_in(&args, &Config::default(), &user.home, &folders)?
+                .workdir
         }
         (Some(_), None) => match engine.host.remote_user_and_folder(&cwd, false).await? {
             Some((_, Some(folder))) => folder,

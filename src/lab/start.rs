@@ -10,17 +10,17 @@ use std::time::{Duration, Instant};
 use super::address::KeptAddress;
 use super::token::{new_token, TokenFile};
 use super::{by_name, CreateFailure, Server};
-use crate::catalog::{PullPolicy, Variant};
-use crate::config::Config;
+use crate::base::error::{first_line, Error, Kind, Result};
+use crate::base::reporter::Reporter;
 use crate::engine::model::UserMapping;
 use crate::engine::Engine;
-use crate::error::{first_line, Error, Kind, Result};
 use crate::gpu::{self, GpuAttach, GpuDecision, GpuReason};
+use crate::lab::tunnel::Tunnel;
+use crate::plan::settings::LabSettings;
 use crate::plan::{LaunchPlan, Role};
-use crate::ports::{self, PortLock, FIRST_PORT, PORT_RANGE};
-use crate::reporter::Reporter;
-use crate::settings::LabSettings;
-use crate::tunnel::Tunnel;
+use crate::spec::catalog::{PullPolicy, Variant};
+use crate::spec::config::Config;
+use crate::spec::ports::{self, PortLock, FIRST_PORT, PORT_RANGE};
 
 /// A lab that answers: started by this run, or found running and reused.
 pub struct Started {
@@ -218,7 +218,7 @@ impl<'a> LabStart<'a> {
         }
         // The lab and its GPUs are settled before any image is fetched: a refusal costs no download.
         let (settings, platforms, gpu) =
-            crate::fit::settle_lab(engine, self.settings.clone(), reporter).await?;
+            crate::lab::fit::settle_lab(engine, self.settings.clone(), reporter).await?;
         let policy = self.options.pull;
         let (image_ref, source) = crate::image::ensure(
             engine,
@@ -235,7 +235,7 @@ impl<'a> LabStart<'a> {
         let newer_check = (source == crate::image::Source::Local && policy == PullPolicy::Missing)
             .then(|| tokio::spawn(crate::image::newer_in_registry(engine.docker.clone(), image_ref.clone())));
         // The project's own packages: a project image on this lab (built only when new).
-        let image_ref = crate::project_image::ensure(
+        let image_ref = crate::image::project::ensure(
             engine, &image_ref, &settings.project, &settings.workdir, platforms, self.config, reporter,
         )
         .await?;
@@ -247,7 +247,7 @@ impl<'a> LabStart<'a> {
         let token = kept.as_ref().map(|k| k.token.clone()).unwrap_or_else(new_token);
         // A token file per start (two starts racing in one folder never share one), removed on
         // any failure or interruption until the server is handed over.
-        let file_name = format!("{}-{}", self.name, crate::state::random_hex(4));
+        let file_name = format!("{}-{}", self.name, crate::base::state::random_hex(4));
         let token_file = TokenFile::write_for(engine, &file_name, &token).await?;
         self.prepared =
             Some(Prepared { settings, image_ref, user, gpu, token, token_file, kept, newer_check });
@@ -337,7 +337,7 @@ impl<'a> LabStart<'a> {
     async fn wait_until_ready(&mut self, id: String, port: u16) -> Result<State> {
         let engine = self.engine;
         let p = self.prepared.take().expect("the lab is settled before a container is made");
-        let tunnel = super::serve::open_tunnel(engine, port, p.kept.as_ref().map(|k| k.port)).await?;
+        let tunnel = super::tunnel::open_tunnel(engine, port, p.kept.as_ref().map(|k| k.port)).await?;
         let (listen, reached_at) = match &tunnel {
             Some(t) => t.local(),
             None => (p.settings.listen, port),
@@ -419,16 +419,16 @@ impl<'a> LabStart<'a> {
             return Err(Error::usage("this folder's JupyterLab already runs, with its token")
                 .hint("stop it first (`dimtensor-up stop`), then start it with --new-token"));
         }
-        let differs = self.options.named.is_some_and(|v| server.variant != v.name())
+        let differs = self.options.named.is_some_and(|v| server.variant.name() != v.name())
             || settings.port.is_some_and(|p| p != server.port)
-            || server.listen_ip() != settings.listen;
+            || server.listen != settings.listen;
         if differs {
             reporter.warn(format!(
                 "this folder's server already runs ({} on {}:{}); `dimtensor-up stop` first to start it differently",
                 server.variant, server.listen, server.port
             ));
         }
-        if !server.listen_ip().is_loopback() {
+        if !server.listen.is_loopback() {
             reporter.warn(format!("this server listens on {}: other machines can reach it", server.listen));
         }
         // The project's files changed since it started: it runs the packages it was built with.
@@ -443,10 +443,10 @@ impl<'a> LabStart<'a> {
         }
         let token = super::token(engine, &server).await?;
         let kept = super::address::kept(engine, &settings.workdir);
-        let tunnel = super::serve::open_tunnel(engine, server.port, kept.map(|k| k.port)).await?;
+        let tunnel = super::tunnel::open_tunnel(engine, server.port, kept.map(|k| k.port)).await?;
         let (listen, port) = match &tunnel {
             Some(t) => t.local(),
-            None => (server.listen_ip(), server.port),
+            None => (server.listen, server.port),
         };
         super::wait_ready(engine, &server.id, listen, port, &token, self.options.timeout).await?;
         reporter.note(format!("JupyterLab already runs for this folder ({})", server.name));
@@ -479,7 +479,7 @@ async fn create_and_start(
     if let Err(e) =
         engine.docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await
     {
-        let message = crate::error::engine_message(&e);
+        let message = crate::base::error::engine_message(&e);
         super::remove(engine, &id, None).await.map_err(Attempt::Failed)?;
         return Err(Attempt::Refused(message));
     }
@@ -505,7 +505,7 @@ enum GiveUp {
 }
 
 fn next_try(message: &str, settings: &LabSettings, attach: &GpuAttach) -> NextTry {
-    use crate::error::EngineSays;
+    use crate::base::error::EngineSays;
     match EngineSays::of(message) {
         EngineSays::PortTaken => match settings.port {
             None => NextTry::OtherPort,
@@ -522,7 +522,7 @@ fn next_try(message: &str, settings: &LabSettings, attach: &GpuAttach) -> NextTr
 async fn tell_if_newer(
     check: tokio::task::JoinHandle<Option<String>>,
     image_ref: &str,
-    image: crate::catalog::ImageId,
+    image: crate::spec::catalog::ImageId,
     reporter: &Reporter,
 ) {
     if !check.is_finished() {
@@ -532,7 +532,7 @@ async fn tell_if_newer(
     if let Ok(Some(digest)) = check.await {
         reporter.note(format!(
             "the registry has a newer {image_ref} ({}); this start uses the local one, `dimtensor-up pull {}` updates it",
-            crate::registry::short_digest(&digest),
+            crate::engine::registry::short_digest(&digest),
             image.tag()
         ));
     }
@@ -540,7 +540,7 @@ async fn tell_if_newer(
 
 /// Why a container did not start, as the user should read it.
 pub fn start_error(message: &str) -> Error {
-    if crate::error::EngineSays::of(message) == crate::error::EngineSays::NoGpuSupport {
+    if crate::base::error::EngineSays::of(message) == crate::base::error::EngineSays::NoGpuSupport {
         return gpu::engine_gpu_error(message);
     }
     Error::new(Kind::Container, "the container did not start")
@@ -554,7 +554,7 @@ async fn wait_for_named(engine: &Engine, name: &str, timeout: Duration) -> Resul
     /// A start takes well under a second from create to running; longer means abandoned.
     const ABANDONED_AFTER: Duration = Duration::from_secs(10);
     let start = Instant::now();
-    let found = crate::poll::until_ok(timeout, Duration::from_millis(100), || async {
+    let found = crate::base::poll::until_ok(timeout, Duration::from_millis(100), || async {
         match by_name(engine, name).await? {
             None => Ok(Some(None)),
             Some(s) if s.running() => Ok(Some(Some(s))),
@@ -619,7 +619,7 @@ async fn port_taken_error(engine: &Engine, listen: IpAddr, port: u16) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::LabArgs;
+    use crate::spec::cli::LabArgs;
 
     fn settings(port: Option<u16>, gpus: &str) -> LabSettings {
         let args = LabArgs { port, gpus: Some(gpus.into()), ..Default::default() };

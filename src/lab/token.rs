@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::Result;
-use crate::state::{private_dir, random_hex, write_secret_file};
-use crate::sys::sh_quote_path;
+use crate::base::error::Result;
+use crate::base::state::{private_dir, random_hex, write_secret_file};
+use crate::base::sys::sh_quote_path;
 
 /// 24 bytes = 192 bits from the OS CSPRNG (at least 128 are required).
 const TOKEN_BYTES: usize = 24;

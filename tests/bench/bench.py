@@ -13,10 +13,12 @@ import time
 import urllib.error
 import urllib.request
 
+import wait
+
 BIN = os.environ["DTU_BIN"]
 REPS = int(os.environ.get("BENCH_REPS", "5"))
 REGISTRY = "ghcr.io/marcoloco23/dimtensor"
-POLL = 0.1  # the launcher's own poll interval (src/ready.rs)
+POLL = 0.1  # the launcher's own poll interval (src/lab/ready.rs)
 
 
 def sh(*args, **kw):
@@ -26,14 +28,15 @@ def sh(*args, **kw):
 def wait_ready(port, token):
     """Polls /api/status with the token, as the launcher does."""
     req = urllib.request.Request(f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"})
-    while True:
+
+    def answers():
         try:
             with urllib.request.urlopen(req, timeout=2) as r:
-                if r.status == 200:
-                    return
+                return r.status == 200
         except (urllib.error.URLError, ConnectionError, OSError):
-            pass
-        time.sleep(POLL)
+            return False
+
+    wait.until(answers, f"JupyterLab on 127.0.0.1:{port}", interval=POLL)
 
 
 def bare_docker_run(image, port=18888):

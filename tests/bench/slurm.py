@@ -14,6 +14,7 @@ import tempfile
 import time
 
 from bench import bare_docker_run
+import wait
 from remote import LAB, cli, laptop
 
 REPS = int(os.environ.get("BENCH_REPS", "5"))
@@ -24,8 +25,8 @@ def scheduler_start():
     start = time.perf_counter()
     job = subprocess.run(["sbatch", "--parsable", "--output=/dev/null", "--wrap=sleep 30"], capture_output=True,
                          text=True, check=True).stdout.strip()
-    while subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True).stdout.strip() != "RUNNING":
-        time.sleep(0.05)
+    wait.until(lambda: subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True,
+                                      text=True).stdout.strip() == "RUNNING", f"job {job} running", interval=0.05)
     took = time.perf_counter() - start
     subprocess.run(["scancel", job], check=True)
     wait_for_empty_queue()
@@ -34,11 +35,11 @@ def scheduler_start():
 
 def wait_for_empty_queue():
     """Until squeue answers and lists no job (a cancelled one stays while it completes)."""
-    while True:
+    def empty():
         queue = subprocess.run(["squeue", "-h"], capture_output=True, text=True)
-        if queue.returncode == 0 and not queue.stdout.strip():
-            return
-        time.sleep(0.2)
+        return queue.returncode == 0 and not queue.stdout.strip()
+
+    wait.until(empty, "an empty Slurm queue", interval=0.2)
 
 
 def main():

@@ -6,14 +6,9 @@ use std::process::Command;
 
 use crate::support::*;
 
-const GROUP: &str = "the build tests (builds)";
-
 #[test]
 fn a_ca_bundle_handed_to_the_build_stays_out_of_every_layer() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     ca_bundle_stays_out_of_the_layers(&Sandbox::new("cabundle"));
 }
 
@@ -21,10 +16,7 @@ fn a_ca_bundle_handed_to_the_build_stays_out_of_every_layer() {
 /// builder): the same Dockerfile, the same guarantee for the CA bundle, and the image works.
 #[test]
 fn rootless_engines_build_the_embedded_dockerfile() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     for engine in other_engines().iter().filter(|e| e.name.starts_with("rootless")) {
         ca_bundle_stays_out_of_the_layers(&Sandbox::on_engine(
             &format!("build-{}", engine.name.replace(' ', "-")),
@@ -70,10 +62,7 @@ fn ca_bundle_stays_out_of_the_layers(sb: &Sandbox) {
 
 #[test]
 fn a_failing_build_names_the_step_and_shows_its_log() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("badbuild");
     std::fs::write(sb.root.join("config.toml"), "registry = \"dtu-fail-test/dimtensor\"\n").unwrap();
     let out = sb.run(&["build", "base", "--dimtensor-version", "0.0.0.dev0"]);

@@ -8,13 +8,9 @@ use std::process::Command;
 
 use crate::support::*;
 
-const GROUP: &str = "the compose tests (compose)";
-
 #[test]
 fn compose_examples_in_the_repo_are_fresh_and_valid() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("compose");
     for name in ["docker-compose.base.yml", "docker-compose.ml.yml", "docker-compose.jupyter.yml"] {
         let path = root.join(name);
@@ -36,10 +32,7 @@ fn compose_examples_in_the_repo_are_fresh_and_valid() {
 
 #[test]
 fn compose_up_serves_the_folder_and_down_keeps_files_and_volume() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     // The pid keeps the compose project (and its volume) this run's own.
     let sb = Sandbox::with_work("compose", &format!("proj{} $x:y é", std::process::id()));
     let out = Out::from(
@@ -91,14 +84,20 @@ fn compose_up_serves_the_folder_and_down_keeps_files_and_volume() {
         format!("[\"no-new-privileges:true\"] [\"ALL\"] {0}:{0}", sb.uid())
     );
     assert!(!docker(&["inspect", &name]).contains(token_of(&url)));
-    // An existing file is not overwritten without --force.
-    let (yaml_before, env_before) =
-        (std::fs::read(&compose_file).unwrap(), std::fs::read(&env_file).unwrap());
-    Out::from(sb.cmd(&["compose", "--variant", "base", "--gpus", "none"]).output().unwrap()).user_error(2);
-    assert_eq!(
-        (std::fs::read(&compose_file).unwrap(), std::fs::read(&env_file).unwrap()),
-        (yaml_before, env_before)
-    );
+    // The rule for generated files: a file as written is replaced (the token in .env kept), an
+    // edited one only with --force, and then kept as compose.yaml.bak.
+    let env_before = std::fs::read(&env_file).unwrap();
+    sb.run(&["compose", "--variant", "base", "--gpus", "none"]).ok();
+    assert_eq!(std::fs::read(&env_file).unwrap(), env_before, "the token stays");
+    let edited = format!("{}# mine\n", std::fs::read_to_string(&compose_file).unwrap());
+    std::fs::write(&compose_file, &edited).unwrap();
+    let out = Out::from(sb.cmd(&["compose", "--variant", "base", "--gpus", "none"]).output().unwrap());
+    out.user_error(2);
+    out.says("was edited since dimtensor-up wrote it");
+    assert_eq!(std::fs::read_to_string(&compose_file).unwrap(), edited);
+    sb.run(&["compose", "--variant", "base", "--gpus", "none", "--force"]).ok().says("compose.yaml.bak");
+    assert_eq!(std::fs::read_to_string(sb.work.join("compose.yaml.bak")).unwrap(), edited);
+    assert_eq!(std::fs::read(&env_file).unwrap(), env_before, "the token stays");
     let project = docker(&[
         "inspect",
         "-f",
@@ -123,17 +122,14 @@ fn compose_up_serves_the_folder_and_down_keeps_files_and_volume() {
 
 #[test]
 fn compose_gpu_file_carries_the_device_request_on_an_engine_with_the_hook() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(gpu_host) = gpu_engine() else { return };
-    let _g = engine_lock();
     let sb = Sandbox::new("composegpu");
     let out = Out::from(
         sb.cmd(&[
             "--host", &gpu_host, "compose", "--variant", "base", "--gpus", "all", "--up", "--no-browser",
         ])
-        .env("PATH", format!("{}:{}", gpu_path(), tools_path()))
+        .env("PATH", format!("{}:{}", StubSmi::ONE.path_with_hook(), tools_path()))
         .output()
         .unwrap(),
     )

@@ -9,14 +9,9 @@ use std::time::Duration;
 
 use crate::support::*;
 
-const GROUP: &str = "the other-engine tests (engines)";
-
 #[test]
 fn every_engine_keeps_files_the_users_serves_on_loopback_and_reuses() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     for engine in other_engines() {
         let sb = Sandbox::on_engine(&format!("eng-{}", engine.name.replace(' ', "-")), &engine);
         let mine = sb.work.join("mine.txt");
@@ -71,10 +66,7 @@ fn every_engine_keeps_files_the_users_serves_on_loopback_and_reuses() {
 
 #[test]
 fn compose_up_works_on_every_engine() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     for engine in other_engines() {
         let sb = Sandbox::on_engine(&format!("engc-{}", engine.name.replace(' ', "-")), &engine);
         let out = sb.compose_up().ok();
@@ -101,10 +93,7 @@ fn compose_up_works_on_every_engine() {
 
 #[test]
 fn podman_gets_gpus_through_cdi_and_never_silently_without() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let Some(podman) = other_engines().into_iter().find(|e| e.name == "rootless Podman") else { return };
     let sb = Sandbox::on_engine("podmangpu", &podman);
     let run = |gpus: &str| {
@@ -121,7 +110,7 @@ fn podman_gets_gpus_through_cdi_and_never_silently_without() {
                 "-c",
                 "echo ${DTU_CDI_DEVICE:-none} ${NVIDIA_VISIBLE_DEVICES:-unset}",
             ])
-            .env("PATH", stub_smi_path())
+            .env("PATH", StubSmi::ONE.path())
             .output()
             .unwrap(),
         )
@@ -130,7 +119,8 @@ fn podman_gets_gpus_through_cdi_and_never_silently_without() {
     assert_eq!(run("all").ok().stdout.trim(), "all unset", "Podman got nvidia.com/gpu=all");
     assert_eq!(run("device=0").ok().stdout.trim(), "0 unset");
     assert_eq!(run("none").ok().stdout.trim(), "none void");
-    let doctor = Out::from(sb.cmd(&["doctor", "--json"]).env("PATH", stub_smi_path()).output().unwrap()).ok();
+    let doctor =
+        Out::from(sb.cmd(&["doctor", "--json"]).env("PATH", StubSmi::ONE.path()).output().unwrap()).ok();
     let report: serde_json::Value = serde_json::from_str(&doctor.stdout).unwrap();
     assert_eq!(
         (report["engine"]["product"].as_str(), report["engine"]["rootless"].as_bool()),
@@ -145,10 +135,7 @@ fn podman_gets_gpus_through_cdi_and_never_silently_without() {
 
 #[test]
 fn discovery_passes_over_a_socket_the_user_may_not_use() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let engines = other_engines();
     if engines.is_empty() || !is_root() {
         return;
@@ -202,10 +189,7 @@ fn discovery_passes_over_a_socket_the_user_may_not_use() {
 
 #[test]
 fn twenty_simultaneous_starts_from_two_users_all_get_their_own_port() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let other_uid = TEST_UID + 7;
     let boxes: Vec<Sandbox> = (0..20)
         .map(|i| {
@@ -270,14 +254,11 @@ fn relay_engine_socket(path: &std::path::Path, uid: u32) {
 
 #[test]
 fn laptop_vms_are_found_in_the_home_folder_named_and_keep_files_the_users() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     if !is_root() {
         eprintln!("skipped: the laptop-VM discovery test serves sockets for a test user (run as root)");
         return;
     }
-    let _g = engine_lock();
     // The VMs that run on Linux too; OrbStack's and podman machine's places (macOS only) are
     // unit-tested in engine::discover.
     for (vm, kebab, socket) in [

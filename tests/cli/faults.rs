@@ -11,14 +11,9 @@ use std::time::Duration;
 
 use crate::support::*;
 
-const GROUP: &str = "the interruption and fault tests (faults)";
-
 #[test]
 fn ctrl_c_during_a_build_stops_it_and_tags_nothing() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     interrupt_a_build(&Sandbox::new("ctrlcbuild"), &[]);
     if let Some(ws) = workstation() {
         interrupt_a_build(&Sandbox::laptop("sshbuild", &ws), &["--host", "ssh://box"]);
@@ -39,10 +34,7 @@ fn interrupt_a_build(sb: &Sandbox, host: &[&str]) {
 
 #[test]
 fn ctrl_c_during_a_pull_stops_it() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     interrupt_a_hanging_pull(&Sandbox::new("ctrlcpull"), &[]);
     if let Some(ws) = workstation() {
         interrupt_a_hanging_pull(&Sandbox::laptop("sshpull", &ws), &["--host", "ssh://box"]);
@@ -72,11 +64,8 @@ fn interrupt_a_hanging_pull(sb: &Sandbox, host: &[&str]) {
 
 #[test]
 fn a_restarted_engine_ends_the_foreground_server_cleanly_and_the_next_start_works() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(gpu_host) = gpu_engine() else { return };
-    let _g = engine_lock();
     let sb = Sandbox::new("restart");
     let mut child = sb
         .cmd(&[
@@ -115,10 +104,7 @@ fn a_restarted_engine_ends_the_foreground_server_cleanly_and_the_next_start_work
 
 #[test]
 fn listening_beyond_loopback_is_allowed_with_a_warning() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("listen");
     let out = sb
         .run(&[
@@ -134,9 +120,7 @@ fn listening_beyond_loopback_is_allowed_with_a_warning() {
 
 #[test]
 fn tls_and_permission_failures_name_the_address_with_a_hint() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let sb = Sandbox::new("tls");
     let certs = sb.root.join("certs");
     std::fs::create_dir_all(&certs).unwrap();

@@ -4,15 +4,10 @@
 
 use crate::support::*;
 
-const GROUP: &str = "the GPU tests (gpu)";
-
 #[test]
 fn doctor_with_gpu_stubs_says_usable() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(gpu_host) = gpu_engine() else { return };
-    let _g = engine_lock();
     let sb = Sandbox::new("doctorgpu");
     let out = sb.on_gpu_engine(&gpu_host, &["doctor", "--json"]).ok();
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -36,13 +31,10 @@ fn doctor_with_gpu_stubs_says_usable() {
 
 #[test]
 fn a_driver_too_old_for_the_labs_cuda_is_refused_before_any_download() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(gpu_host) = gpu_engine() else { return };
-    let _g = engine_lock();
     let sb = Sandbox::new("olddriver");
-    let old_driver = format!("/run/dimtensor-up-gpu/bin:{}", stub_smi_path_with("470.256.02"));
+    let old_driver = StubSmi { driver: "470.256.02", ..StubSmi::ONE }.path_with_hook();
     let start = |args: &[&str]| {
         let mut all =
             vec!["--host", gpu_host.as_str(), "jupyter", "--detach", "--no-browser", "--pull", "never"];
@@ -71,11 +63,8 @@ fn a_driver_too_old_for_the_labs_cuda_is_refused_before_any_download() {
 
 #[test]
 fn gpus_all_on_an_engine_with_the_nvidia_hook_sends_the_device_request() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(gpu_host) = gpu_engine() else { return };
-    let _g = engine_lock();
     let sb = Sandbox::new("gpu");
     let out = sb
         .on_gpu_engine(
@@ -113,17 +102,14 @@ fn gpus_all_on_an_engine_with_the_nvidia_hook_sends_the_device_request() {
 
 #[test]
 fn gpus_all_on_an_engine_without_the_hook_is_an_error_not_a_cpu_fallback() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("nogpu");
     // The host looks like it has a GPU (stub nvidia-smi); the main engine has no NVIDIA hook.
     let out = Out::from(
         sb.cmd(&[
             "jupyter", "--variant", "base", "--gpus", "all", "--detach", "--no-browser", "--pull", "never",
         ])
-        .env("PATH", stub_smi_path())
+        .env("PATH", StubSmi::ONE.path())
         .output()
         .unwrap(),
     );
@@ -134,7 +120,7 @@ fn gpus_all_on_an_engine_without_the_hook_is_an_error_not_a_cpu_fallback() {
     // auto on the same machine runs on CPU and says why.
     let auto = Out::from(
         sb.cmd(&["jupyter", "--variant", "base", "--detach", "--no-browser", "--pull", "never"])
-            .env("PATH", stub_smi_path())
+            .env("PATH", StubSmi::ONE.path())
             .output()
             .unwrap(),
     )
@@ -144,16 +130,18 @@ fn gpus_all_on_an_engine_without_the_hook_is_an_error_not_a_cpu_fallback() {
 
 #[test]
 fn mig_slices_are_named_attached_and_checked_and_jax_leaves_gpu_memory_free() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(gpu_host) = gpu_engine() else { return };
-    let _g = engine_lock();
     let sb = Sandbox::new("mig");
     let with_mig = |args: &[&str]| {
         let mut all = vec!["--host", gpu_host.as_str()];
         all.extend_from_slice(args);
-        Out::from(sb.cmd(&all).env("PATH", stub_smi_path_mig()).output().unwrap())
+        Out::from(
+            sb.cmd(&all)
+                .env("PATH", StubSmi { mig: true, ..StubSmi::ONE }.path_with_hook())
+                .output()
+                .unwrap(),
+        )
     };
     let doctor = with_mig(&["doctor"]).ok();
     assert!(

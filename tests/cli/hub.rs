@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::*;
+use dimtensor_up::for_tests::labels;
 
-const GROUP: &str = "the hub tests (hub)";
+use crate::support::*;
 
 /// tests/support/hub_client.py against a hub: `args` after the hub's URL.
 fn hub_client(hub: &str, args: &[&str]) -> serde_json::Value {
@@ -101,10 +101,7 @@ impl RunningHub {
 
 #[test]
 fn a_hub_gives_each_user_a_lab_of_their_own_that_outlives_the_hub() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("hub");
     let out = sb
         .run(&[
@@ -187,7 +184,11 @@ fn a_hub_gives_each_user_a_lab_of_their_own_that_outlives_the_hub() {
     // Stop: the hub and both labs go, the accounts and homes stay.
     let stopped = sb.run(&["stop", &project]).ok();
     stopped.says("and 2 running lab(s)");
-    assert_eq!(sb.docker(&["ps", "-aq", "--filter", "label=org.dimtensor-up.hub"]).trim(), "", "no lab left");
+    assert_eq!(
+        sb.docker(&["ps", "-aq", "--filter", &format!("label={}", labels::HUB)]).trim(),
+        "",
+        "no lab left"
+    );
     let network = sb.docker(&["network", "ls", "-q", "--filter", &format!("name=^{project}$")]);
     assert!(network.trim().is_empty(), "the hub's network is gone (each takes an address pool)");
 
@@ -216,9 +217,7 @@ fn a_hub_gives_each_user_a_lab_of_their_own_that_outlives_the_hub() {
 
 #[test]
 fn kubernetes_values_follow_the_variant_table_and_the_charts_schema() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let sb = Sandbox::new("z2jh");
     let out = sb.run(&["hub", "--kubernetes", "--dir", "k8s", "--gpus-per-user", "2"]).ok();
     let path = sb.work.join("k8s/config.yaml");
@@ -279,11 +278,8 @@ print(json.dumps(values))
 
 #[test]
 fn a_hub_gpu_profile_reaches_the_engine_as_a_device_request() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(gpu_host) = gpu_engine() else { return };
-    let _g = engine_lock();
     let sb = Sandbox::new("hub-gpu");
     // The small lab has no CUDA: `--gpus all` asks for its GPU profile explicitly, as
     // `jupyter --variant base --gpus all` does (the stub engine attaches, the CPU runs).
@@ -315,18 +311,15 @@ fn a_hub_gpu_profile_reaches_the_engine_as_a_device_request() {
 
 #[test]
 fn one_gpu_each_gives_every_user_a_gpu_of_their_own_and_says_who_holds_them() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(gpu_host) = gpu_engine() else { return };
-    let _g = engine_lock();
     let sb = Sandbox::new("hub-gpu-each");
     let out = Out::from(
         sb.cmd(&[
             "--host", &gpu_host, "hub", "--labs", "base", "--gpus", "all", "--one-gpu-each", "--up",
             "--no-browser", "--pull", "never", "--timeout", "300",
         ])
-        .env("PATH", stub_smi_path_two_gpus())
+        .env("PATH", StubSmi { gpus: 2, ..StubSmi::ONE }.path_with_hook())
         .output()
         .unwrap(),
     )

@@ -10,14 +10,9 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-const GROUP: &str = "the real-engine tests (lab)";
-
 #[test]
 fn doctor_reports_the_real_engine() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("doctor");
     let out = sb.run(&["doctor", "--json"]).ok();
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -43,10 +38,7 @@ fn doctor_reports_the_real_engine() {
 
 #[test]
 fn jupyter_start_talk_reuse_stop_as_a_non_root_user() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::with_work("lab", "My Project");
     std::fs::write(sb.work.join("keep.txt"), "mine\n").unwrap();
     let started = Instant::now();
@@ -106,10 +98,7 @@ fn jupyter_start_talk_reuse_stop_as_a_non_root_user() {
 
 #[test]
 fn json_output_has_the_fields_scripts_need() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("json");
     let out = sb.run(&["jupyter", "--variant", "base", "--detach", "--json", "--pull", "never"]).ok();
     let v: serde_json::Value = serde_json::from_str(out.last_line()).unwrap();
@@ -126,10 +115,7 @@ fn json_output_has_the_fields_scripts_need() {
 
 #[test]
 fn ctrl_c_in_the_foreground_stops_and_removes_the_server_and_keeps_files() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("ctrlc");
     let (mut child, url) = spawn_foreground(&sb, &[]);
     assert_eq!(http_status(port_of(&url), "/api/status", Some(token_of(&url))), Some(200));
@@ -144,10 +130,7 @@ fn ctrl_c_in_the_foreground_stops_and_removes_the_server_and_keeps_files() {
 
 #[test]
 fn kill_9_then_a_new_run_reuses_the_server() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("kill9");
     let (mut child, url) = spawn_foreground(&sb, &[]);
     signal(&child, "KILL");
@@ -159,10 +142,7 @@ fn kill_9_then_a_new_run_reuses_the_server() {
 
 #[test]
 fn ctrl_c_during_the_readiness_wait_leaves_no_container() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("ctrlcwait");
     // A lab image whose server never answers: the CLI is certainly in its readiness wait.
     let slow = slow_lab_image(&sb, "dtu-slow-test/dimtensor");
@@ -199,10 +179,7 @@ fn slow_lab_image(sb: &Sandbox, registry: &str) -> String {
 
 #[test]
 fn concurrent_starts_in_one_folder_make_one_server_and_two_folders_make_two() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let a = Sandbox::new("concA");
     let b = Sandbox::new("concB");
     let args = ["jupyter", "--variant", "base", "--detach", "--no-browser", "--pull", "never"];
@@ -220,10 +197,7 @@ fn concurrent_starts_in_one_folder_make_one_server_and_two_folders_make_two() {
 
 #[test]
 fn a_held_port_is_named_and_nothing_is_left_behind() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("port");
     let other = Sandbox::new("portholder");
     // A port held by a program of the same user (whose processes the CLI may look into): named.
@@ -267,10 +241,7 @@ fn a_held_port_is_named_and_nothing_is_left_behind() {
 
 #[test]
 fn awkward_folder_names_work() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::with_work("awkward", "a b:c $d é");
     let url = sb.start_base_lab(&[]).ok().last_line().to_string();
     let check = jupyter_client_check(&url);
@@ -280,10 +251,7 @@ fn awkward_folder_names_work() {
 
 #[test]
 fn a_container_that_exits_at_start_fails_with_its_log_and_is_removed() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("exits");
     // --user 0:0 with a read-only... simpler: a port the server cannot bind inside is not possible;
     // an image whose server exits: the base image (no JupyterLab) under the jupyter-base name.
@@ -299,10 +267,7 @@ fn a_container_that_exits_at_start_fails_with_its_log_and_is_removed() {
 
 #[test]
 fn readiness_timeout_fails_and_removes_the_container() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("timeout");
     let out = sb.start_base_lab(&["--timeout", "0"]);
     out.user_error(5);
@@ -312,10 +277,7 @@ fn readiness_timeout_fails_and_removes_the_container() {
 
 #[test]
 fn a_missing_image_offline_with_a_failing_build_explains_itself() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("offline");
     std::fs::write(
         sb.root.join("config.toml"),
@@ -336,10 +298,7 @@ fn a_missing_image_offline_with_a_failing_build_explains_itself() {
 
 #[test]
 fn every_bad_input_is_one_error_with_a_hint_and_touches_nothing() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("badinputs");
     std::fs::write(sb.work.join("data.csv"), "x\n1\n").unwrap();
     let file = sb.work.join("data.csv").display().to_string();
@@ -382,10 +341,7 @@ fn every_bad_input_is_one_error_with_a_hint_and_touches_nothing() {
 
 #[test]
 fn the_wizard_asks_on_a_terminal_and_never_without_one() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("wizard");
     // `script` gives the CLI (as the test user, like every other run) a pseudo-terminal. Without
     // a GPU on amd64 the small lab fits this machine: it is pre-selected, Enter takes it.
@@ -472,10 +428,7 @@ fn the_wizard_asks_on_a_terminal_and_never_without_one() {
 
 #[test]
 fn run_mounts_the_folder_and_passes_the_exit_code() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("run");
     let out = sb.run(&[
         "run",
@@ -507,10 +460,7 @@ fn run_mounts_the_folder_and_passes_the_exit_code() {
 
 #[test]
 fn the_browser_gets_a_one_shot_address_that_only_its_user_can_follow() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("handoff");
     // The stub browser waits for `go`: meanwhile the test tries the address itself.
     std::fs::write(sb.root.join("hold"), "").unwrap();
@@ -550,10 +500,7 @@ fn the_browser_gets_a_one_shot_address_that_only_its_user_can_follow() {
 
 #[test]
 fn a_folders_lab_keeps_its_url_across_stop_and_start_for_editors() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("editor");
     let none = sb.run(&["url"]);
     none.user_error(2);

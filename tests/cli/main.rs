@@ -5,6 +5,9 @@
 //! `cargo test` skips those areas and says so, once per area; with DTU_REQUIRE_ENGINE=1 (as
 //! tests/run.sh sets it) a missing engine fails them instead.
 
+// First: its engine_test! macro is used by the modules below.
+#[macro_use]
+mod support;
 mod builds;
 mod compose;
 mod engines;
@@ -19,5 +22,4 @@ mod registry;
 mod resources;
 mod slurm;
 mod ssh;
-mod support;
 mod transcripts;

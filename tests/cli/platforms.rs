@@ -4,14 +4,9 @@
 
 use crate::support::*;
 
-const GROUP: &str = "the platform tests (platforms)";
-
 #[test]
 fn auto_fits_the_engines_platform_and_bad_platforms_are_refused() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("platform");
     let variants = sb.run(&["variants"]).ok();
     assert!(variants.stdout.starts_with("images for linux/amd64"), "{}", variants.stdout);
@@ -34,11 +29,8 @@ fn auto_fits_the_engines_platform_and_bad_platforms_are_refused() {
 
 #[test]
 fn an_arm64_lab_runs_under_emulation_through_the_launcher() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(registry) = arm64_registry() else { return };
-    let _g = engine_lock();
     let sb = Sandbox::new("arm64");
     std::fs::write(sb.root.join("config.toml"), format!("registry = \"{registry}\"\n")).unwrap();
     // auto for arm64 without a GPU: the full lab, whose torch is CPU-only there. Written down.

@@ -10,8 +10,6 @@ use std::time::Duration;
 
 use crate::support::*;
 
-const GROUP: &str = "the project environment tests (project)";
-
 /// A tiny package from PyPI that no lab has.
 const FROM_PYPI: &str = "pyjokes==0.8.3";
 
@@ -82,10 +80,7 @@ fn canonical(path: &Path) -> String {
 
 #[test]
 fn nothing_saved_from_the_lab_is_lost() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("saves");
     let data = sb.root.join("data");
     std::fs::create_dir_all(&data).unwrap();
@@ -176,10 +171,7 @@ fn nothing_saved_from_the_lab_is_lost() {
 
 #[test]
 fn the_projects_packages_are_built_once_and_hand_installs_are_kept() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("project");
     let uid = sb.uid();
     let folder = canonical(&sb.work);
@@ -269,7 +261,7 @@ struct PrivateIndex {
 
 impl PrivateIndex {
     fn start(wheels: &Path) -> PrivateIndex {
-        let host = docker(&["network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}"]);
+        let host = bridge_gateway();
         let mut child = Command::new("python3")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/private_index.py"))
             .args(["serve", &host, "0", "ana", "s3cret-index-pw", &wheels.display().to_string()])
@@ -295,6 +287,24 @@ impl PrivateIndex {
     }
 }
 
+/// This machine's address on the engine's default bridge, where a build container reaches it. A
+/// daemon's first start may name only the bridge's subnet: its gateway is then the subnet's first
+/// address, as Docker assigns it.
+fn bridge_gateway() -> String {
+    let gateway =
+        docker(&["network", "inspect", "bridge", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"]);
+    if !gateway.is_empty() {
+        return gateway;
+    }
+    let subnet = docker(&["network", "inspect", "bridge", "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}}"]);
+    let network: std::net::Ipv4Addr = subnet
+        .split('/')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("the bridge's subnet: {subnet:?}"));
+    std::net::Ipv4Addr::from(u32::from(network) + 1).to_string()
+}
+
 impl Drop for PrivateIndex {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -304,10 +314,7 @@ impl Drop for PrivateIndex {
 
 #[test]
 fn bad_requirements_a_wrong_password_and_ctrl_c_leave_nothing() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("project-errors");
     let uid = sb.uid();
     let folder = canonical(&sb.work);
@@ -390,10 +397,7 @@ fn bad_requirements_a_wrong_password_and_ctrl_c_leave_nothing() {
 
 #[test]
 fn rootless_podman_and_ssh_build_the_project_and_keep_hand_installs() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     for engine in other_engines().into_iter().filter(|e| e.name == "rootless Podman") {
         let sb = Sandbox::on_engine("project-podman", &engine);
         let uid = sb.uid();

@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use crate::support::*;
 
-const GROUP: &str = "the registry tests (registry)";
-
 /// The test registry (tests/support/registry.sh): TLS from a test CA on a Docker network of the
 /// tests' own, htpasswd auth, the images under the release workflow's tags as manifest lists.
 struct TestRegistry {
@@ -124,11 +122,8 @@ impl TestRegistry {
 /// architecture picked from the manifest list.
 #[test]
 fn images_come_from_a_real_registry_with_tls_and_a_login() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(reg) = test_registry() else { return };
-    let _g = engine_lock();
     reg.forget_local();
 
     // No login, then a wrong password: one error line each, with the hint to log in.

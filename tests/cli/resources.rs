@@ -5,9 +5,9 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::support::*;
+use dimtensor_up::for_tests::labels;
 
-const GROUP: &str = "the resource tests (resources)";
+use crate::support::*;
 
 const GIB: u64 = 1 << 30;
 const MIB: u64 = 1 << 20;
@@ -22,10 +22,7 @@ fn shm_in_lab(url: &str) -> u64 {
 
 #[test]
 fn dev_shm_is_sized_for_dataloader_workers_or_as_asked() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("shm");
     let engine_memory: u64 = docker(&["info", "-f", "{{.MemTotal}}"]).parse().unwrap();
     let expected = (engine_memory / 4).clamp(256 * MIB, 8 * GIB);
@@ -43,10 +40,7 @@ fn dev_shm_is_sized_for_dataloader_workers_or_as_asked() {
 
 #[test]
 fn a_kernel_killed_for_memory_is_said_with_the_limit() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("oom");
     let (mut child, url) = spawn_foreground(&sb, &["--memory", "400m"]);
     let stderr = StderrWatch::of(&mut child);
@@ -78,17 +72,19 @@ fn a_kernel_killed_for_memory_is_said_with_the_limit() {
 
 #[test]
 fn an_idle_lab_stops_itself_and_goes() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
-    let _g = engine_lock();
+    let _engine = engine_test!();
     let sb = Sandbox::new("idle");
     std::fs::write(sb.work.join("mine.txt"), "kept\n").unwrap();
     let (mut child, _url) = spawn_foreground(&sb, &["--idle-timeout", "3s"]);
     let stderr = StderrWatch::of(&mut child);
     let name = sb.container_name();
     assert_eq!(
-        sb.docker(&["inspect", "-f", "{{index .Config.Labels \"org.dimtensor-up.idle-timeout\"}}", &name]),
+        sb.docker(&[
+            "inspect",
+            "-f",
+            &format!("{{{{index .Config.Labels \"{}\"}}}}", labels::IDLE_TIMEOUT),
+            &name
+        ]),
         "3"
     );
     // The server looks once a minute: it is gone within two.

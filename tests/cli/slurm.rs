@@ -9,9 +9,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use dimtensor_up::for_tests::labels;
+
 use crate::support::*;
 
-const GROUP: &str = "the Slurm tests (slurm)";
 const REMOTE_HOME: &str = "/home/dtu-remote";
 const REMOTE_UID: u32 = 4331;
 
@@ -89,11 +90,8 @@ fn url_of(child: &mut Child) -> String {
 
 #[test]
 fn a_lab_runs_as_a_job_on_the_node_and_ctrl_c_cancels_it() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(ws) = cluster() else { return };
-    let _g = engine_lock();
     let sb = laptop("slurmlab", &ws, "time = \"10m\"\n");
     let (mut child, stderr) = spawn_job(&sb, &[]);
     let url = url_of(&mut child);
@@ -124,18 +122,15 @@ fn a_lab_runs_as_a_job_on_the_node_and_ctrl_c_cancels_it() {
     assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), Some(0));
     assert!(stderr.until("cancelling job", Duration::from_secs(1)).contains("cancelling job"));
     assert!(until_no_lab_jobs(Duration::from_secs(30)).is_empty(), "Ctrl-C cancels the job");
-    let containers = docker(&["ps", "-aq", "--filter", "label=org.dimtensor-up.workdir"]);
+    let containers = docker(&["ps", "-aq", "--filter", &format!("label={}", labels::WORKDIR)]);
     assert!(!containers.contains(&format!("{}", folder.display())), "no container left");
     assert!(folder.join("from-the-node.ipynb").exists(), "files stay");
 }
 
 #[test]
 fn a_pending_job_says_why_ctrl_c_cancels_it_and_a_resumed_node_starts_it() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(ws) = cluster() else { return };
-    let _g = engine_lock();
     let sb = laptop("slurmwait", &ws, "");
     let drained = Drained::now();
     let (mut child, stderr) = spawn_job(&sb, &[]);
@@ -161,11 +156,8 @@ fn a_pending_job_says_why_ctrl_c_cancels_it_and_a_resumed_node_starts_it() {
 
 #[test]
 fn a_time_limit_ends_the_lab_with_slurms_reason() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(ws) = cluster() else { return };
-    let _g = engine_lock();
     let sb = laptop("slurmtime", &ws, "");
     let (mut child, stderr) = spawn_job(&sb, &["--time", "1m"]);
     let url = url_of(&mut child);
@@ -180,11 +172,8 @@ fn a_time_limit_ends_the_lab_with_slurms_reason() {
 
 #[test]
 fn bad_cluster_input_is_one_error_and_nothing_that_cannot_start_is_submitted() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(ws) = cluster() else { return };
-    let _g = engine_lock();
     let sb = laptop("slurmbad", &ws, "");
     let run = |args: &[&str]| {
         let mut all = vec!["jupyter", "--variant", "base", "--no-browser", "--detach"];
@@ -224,11 +213,8 @@ fn bad_cluster_input_is_one_error_and_nothing_that_cannot_start_is_submitted() {
 
 #[test]
 fn apptainer_is_called_as_intended_on_the_node() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(ws) = cluster() else { return };
-    let _g = engine_lock();
     // A stand-in `apptainer` that only the job's PATH has: it records its arguments and waits.
     let standin = tempdir("apptainer-standin");
     let record = standin.join("args");

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::*;
+use dimtensor_up::for_tests::labels;
 
-const GROUP: &str = "the ssh workstation tests (ssh)";
+use crate::support::*;
 
 const REMOTE_HOME: &str = "/home/dtu-remote";
 const REMOTE_UID: u32 = 4331;
@@ -21,7 +21,7 @@ fn remote_labs(folder: &Path) -> Vec<String> {
         "ps",
         "-a",
         "--filter",
-        &format!("label=org.dimtensor-up.workdir={}", folder.display()),
+        &format!("label={}={}", labels::WORKDIR, folder.display()),
         "--format",
         "{{.Names}} {{.State}}",
     ])
@@ -32,11 +32,8 @@ fn remote_labs(folder: &Path) -> Vec<String> {
 
 #[test]
 fn a_remote_lab_opens_here_through_ssh_survives_a_killed_tunnel_and_ctrl_c_cleans_up() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(ws) = workstation() else { return };
-    let _g = engine_lock();
     let sb = Sandbox::laptop("sshlab", &ws);
     // The laptop's 8888 is taken: the tunnel takes the next free port.
     let held = TcpListener::bind("127.0.0.1:8888").ok();
@@ -110,11 +107,8 @@ fn a_remote_lab_opens_here_through_ssh_survives_a_killed_tunnel_and_ctrl_c_clean
 
 #[test]
 fn a_detached_remote_lab_is_reopened_and_reused_through_ssh() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(ws) = workstation() else { return };
-    let _g = engine_lock();
     let sb = Sandbox::laptop("sshdetach", &ws);
     let out = sb
         .run(&[
@@ -151,11 +145,8 @@ fn a_detached_remote_lab_is_reopened_and_reused_through_ssh() {
 
 #[test]
 fn ssh_faults_are_one_line_errors_with_hints() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(ws) = workstation() else { return };
-    let _g = engine_lock();
     let sb = Sandbox::laptop("sshfaults", &ws);
     let cases: [(&[&str], Option<&str>, &str, i32); 8] = [
         (&["--host", "ssh://box", "ps"], Some("/nonexistent"), "ssh is not installed", 3),
@@ -189,11 +180,8 @@ fn ssh_faults_are_one_line_errors_with_hints() {
 
 #[test]
 fn the_remote_decides_gpus_and_compose_writes_remote_paths() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(ws) = workstation() else { return };
-    let _g = engine_lock();
     let sb = Sandbox::laptop("sshgpu", &ws);
     // The laptop has no nvidia-smi; the workstation has (a stub of) one GPU.
     let doctor = sb.run(&["--host", "ssh://box", "doctor", "--json"]).ok();
@@ -232,12 +220,9 @@ fn the_remote_decides_gpus_and_compose_writes_remote_paths() {
 
 #[test]
 fn gpus_auto_attaches_the_workstations_gpus() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(ws) = workstation() else { return };
     let Some(gpu_host) = gpu_engine() else { return };
-    let _g = engine_lock();
     let sb = Sandbox::laptop("sshgpuauto", &ws);
     // `box-gpu`: a login whose docker reaches the GPU stub engine, with a stub nvidia-smi and the
     // stub NVIDIA hook on its PATH. A GPU-capable image there (jupyter-base, tagged ml).
@@ -269,16 +254,13 @@ fn gpus_auto_attaches_the_workstations_gpus() {
 
 #[test]
 fn over_ssh_the_workstations_driver_decides_not_the_laptops() {
-    if skip_without_engine(GROUP) {
-        return;
-    }
+    let _engine = engine_test!();
     let Some(ws) = workstation() else { return };
     let Some(gpu_host) = gpu_engine() else { return };
-    let _g = engine_lock();
     let sb = Sandbox::laptop("sshold", &ws);
     // `box-olddriver`: the GPU stub engine (its NVIDIA hook works) behind a login whose
     // nvidia-smi reports a driver older than CUDA 12 needs; the laptop's own stub is new enough.
-    let laptop_path = format!("{}:{}", sb.path.clone().unwrap(), stub_smi_path_with("550.54.15"));
+    let laptop_path = format!("{}:{}", sb.path.clone().unwrap(), StubSmi::ONE.path());
     let run = |args: &[&str]| Out::from(sb.cmd(args).env("PATH", &laptop_path).output().unwrap());
     let doctor = run(&["--host", "ssh://box-olddriver", "doctor", "--json"]).ok();
     let report: serde_json::Value = serde_json::from_str(&doctor.stdout).unwrap();

@@ -5,6 +5,9 @@
 
 STARTED_DOCKERD_PID=""
 
+# shellcheck source=tests/support/wait.sh
+source "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
+
 ensure_engine() {
   if docker info >/dev/null 2>&1; then
     echo "engine: using the running Docker engine"
@@ -23,10 +26,7 @@ ensure_engine() {
   echo "engine: starting dockerd"
   dockerd --host unix:///var/run/docker.sock >/tmp/dimtensor-up-dockerd.log 2>&1 &
   STARTED_DOCKERD_PID=$!
-  for _ in $(seq 1 60); do
-    docker info >/dev/null 2>&1 && return 0
-    sleep 1
-  done
+  wait_until 60 1 quiet docker info && return 0
   echo "engine: dockerd did not answer within 60 s; its log:" >&2
   tail -n 30 /tmp/dimtensor-up-dockerd.log >&2
   return 1

@@ -7,6 +7,8 @@
 #   tests/support/engines.sh start IMAGE…   # prints NAME=ADDRESS lines for the tests
 #   tests/support/engines.sh stop
 set -euo pipefail
+# shellcheck source=tests/support/wait.sh
+source "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
 uid=4321
 user=dtu-engines
 run=/run/user/$uid
@@ -16,7 +18,7 @@ cdi_spec=/etc/cdi/dimtensor-up-test-stand-in.yaml
 as_user() { setsid runuser -u "$user" -- env -C / XDG_RUNTIME_DIR=$run HOME="$home" PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
 
 wait_for() { # SOCKET LOG
-  for _ in $(seq 1 60); do docker -H "unix://$1" version >/dev/null 2>&1 && return 0; sleep 1; done
+  wait_until 60 1 quiet docker -H "unix://$1" version && return 0
   echo "engines: nothing answers on $1; its log:" >&2; tail -n 20 "$2" >&2; return 1
 }
 
@@ -108,7 +110,7 @@ EOF
     # process of the test user goes, so no engine from an earlier run is found answering later.
     if id "$user" >/dev/null 2>&1; then
       pkill -u "$user" 2>/dev/null || true
-      for _ in $(seq 1 20); do pgrep -u "$user" >/dev/null || break; sleep 0.5; done
+      wait_until 10 0.5 gone pgrep -u "$user" || true
       pkill -9 -u "$user" 2>/dev/null || true
     fi
     rm -f "$cdi_spec"

@@ -7,6 +7,8 @@
 #   tests/support/gpu-engine.sh start [IMAGE…]   # prints the DOCKER_HOST to use; loads IMAGEs
 #   tests/support/gpu-engine.sh stop
 set -euo pipefail
+# shellcheck source=tests/support/wait.sh
+source "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
 root=/run/dimtensor-up-gpu
 sock="unix://$root/docker.sock"
 bridge=dtu-gpu0
@@ -28,8 +30,7 @@ case "${1:-}" in
       PATH="$root/bin:$PATH" setsid env -C / dockerd --host "$sock" --data-root /var/lib/dimtensor-up-gpu \
         --exec-root "$root/exec" --pidfile "$root/docker.pid" --bridge "$bridge" \
         --iptables=false --ip-masq=false >"$root/dockerd.log" 2>&1 < /dev/null &
-      for _ in $(seq 1 60); do docker -H "$sock" info >/dev/null 2>&1 && break; sleep 1; done
-      docker -H "$sock" info >/dev/null 2>&1 || { tail -n 20 "$root/dockerd.log" >&2; exit 1; }
+      wait_until 60 1 quiet docker -H "$sock" info || { tail -n 20 "$root/dockerd.log" >&2; exit 1; }
     fi
     # Without iptables of its own, traffic between two containers on one of its networks (the
     # hub and a lab of `dimtensor-up hub`) meets the main engine's FORWARD policy (DROP). Frames
@@ -48,7 +49,7 @@ case "${1:-}" in
   stop)
     if [ -f "$root/docker.pid" ]; then
       kill "$(cat "$root/docker.pid")" 2>/dev/null || true
-      for _ in $(seq 1 30); do [ -f "$root/docker.pid" ] || break; sleep 1; done
+      wait_until 30 1 gone test -f "$root/docker.pid" || true
     fi
     ip link del "$bridge" 2>/dev/null || true
     iptables -D FORWARD -m physdev --physdev-is-bridged -j ACCEPT 2>/dev/null || true

@@ -10,6 +10,8 @@
 # DTU_REGISTRY_ARCHS="amd64" limits the architectures pushed (default: amd64 arm64, where present).
 #   registry.sh stop             removes the container, network, CA trust and storage
 set -euo pipefail
+# shellcheck source=tests/support/wait.sh
+source "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
 cd "$(dirname "$0")/../.."
 source tests/support/engine.sh
 name=dtu-test-registry
@@ -91,11 +93,12 @@ DOCKERFILE
     -v "$conf:/etc/registry:ro" -v "$state/data:/var/lib/registry" dimtensor-up-test/registry >/dev/null
   mkdir -p "$certs_d"
   cp "$conf/ca.crt" "$certs_d/ca.crt"
-  for _ in $(seq 50); do
+  # Up once it asks for the login.
+  asks_for_login() {
     code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$conf/ca.crt" "https://$host/v2/" || true)
-    [ "$code" = 401 ] && break
-    sleep 0.2
-  done
+    [ "$code" = 401 ]
+  }
+  wait_until 10 0.2 asks_for_login || true
   [ "$code" = 401 ] || { docker logs "$name" >&2; echo "error: the test registry did not answer (HTTP $code)" >&2; exit 1; }
   echo "$password" | docker login -u "$user" --password-stdin "$host" >/dev/null 2>&1
   echo "$password" >"$state/password"

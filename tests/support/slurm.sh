@@ -12,6 +12,8 @@
 #   tests/support/slurm.sh stop
 #   tests/support/slurm.sh drain|resume   # the node (a pending job's reason, then its start)
 set -euo pipefail
+# shellcheck source=tests/support/wait.sh
+source "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
 state=/run/dimtensor-up-slurm
 conf=/etc/slurm/slurm.conf
 
@@ -70,11 +72,13 @@ CONF
     # (slurmctld's pid file can name its helper: the daemons are found by name.)
     pgrep -x slurmctld >/dev/null || /usr/sbin/slurmctld -i
     pgrep -x slurmd >/dev/null || /usr/sbin/slurmd -N dtu-node1
-    for _ in $(seq 1 60); do
-      sinfo -h -n dtu-node1 -o '%t' 2>/dev/null | grep -qE '^(idle|mix|alloc)' && break
+    # Up once idle (a node that comes back from a restart may need resuming).
+    node_up() {
+      sinfo -h -n dtu-node1 -o '%t' 2>/dev/null | grep -qE '^(idle|mix|alloc)' && return 0
       scontrol update nodename=dtu-node1 state=resume >/dev/null 2>&1 || true
-      sleep 0.5
-    done
+      return 1
+    }
+    wait_until 30 0.5 node_up || true
     sinfo -h -n dtu-node1 -o '%t' | grep -qE '^(idle|mix|alloc)' || { echo "slurm: the node did not come up:" >&2; tail -n 20 "$state/slurmd.log" "$state/slurmctld.log" >&2; exit 1; }
     echo "DTU_SLURM_NODE=dtu-node1"
     ;;
@@ -85,7 +89,8 @@ CONF
   stop)
     if [ -f "$state/slurmctld.pid" ]; then
       scontrol shutdown >/dev/null 2>&1 || true
-      for _ in $(seq 1 50); do { pgrep -x slurmctld || pgrep -x slurmd; } >/dev/null || break; sleep 0.2; done
+      daemons() { pgrep -x slurmctld || pgrep -x slurmd; }
+      wait_until 10 0.2 gone daemons || true
       pkill -x slurmctld 2>/dev/null || true; pkill -x slurmd 2>/dev/null || true
       rm -f "$state/slurmctld.pid" "$state/slurmd.pid"
     fi

@@ -13,6 +13,8 @@
 #   tests/support/sshd.sh start   # prints NAME=VALUE lines for the tests
 #   tests/support/sshd.sh stop
 set -euo pipefail
+# shellcheck source=tests/support/wait.sh
+source "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
 state=/run/dimtensor-up-sshd
 port=22022
 
@@ -44,9 +46,9 @@ case "${1:-}" in
       [ -f "$state/keys/$key" ] || ssh-keygen -q -t ed25519 -N '' -C "dimtensor-up test $key" -f "$state/keys/$key"
     done
     chmod 644 "$state"/keys/*
-    printf '#!/bin/sh\n# stub: the remote has one GPU, as nvidia-smi --query-gpu prints it\necho "0, NVIDIA Remote Stub GPU, 550.54.15, 81559"\n' >"$state/bin/nvidia-smi"
-    printf '#!/bin/sh\n# stub: one GPU whose driver is older than CUDA 12 needs\necho "0, NVIDIA Remote Stub GPU, 470.256.02, 81559"\n' >"$state/bin-olddriver/nvidia-smi"
-    chmod 755 "$state/bin/nvidia-smi" "$state/bin-olddriver/nvidia-smi"
+    # One GPU on a current driver; and one whose driver is older than CUDA 12 needs.
+    bash "$(dirname "$0")/stub-nvidia-smi.sh" "$state/bin/nvidia-smi" 550.54.15
+    bash "$(dirname "$0")/stub-nvidia-smi.sh" "$state/bin-olddriver/nvidia-smi" 470.256.02
     mkdir -p "$state/authorized"
     remote_path="$state/bin:/usr/local/bin:/usr/bin:/bin"
     {
@@ -76,7 +78,8 @@ EOF
     if ! [ -f "$state/sshd.pid" ] || ! kill -0 "$(cat "$state/sshd.pid")" 2>/dev/null; then
       /usr/sbin/sshd -f "$state/sshd_config" -E "$state/sshd.log"
     fi
-    for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+    listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+    wait_until 5 0.1 listening || true
     echo "DTU_SSH_PORT=$port"
     echo "DTU_SSH_KEYS=$state/keys"
     echo "DTU_SSH_HOST_KEY=$(cut -d' ' -f1-2 "$state/hostkey.pub")"
