@@ -60,8 +60,10 @@ print('  torch', torch.__version__, 'CUDA', torch.version.cuda, '| jax', jax.__v
     run python -c "
 import torch, jax, scipy, sympy, pandas, polars, xarray, h5py, pyarrow, sklearn, matplotlib, plotly
 from dimtensor.torch import DimTensor
-import platform
-print('  integrations import: torch', torch.__version__, '(CUDA', str(torch.version.cuda) + ')', 'jax', jax.__version__, 'pandas', pandas.__version__, '|', platform.machine())
+import platform, boto3, mp_api.client
+# mp-api's S3 client: a current boto3 (a resolver once walked it back to 0.0.3 of 2014).
+assert int(boto3.__version__.split('.')[0]) >= 1, f'boto3 {boto3.__version__}'
+print('  integrations import: torch', torch.__version__, '(CUDA', str(torch.version.cuda) + ')', 'jax', jax.__version__, 'pandas', pandas.__version__, 'boto3', boto3.__version__, '|', platform.machine())
 " ;;
   jupyter)
     run jupyter --version | sed 's/^/  /' | head -n 3
