@@ -1,7 +1,8 @@
-//! Floor 3: the plan, pure. The settings (flags + file, checked) become one `LaunchPlan`: what
-//! `jupyter` and `run` ask the engine for (the Engine API body, Podman's body, here), and what
-//! the other front ends write down from it: compose YAML (`compose`), the hub's files (`hub`),
-//! the Slurm job's script (`slurm`), under one rule for files a user keeps (`generated`).
+//! Floor 3: the plan, pure but for `generated`, which reads and writes the files. The settings
+//! (flags + file, checked) become one `LaunchPlan`: what `jupyter` and `run` ask the engine for
+//! (the Engine API body, Podman's body, here), and what the other front ends write down from it:
+//! compose YAML (`compose`), the hub's files (`hub`), the Slurm job's script (`slurm`), under one
+//! rule for files a user keeps (`generated`).
 
 pub mod compose;
 pub mod generated;
