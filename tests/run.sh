@@ -67,7 +67,7 @@ for image in $images; do
 done
 
 # Secret scans read every layer through the engine (minutes for the GPU images): CI scans the
-# images that hold each kind of layer the build secrets touch; the release workflow scans all.
+# images that hold each kind of layer the build secrets touch; the image workflow scans all.
 scans=${DTU_SCAN_IMAGES:-base jupyter-base hub}
 [ "$scans" = all ] && scans=$images
 stage "image smoke tests (two at a time), sizes and secret scans of: $scans"
