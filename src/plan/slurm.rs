@@ -154,22 +154,27 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// Every state with a word of its own, for `parse`: `word` is the one table of them.
+    const NAMED: [JobState; 12] = [
+        JobState::Pending,
+        JobState::Configuring,
+        JobState::Requeued,
+        JobState::Resizing,
+        JobState::Suspended,
+        JobState::Running,
+        JobState::Completing,
+        JobState::Timeout,
+        JobState::Preempted,
+        JobState::NodeFail,
+        JobState::Cancelled,
+        JobState::OutOfMemory,
+    ];
     pub fn parse(word: &str) -> JobState {
-        match word.trim() {
-            "PENDING" => JobState::Pending,
-            "CONFIGURING" => JobState::Configuring,
-            "REQUEUED" => JobState::Requeued,
-            "RESIZING" => JobState::Resizing,
-            "SUSPENDED" => JobState::Suspended,
-            "RUNNING" => JobState::Running,
-            "COMPLETING" => JobState::Completing,
-            "TIMEOUT" => JobState::Timeout,
-            "PREEMPTED" => JobState::Preempted,
-            "NODE_FAIL" => JobState::NodeFail,
-            "CANCELLED" => JobState::Cancelled,
-            "OUT_OF_MEMORY" => JobState::OutOfMemory,
-            other => JobState::Other(other.to_string()),
-        }
+        let word = word.trim();
+        JobState::NAMED
+            .into_iter()
+            .find(|state| state.word() == word)
+            .unwrap_or_else(|| JobState::Other(word.to_string()))
     }
     /// Slurm's own word.
     pub fn word(&self) -> &str {
@@ -656,6 +661,9 @@ mod tests {
         );
         assert_eq!(JobStatus::parse(""), None);
         assert_eq!(JobState::parse("COMPLETED"), JobState::Other("COMPLETED".into()));
+        for state in JobState::NAMED {
+            assert_eq!(JobState::parse(state.word()), state, "each word parses back");
+        }
         assert!(JobState::Completing.live() && !JobState::Completing.pending());
         let json = serde_json::to_value(&running).unwrap();
         assert_eq!((json["state"].as_str(), json["time_left"].as_str()), (Some("RUNNING"), Some("00:58:58")));
