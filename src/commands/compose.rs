@@ -104,14 +104,7 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     let token = strong_token_in(&existing_env).unwrap_or_else(crate::lab::token::new_token);
     let env = merge_env_file(&existing_env, &token, planned.user.user);
     crate::base::state::write_secret_file(&paths.env, &env, 0o600)?;
-    generated::write(&paths.output, &generated::with_checksum(&yaml), planned.replace)?;
-    if planned.replace == Replace::KeepingBackup {
-        reporter.note(format!(
-            "kept your {} as {}",
-            paths.output.display(),
-            generated::backup_of(&paths.output).display()
-        ));
-    }
+    generated::write(&paths.output, &generated::with_checksum(&yaml), planned.replace, &reporter)?;
     reporter.note(format!(
         "wrote {} and {} (token inside, mode 600)",
         paths.output.display(),

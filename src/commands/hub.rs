@@ -10,7 +10,7 @@ use crate::base::reporter::Reporter;
 use crate::engine::model::GpuForm;
 use crate::engine::Engine;
 use crate::gpu::{GpuAttach, GpuRequest};
-use crate::plan::generated::{self, Replace};
+use crate::plan::generated;
 use crate::plan::hub::{self, HubPlan, Profile};
 use crate::spec::catalog::{Arch, Platforms};
 use crate::spec::catalog::{ImageId, Variant, DIMTENSOR_VERSION};
@@ -244,17 +244,8 @@ fn write_files(plan: &HubPlan, force: bool, reporter: &Reporter) -> Result<()> {
         hub::ADMIN,
         hub::ADMIN_PASSWORD_FILE
     );
-    generated::write(&compose, &plan.compose_yaml(&header), replace[0])?;
-    generated::write(&config, &plan.jupyterhub_config(), replace[1])?;
-    for (path, replace) in [(&compose, replace[0]), (&config, replace[1])] {
-        if replace == Replace::KeepingBackup {
-            reporter.note(format!(
-                "kept your {} as {}",
-                path.display(),
-                generated::backup_of(path).display()
-            ));
-        }
-    }
+    generated::write(&compose, &plan.compose_yaml(&header), replace[0], reporter)?;
+    generated::write(&config, &plan.jupyterhub_config(), replace[1], reporter)?;
     let password = plan.dir.join(hub::ADMIN_PASSWORD_FILE);
     if !password.exists() {
         crate::base::state::write_secret_file(
@@ -351,10 +342,7 @@ fn write_kubernetes(
         hub::K8S_VALUES_FILE,
         hub::ADMIN
     );
-    generated::write(&path, &hub::z2jh_values(&profiles, args.gpus_per_user, &header), replace)?;
-    if replace == Replace::KeepingBackup {
-        reporter.note(format!("kept your {} as {}", path.display(), generated::backup_of(&path).display()));
-    }
+    generated::write(&path, &hub::z2jh_values(&profiles, args.gpus_per_user, &header), replace, reporter)?;
     reporter.note(format!("wrote {} ({} profiles)", path.display(), profiles.len()));
     println!("{}", path.display());
     Ok(0)

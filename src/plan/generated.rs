@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::base::error::{Error, Kind, Result};
+use crate::base::reporter::Reporter;
 
-const CHECKSUM_PREFIX: &str = "# dimtensor-up checksum: ";
+pub const CHECKSUM_PREFIX: &str = "# dimtensor-up checksum: ";
 
 /// The text with a last line that lets a re-run tell an untouched file from an edited one.
 pub fn with_checksum(text: &str) -> String {
@@ -55,22 +56,22 @@ pub fn check(path: &Path, force: bool, keep: &str) -> Result<Replace> {
         .hint(format!("{keep}, or pass --force to replace it (yours is kept as {backup})")))
 }
 
-/// Writes a checked file whole (mode 644), keeping the one there first where `replace` says so.
-pub fn write(path: &Path, text: &str, replace: Replace) -> Result<()> {
+/// Writes a checked file whole (mode 644), keeping the one there first where `replace` says so,
+/// and saying so.
+pub fn write(path: &Path, text: &str, replace: Replace, reporter: &Reporter) -> Result<()> {
     if replace == Replace::KeepingBackup {
-        std::fs::copy(path, backup_of(path)).map_err(|e| {
-            Error::new(
-                Kind::Usage,
-                format!("cannot keep {} as {}", path.display(), backup_of(path).display()),
-            )
-            .cause(e)
+        let backup = backup_of(path);
+        std::fs::copy(path, &backup).map_err(|e| {
+            Error::new(Kind::Usage, format!("cannot keep {} as {}", path.display(), backup.display()))
+                .cause(e)
         })?;
+        reporter.note(format!("kept your {} as {}", path.display(), backup.display()));
     }
     crate::base::state::write_atomic(path, text, 0o644, Kind::Usage)
 }
 
 /// NAME.bak beside NAME (compose.yaml → compose.yaml.bak).
-pub fn backup_of(path: &Path) -> PathBuf {
+fn backup_of(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".bak");
     path.with_file_name(name)
@@ -112,7 +113,7 @@ mod tests {
         assert!(err.message.ends_with("was not written by dimtensor-up"), "{}", err.message);
         let replace = check(&path, true, "keep it").unwrap();
         assert_eq!(replace, Replace::KeepingBackup);
-        write(&path, "new\n", replace).unwrap();
+        write(&path, "new\n", replace, &Reporter::new(true, false)).unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.path().join("compose.yaml.bak")).unwrap(),
             "services: {}\n# mine\n"

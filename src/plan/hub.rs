@@ -368,7 +368,7 @@ mod tests {
     fn without_version(text: &str) -> String {
         text.replace(env!("CARGO_PKG_VERSION"), "[VERSION]")
             .lines()
-            .filter(|l| !l.starts_with("# dimtensor-up checksum:"))
+            .filter(|l| !l.starts_with(crate::plan::generated::CHECKSUM_PREFIX))
             .map(|l| format!("{l}\n"))
             .collect()
     }
