@@ -40,21 +40,15 @@ fn paths(cwd: &Path, output: Option<&Path>) -> Result<Paths> {
 
 /// Pure: whether the file depends on the engine: `auto` (lab, GPUs, user), --up, the wizard,
 /// over ssh (the file's paths are the remote's, checked there), or a project image to build.
-/// Otherwise the file is written without asking one.
-fn needs_engine(args: &ComposeArgs, config: &Config, remote: bool, wizard: bool, project: bool) -> bool {
-    let gpus_explicit = match (&args.lab.gpus, &config.gpus) {
-        // A bad value was refused before (settings::precheck).
-        (Some(flag), _) => !matches!(gpu::GpuRequest::parse(flag), Ok(gpu::GpuRequest::Auto)),
-        (None, Some(setting)) => *setting != gpu::GpuRequest::Auto,
-        (None, None) => false,
-    };
-    remote
-        || project
+/// Otherwise the file is written without asking one. The settings settled before it decide.
+fn needs_engine(args: &ComposeArgs, prechecked: &Prechecked, wizard: bool) -> bool {
+    let Prechecked::Here(settings) = prechecked else { return true };
+    !settings.project.is_empty()
         || args.up
         || wizard
-        || args.lab.variant.or(config.variant).unwrap_or(Variant::Auto) == Variant::Auto
-        || !gpus_explicit
-        || args.lab.user.is_none()
+        || settings.variant == Variant::Auto
+        || settings.gpus == gpu::GpuRequest::Auto
+        || settings.user.is_none()
 }
 
 /// The file planned: the launch plan it writes down and what `--up` needs of it.
@@ -78,14 +72,12 @@ pub async fn run(global: &GlobalArgs, args: ComposeArgs) -> Result<u8> {
     let (config, _) = crate::spec::config::load()?;
     let cwd = crate::base::sys::current_dir()?;
     let paths = paths(&cwd, args.output.as_deref())?;
-    let remote = crate::engine::is_remote(global.host.as_deref())?;
     let wizard = crate::lab::wizard::wanted(&args.lab, &config);
     // Flags are checked before anything is touched or asked.
     // (The work folder is the compose file's folder by default: `.` from there.)
     let prechecked =
         crate::plan::settings::precheck(global.host.as_deref(), &args.lab, &config, &paths.compose_dir)?;
-    let project = prechecked.has_project_files();
-    let engine = match needs_engine(&args, &config, remote, wizard, project) {
+    let engine = match needs_engine(&args, &prechecked, wizard) {
         true => Some(Engine::connect(global.host.as_deref()).await?),
         false => None,
     };
@@ -316,33 +308,36 @@ mod tests {
 
     #[test]
     fn the_engine_is_asked_only_where_the_file_depends_on_it() {
+        let (_dir, folder) = crate::base::state::test_folder();
+        let here = |args: &ComposeArgs, config: &Config| {
+            Prechecked::Here(Box::new(LabSettings::resolve(&args.lab, config, &folder).unwrap()))
+        };
         let explicit = compose_args(&["--variant", "base", "--gpus", "none", "--user", "1000:1000"]);
         let none = Config::default();
-        assert!(!needs_engine(&explicit, &none, false, false, false), "everything named: no engine");
-        assert!(needs_engine(&explicit, &none, true, false, false), "over ssh the paths are the remote's");
-        assert!(needs_engine(&explicit, &none, false, true, false), "the wizard asks the engine");
-        assert!(needs_engine(&explicit, &none, false, false, true), "a project image is built there");
+        assert!(!needs_engine(&explicit, &here(&explicit, &none), false), "everything named: no engine");
+        assert!(needs_engine(&explicit, &Prechecked::Remote, false), "over ssh the paths are the remote's");
+        assert!(needs_engine(&explicit, &here(&explicit, &none), true), "the wizard asks the engine");
         let up = compose_args(&["--variant", "base", "--gpus", "none", "--user", "1000:1000", "--up"]);
-        assert!(needs_engine(&up, &none, false, false, false));
+        assert!(needs_engine(&up, &here(&up, &none), false));
         for missing in [
             compose_args(&["--gpus", "none", "--user", "1000:1000"]),
             compose_args(&["--variant", "base", "--user", "1000:1000"]),
             compose_args(&["--variant", "base", "--gpus", "auto", "--user", "1000:1000"]),
+            compose_args(&["--variant", "base", "--gpus", " auto ", "--user", "1000:1000"]),
             compose_args(&["--variant", "base", "--gpus", "none"]),
         ] {
-            assert!(needs_engine(&missing, &none, false, false, false), "{missing:?}");
+            assert!(needs_engine(&missing, &here(&missing, &none), false), "{missing:?}");
         }
         // The settings file counts as naming them.
         let settings =
             Config { variant: Some(Variant::Ml), gpus: Some(gpu::GpuRequest::All), ..Default::default() };
-        assert!(!needs_engine(&compose_args(&["--user", "1:1"]), &settings, false, false, false));
-        assert!(needs_engine(
-            &compose_args(&["--user", "1:1", "--gpus", "auto"]),
-            &settings,
-            false,
-            false,
-            false
-        ));
+        let user_only = compose_args(&["--user", "1:1"]);
+        assert!(!needs_engine(&user_only, &here(&user_only, &settings), false));
+        let auto = compose_args(&["--user", "1:1", "--gpus", "auto"]);
+        assert!(needs_engine(&auto, &here(&auto, &settings), false));
+        // A project image is built there.
+        std::fs::write(folder.join("requirements.txt"), "tabulate\n").unwrap();
+        assert!(needs_engine(&explicit, &here(&explicit, &none), false), "a project image is built there");
     }
 
     #[test]

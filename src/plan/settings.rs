@@ -311,10 +311,6 @@ impl Prechecked {
             _ => on_engine(engine, args, config, cwd, reporter).await,
         }
     }
-    /// The project's files, where they were read here.
-    pub fn has_project_files(&self) -> bool {
-        matches!(self, Prechecked::Here(settings) if !settings.project.is_empty())
-    }
 }
 
 /// The settings of a lab on `engine`, with paths checked where the engine runs. Over ssh the
