@@ -1,7 +1,7 @@
 //! The one way this tool waits for something: ask `probe` every `interval` until it answers
 //! or `limit` has passed. Every wait (readiness, the port lock, another start, a compose
 //! service, the hub, a Slurm job's lab) goes through it, so each has a deadline and an interval,
-//! said once. The only waits without a deadline are `watch`es of what the user ends (a job in
+//! said once. The only waits without a deadline are `watch`es (`watch`, `watch_ok`) of what the user ends (a job in
 //! Slurm's queue, the ssh connection under a tunnel), which their callers race against Ctrl-C.
 //! Floor 0.
 
@@ -42,19 +42,32 @@ where
     .transpose()
 }
 
-/// `until_ok` with no deadline: for what only the user ends, raced by the caller against the
-/// stop signal (a job that waits in Slurm's queue for hours, a connection that may drop).
+/// `until` with no deadline: for what only the user ends, raced by the caller against the stop
+/// signal (a job that waits in Slurm's queue for hours, a connection that may drop).
+pub async fn watch<T, F, Fut>(interval: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// `watch`, with a probe that can fail: an error ends the watch at once.
 pub async fn watch_ok<T, E, F, Fut>(interval: Duration, mut probe: F) -> Result<T, E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, E>>,
 {
-    loop {
-        if let Some(value) = probe().await? {
-            return Ok(value);
-        }
-        tokio::time::sleep(interval).await;
-    }
+    watch(interval, || {
+        let next = probe();
+        async move { next.await.transpose() }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -106,12 +106,10 @@ impl Tunnel {
     /// lost), with why.
     pub async fn ended(&mut self) -> String {
         let master = self.master;
-        let watched: std::result::Result<(), std::convert::Infallible> =
-            crate::base::poll::watch_ok(Duration::from_millis(250), || async move {
-                Ok((!process_alive(master)).then_some(()))
-            })
-            .await;
-        let Ok(()) = watched;
+        crate::base::poll::watch(Duration::from_millis(250), || async move {
+            (!process_alive(master)).then_some(())
+        })
+        .await;
         format!("the ssh connection (process {}) ended", self.master)
     }
 
