@@ -1,9 +1,9 @@
 //! The one way this tool waits for something: ask `probe` every `interval` until it answers
 //! or `limit` has passed. Every wait (readiness, the port lock, another start, a compose
 //! service, the hub, a Slurm job's lab) goes through it, so each has a deadline and an interval,
-//! said once. The only waits without a deadline are `watch`es (`watch`, `watch_ok`) of what the user ends (a job in
-//! Slurm's queue, the ssh connection under a tunnel), which their callers race against Ctrl-C.
-//! Floor 0.
+//! said once. The only waits without a deadline are `watch` and `watch_ok`, for what the user
+//! ends (a job in Slurm's queue, the ssh connection under a tunnel), which their callers race
+//! against Ctrl-C. Floor 0.
 
 use std::future::Future;
 use std::time::Duration;
