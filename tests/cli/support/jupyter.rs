@@ -12,8 +12,8 @@ pub fn port_of(url: &str) -> u16 {
 }
 
 /// The Python client (tests/support/jupyter_client.py) against the server at `url`: one action
-/// and its arguments, its JSON.
-fn python_client(url: &str, action: &str, args: &[&str]) -> serde_json::Value {
+/// (`check`, `kernel`, `save`, `files`) and its arguments, its JSON.
+pub fn jupyter_client(url: &str, action: &str, args: &[&str]) -> serde_json::Value {
     let python = std::env::var("DTU_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let base = format!("http://127.0.0.1:{}", port_of(url));
     let out = Command::new(python)
@@ -28,18 +28,13 @@ fn python_client(url: &str, action: &str, args: &[&str]) -> serde_json::Value {
 
 /// The client's `check`: the status with and without the token, the kernel, dimtensor.
 pub fn jupyter_client_check(url: &str) -> serde_json::Value {
-    python_client(url, "check", &[])
+    jupyter_client(url, "check", &[])
 }
 
 /// Code run in a kernel of the server at `url`: (output, error).
 pub fn run_in_kernel(url: &str, code: &str) -> (String, Option<String>) {
-    let v = python_client(url, "kernel", &[code]);
+    let v = jupyter_client(url, "kernel", &[code]);
     (v["output"].as_str().unwrap_or_default().to_string(), v["error"].as_str().map(str::to_string))
-}
-
-/// The client's `save` or `files` action against the server at `url` (its JSON).
-pub fn jupyter_client(url: &str, action: &str, paths: &[&str]) -> serde_json::Value {
-    python_client(url, action, paths)
 }
 
 pub use dimtensor_up::for_tests::http_status;
